@@ -1,0 +1,100 @@
+#pragma once
+// EventLog: the append-only, hash-chained log every fact of autoenroll goes to.
+//
+// Implementations: RocksDbEventLog (embedded default) and KafkaEventLog. Both
+// pass the same conformance suite (tests/integration/event_log_conformance_test.cc).
+//
+// Thread-safety: every method may be called from any thread concurrently.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autoenroll/events/v1/events.pb.h"
+#include "events/base/ids.h"
+#include "events/base/status.h"
+
+namespace ae::events {
+
+using Envelope = autoenroll::events::v1::Envelope;
+
+// One record as stored: its position, its exact stored bytes and the decoded envelope.
+struct RecordedEvent {
+  LogPosition position;
+  std::string raw;      // the serialized Envelope exactly as stored (hashed by the chain)
+  Envelope envelope;
+};
+
+struct AppendResult {
+  LogPosition first;            // position of the first appended event
+  LogPosition last;             // position of the last appended event
+  StreamVersion stream_version; // the stream's version after the append
+};
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Appends `events` to `stream` iff the stream is at `expected`.
+  // The log fills in each envelope's stream, stream_version, recorded_at,
+  // prev_hash and (when empty) event_id and occurred_at.
+  // On success every event is durable and readable; returns their positions.
+  // On any error nothing is appended:
+  //   kConflict            the stream is not at `expected` (reason log.wrong_expected_version)
+  //   kInvalidArgument     empty `events` or an invalid stream id
+  //   kUnavailable         the log cannot be written now (reason log.unavailable); after a
+  //                        failed durable write the error is sticky (see Health()).
+  //   kFailedPrecondition  this process may not write (read-only replica, fenced writer)
+  virtual Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
+                                      std::vector<Envelope> events) = 0;
+
+  // Up to `max` records at or after `from`, in log order within each partition.
+  // An empty result means nothing more is there now.
+  virtual Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const = 0;
+
+  // The events of `stream` with stream_version >= `from_version`, in order (at most `max`).
+  virtual Result<std::vector<RecordedEvent>> ReadStream(const StreamId& stream,
+                                                        StreamVersion from_version = 1,
+                                                        size_t max = SIZE_MAX) const = 0;
+
+  // Current version of `stream` (0 when it does not exist).
+  virtual Result<StreamVersion> GetStreamVersion(const StreamId& stream) const = 0;
+
+  // A cursor just past the last readable record of every partition.
+  virtual Result<LogCursor> Head() const = 0;
+
+  // Blocks until a record past `cursor` is readable or `timeout` passes.
+  // Returns true when there is something new. Subscribers loop Read + WaitForNew.
+  virtual bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const = 0;
+
+  // OK while the log accepts appends; the sticky error otherwise.
+  virtual Status Health() const = 0;
+
+  // "rocksdb" or "kafka".
+  virtual std::string Kind() const = 0;
+};
+
+// Fills a fresh envelope's header fields that callers usually leave empty.
+// (event_id, occurred_at, schema_version.) Exposed for tools that build events.
+void FillEnvelopeDefaults(Envelope& env, int64_t now_ms);
+
+// Subscription: calls `handler` for each batch of records after `from`, on its
+// own thread, until stopped. The handler returns the status of its work; on a
+// non-OK status the subscription retries the same batch after a pause.
+// Stop() (or destruction) returns after the current handler call finishes.
+class Subscription {
+ public:
+  using Handler = std::function<Status(const std::vector<RecordedEvent>&)>;
+  Subscription(const EventLog& log, LogCursor from, Handler handler, size_t batch = 1000);
+  ~Subscription();
+  void Stop();
+  LogCursor cursor() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ae::events

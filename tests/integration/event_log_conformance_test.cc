@@ -1,0 +1,215 @@
+// One conformance suite, run against every EventLog implementation.
+
+#include <set>
+#include <thread>
+
+#include "events/hash_chain.h"
+#include "tests/support/log_harness.h"
+#include "tests/support/log_harness_types.h"
+
+namespace ae::events {
+namespace {
+
+using ::ae::testing::MakePolicyEvent;
+
+template <typename H>
+class EventLogConformance : public ::testing::Test {
+ protected:
+  H harness_;
+  EventLog& log() { return harness_.log(); }
+
+  std::vector<Envelope> Events(std::initializer_list<const char*> names) {
+    std::vector<Envelope> v;
+    for (const char* n : names) v.push_back(MakePolicyEvent(n));
+    return v;
+  }
+  std::vector<RecordedEvent> ReadAll() {
+    std::vector<RecordedEvent> all;
+    LogCursor c;
+    while (true) {
+      auto r = log().Read(c, 100);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (!r.ok() || r->empty()) break;
+      for (auto& e : *r) {
+        c.Advance(e.position);
+        all.push_back(std::move(e));
+      }
+    }
+    return all;
+  }
+};
+
+TYPED_TEST_SUITE(EventLogConformance, ::ae::testing::LogHarnessTypes);
+
+TYPED_TEST(EventLogConformance, AppendedEventsReadBackInOrderWithHeaders) {
+  auto r = this->log().Append(StreamId("policy", "a"), ExpectedVersion::NoStream(),
+                              this->Events({"a1", "a2", "a3"}));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->stream_version, 3u);
+  EXPECT_LT(r->first, r->last);
+  auto all = this->ReadAll();
+  ASSERT_EQ(all.size(), 3u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Envelope& e = all[i].envelope;
+    EXPECT_EQ(e.stream(), "policy/a");
+    EXPECT_EQ(e.stream_version(), i + 1);
+    EXPECT_FALSE(e.event_id().empty());
+    EXPECT_TRUE(e.has_recorded_at());
+    EXPECT_EQ(e.policy_created().name(), std::string("a") + std::to_string(i + 1));
+    if (i > 0) {
+      EXPECT_LT(all[i - 1].position, all[i].position);
+    }
+  }
+  EXPECT_EQ(all.front().position, r->first);
+  EXPECT_EQ(all.back().position, r->last);
+}
+
+TYPED_TEST(EventLogConformance, WrongExpectedVersionWritesNothing) {
+  StreamId s("policy", "b");
+  ASSERT_THAT(this->log().Append(s, ExpectedVersion::NoStream(), this->Events({"b1"})), IsOk());
+  EXPECT_THAT(this->log().Append(s, ExpectedVersion::NoStream(), this->Events({"x", "y"})),
+              StatusIs(StatusCode::kConflict, "log.wrong_expected_version"));
+  EXPECT_THAT(this->log().Append(s, ExpectedVersion::Exactly(5), this->Events({"x"})),
+              StatusIs(StatusCode::kConflict, "log.wrong_expected_version"));
+  EXPECT_EQ(this->ReadAll().size(), 1u);
+  EXPECT_EQ(*this->log().GetStreamVersion(s), 1u);
+  ASSERT_THAT(this->log().Append(s, ExpectedVersion::Exactly(1), this->Events({"b2"})), IsOk());
+  ASSERT_THAT(this->log().Append(s, ExpectedVersion::Any(), this->Events({"b3"})), IsOk());
+  EXPECT_EQ(*this->log().GetStreamVersion(s), 3u);
+}
+
+TYPED_TEST(EventLogConformance, RejectsEmptyAppendAndBadStreamIds) {
+  EXPECT_THAT(this->log().Append(StreamId("policy", "c"), ExpectedVersion::Any(), {}),
+              StatusIs(StatusCode::kInvalidArgument, "log.no_events"));
+  EXPECT_THAT(this->log().Append(StreamId("nostreamtype"), ExpectedVersion::Any(),
+                                 this->Events({"x"})),
+              StatusIs(StatusCode::kInvalidArgument, "log.invalid_stream"));
+  EXPECT_TRUE(this->ReadAll().empty());
+}
+
+TYPED_TEST(EventLogConformance, ReadsFromAPositionAndByStream) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_THAT(this->log().Append(StreamId("policy", "s" + std::to_string(i % 2)),
+                                   ExpectedVersion::Any(),
+                                   this->Events({"e"})),
+                IsOk());
+  }
+  auto all = this->ReadAll();
+  ASSERT_EQ(all.size(), 5u);
+  LogCursor after_second = LogCursor::After(all[1].position);
+  auto rest = this->log().Read(after_second, 100);
+  ASSERT_THAT(rest, IsOk());
+  // Everything after the second record of its partition.
+  size_t expected = 0;
+  for (const auto& e : all) {
+    if (e.position.partition != all[1].position.partition || e.position > all[1].position) {
+      ++expected;
+    }
+  }
+  // Partitions other than all[1]'s are read from their start.
+  EXPECT_EQ(rest->size(), expected);
+  auto s0 = this->log().ReadStream(StreamId("policy", "s0"), 1, SIZE_MAX);
+  ASSERT_THAT(s0, IsOk());
+  ASSERT_EQ(s0->size(), 3u);
+  for (size_t i = 0; i < s0->size(); ++i) EXPECT_EQ((*s0)[i].envelope.stream_version(), i + 1);
+  auto s0_from2 = this->log().ReadStream(StreamId("policy", "s0"), 2, SIZE_MAX);
+  ASSERT_THAT(s0_from2, IsOk());
+  EXPECT_EQ(s0_from2->size(), 2u);
+  auto none = this->log().ReadStream(StreamId("policy", "missing"), 1, SIZE_MAX);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(*this->log().GetStreamVersion(StreamId("policy", "missing")), 0u);
+}
+
+TYPED_TEST(EventLogConformance, SubscriberSeesEveryEventOnce) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  Subscription sub(this->log(), LogCursor(), [&](const std::vector<RecordedEvent>& batch) {
+    std::lock_guard lock(mu);
+    for (const auto& r : batch) seen.push_back(r.envelope.policy_created().name());
+    return Status::Ok();
+  });
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_THAT(this->log().Append(StreamId("policy", "sub"), ExpectedVersion::Any(),
+                                   {MakePolicyEvent("n" + std::to_string(i))}),
+                IsOk());
+  }
+  ASSERT_TRUE(::ae::testing::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return seen.size() >= 20;
+  }));
+  sub.Stop();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(seen[i], "n" + std::to_string(i));
+}
+
+TYPED_TEST(EventLogConformance, HashChainLinksEveryRecord) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_THAT(this->log().Append(StreamId("policy", "h" + std::to_string(i)),
+                                   ExpectedVersion::NoStream(), this->Events({"x", "y"})),
+                IsOk());
+  }
+  auto report = VerifyChain(this->log());
+  ASSERT_THAT(report, IsOk());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records, 20u);
+  EXPECT_FALSE(report->head_hash.empty());
+}
+
+TYPED_TEST(EventLogConformance, SurvivesRestart) {
+  ASSERT_THAT(this->log().Append(StreamId("policy", "r"), ExpectedVersion::NoStream(),
+                                 this->Events({"r1", "r2"})),
+              IsOk());
+  auto before = this->ReadAll();
+  ASSERT_THAT(this->harness_.Reopen(), IsOk());
+  auto after = this->ReadAll();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].position, before[i].position);
+    EXPECT_EQ(after[i].raw, before[i].raw);
+  }
+  EXPECT_EQ(*this->log().GetStreamVersion(StreamId("policy", "r")), 2u);
+  EXPECT_THAT(this->log().Append(StreamId("policy", "r"), ExpectedVersion::NoStream(),
+                                 this->Events({"dup"})),
+              StatusIs(StatusCode::kConflict, "log.wrong_expected_version"));
+  ASSERT_THAT(this->log().Append(StreamId("policy", "r"), ExpectedVersion::Exactly(2),
+                                 this->Events({"r3"})),
+              IsOk());
+  auto report = VerifyChain(this->log());
+  ASSERT_THAT(report, IsOk());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records, 3u);
+}
+
+TYPED_TEST(EventLogConformance, ConcurrentAppendersToOneStreamExactlyOneWins) {
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = this->log().Append(StreamId("policy", "race"), ExpectedVersion::NoStream(),
+                                  {MakePolicyEvent("t" + std::to_string(t))});
+      if (r.ok()) ++wins;
+      else if (r.status().code() == StatusCode::kConflict) ++conflicts;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+  EXPECT_EQ(this->ReadAll().size(), 1u);
+}
+
+TYPED_TEST(EventLogConformance, HeadCoversEverythingAppended) {
+  auto r = this->log().Append(StreamId("policy", "head"), ExpectedVersion::Any(),
+                              this->Events({"a", "b"}));
+  ASSERT_THAT(r, IsOk());
+  auto head = this->log().Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_TRUE(head->Covers(r->last));
+  EXPECT_FALSE(this->log().WaitForNew(*head, std::chrono::milliseconds(10)));
+  EXPECT_TRUE(this->log().WaitForNew(LogCursor(), std::chrono::milliseconds(10)));
+}
+
+}  // namespace
+}  // namespace ae::events
