@@ -1,0 +1,160 @@
+#include "events/secret_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "events/base/crypto.h"
+
+namespace ae::events {
+
+namespace {
+Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status::Ok();
+  return Unavailable("secrets.unavailable", std::string(what) + ": " + s.ToString());
+}
+}  // namespace
+
+Result<std::unique_ptr<SecretStore>> SecretStore::Open(const std::string& path,
+                                                       const std::string& master_key) {
+  if (master_key.size() != crypto::kAeadKeyBytes) {
+    return InvalidArgument("secrets.bad_master_key", "the master key must be 32 bytes");
+  }
+  std::unique_ptr<SecretStore> s(new SecretStore());
+  s->master_key_ = master_key;
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  AE_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, path, &raw), "open secret store"));
+  s->db_.reset(raw);
+  return s;
+}
+
+SecretStore::~SecretStore() = default;
+
+Status SecretStore::Put(const std::string& name, const std::string& plaintext) {
+  AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(master_key_, plaintext, name));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, name, sealed), "write secret");
+}
+
+Result<std::optional<std::string>> SecretStore::Get(const std::string& name) const {
+  std::string sealed;
+  auto s = db_->Get({}, name, &sealed);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  AE_RETURN_IF_ERROR(FromRocks(s, "read secret"));
+  AE_ASSIGN_OR_RETURN(std::string plain, crypto::Open(master_key_, sealed, name));
+  return std::optional<std::string>(std::move(plain));
+}
+
+Status SecretStore::Delete(const std::string& name) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  AE_RETURN_IF_ERROR(FromRocks(db_->Delete(wo, name), "delete secret"));
+  AE_RETURN_IF_ERROR(FromRocks(db_->Flush({}), "flush secrets"));
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db_->CompactRange(co, nullptr, nullptr), "compact secrets");
+}
+
+std::string SecretStore::DeriveKey(const std::string& purpose) const {
+  return crypto::HmacSha256(master_key_, "autoenroll/" + purpose);
+}
+
+Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!create) {
+      return FailedPrecondition("secrets.master_key_missing", "master key file " + path + " not found");
+    }
+    std::string key = crypto::RandomBytes(32);
+    std::string hex = crypto::Hex(key) + "\n";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return Unavailable("secrets.master_key_write", "cannot create " + path);
+    bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+              ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) return Unavailable("secrets.master_key_write", "cannot write " + path);
+    return key;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string content = ss.str();
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r' ||
+                              content.back() == ' ')) {
+    content.pop_back();
+  }
+  if (content.size() == 32) return content;
+  if (content.size() == 64) {
+    auto raw = crypto::FromHex(content);
+    if (raw.ok()) return raw;
+  }
+  return InvalidArgument("secrets.bad_master_key",
+                         "master key file must hold 32 bytes or 64 hex characters");
+}
+
+Result<std::optional<std::string>> PersonKeys::Key(const std::string& subject_id) const {
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(subject_id);
+    if (it != cache_.end()) return std::optional<std::string>(it->second);
+  }
+  AE_ASSIGN_OR_RETURN(auto key, store_.Get("person/" + subject_id));
+  if (key) {
+    std::lock_guard lock(mu_);
+    cache_[subject_id] = *key;
+  }
+  return key;
+}
+
+Result<autoenroll::events::v1::SealedPersonal> PersonKeys::Seal(
+    const std::string& subject_id, const autoenroll::events::v1::PersonalData& data) {
+  AE_ASSIGN_OR_RETURN(auto key, Key(subject_id));
+  if (!key) {
+    std::lock_guard lock(mu_);
+    auto again = store_.Get("person/" + subject_id);
+    if (!again.ok()) return again.status();
+    if (*again) {
+      key = *again;
+    } else {
+      key = crypto::RandomBytes(32);
+      AE_RETURN_IF_ERROR(store_.Put("person/" + subject_id, *key));
+    }
+    cache_[subject_id] = *key;
+  }
+  autoenroll::events::v1::SealedPersonal sealed;
+  sealed.set_subject_id(subject_id);
+  sealed.set_key_version(1);
+  AE_ASSIGN_OR_RETURN(std::string ct, crypto::Seal(*key, data.SerializeAsString(), subject_id));
+  sealed.set_ciphertext(std::move(ct));
+  return sealed;
+}
+
+Result<std::optional<autoenroll::events::v1::PersonalData>> PersonKeys::Open(
+    const autoenroll::events::v1::SealedPersonal& sealed) const {
+  using Out = std::optional<autoenroll::events::v1::PersonalData>;
+  if (sealed.subject_id().empty()) return Out();
+  AE_ASSIGN_OR_RETURN(auto key, Key(sealed.subject_id()));
+  if (!key) return Out();
+  AE_ASSIGN_OR_RETURN(std::string plain,
+                      crypto::Open(*key, sealed.ciphertext(), sealed.subject_id()));
+  autoenroll::events::v1::PersonalData data;
+  if (!data.ParseFromString(plain)) {
+    return Corruption("secrets.personal_undecodable", "sealed personal data does not decode");
+  }
+  return Out(std::move(data));
+}
+
+Status PersonKeys::Destroy(const std::string& subject_id) {
+  std::lock_guard lock(mu_);
+  cache_.erase(subject_id);
+  return store_.Delete("person/" + subject_id);
+}
+
+}  // namespace ae::events

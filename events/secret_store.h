@@ -1,0 +1,69 @@
+#pragma once
+// SecretStore: secrets (private keys, OAuth credentials, person keys) kept in
+// their own RocksDB instance, each value sealed with AES-256-GCM under the
+// process's master key, bound to its name. Events carry only a reference (the
+// secret's name) and a fingerprint. Thread-safe.
+//
+// PersonKeys: the per-person keys of crypto-shredding. Personal data is sealed
+// under the person's key; Destroy() makes every sealed copy unreadable.
+
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "autoenroll/events/v1/events.pb.h"
+#include "events/base/status.h"
+
+namespace ae::events {
+
+class SecretStore {
+ public:
+  // `master_key` must be 32 bytes.
+  static Result<std::unique_ptr<SecretStore>> Open(const std::string& path,
+                                                   const std::string& master_key);
+  ~SecretStore();
+
+  Status Put(const std::string& name, const std::string& plaintext);
+  // nullopt when absent.
+  Result<std::optional<std::string>> Get(const std::string& name) const;
+  // Deletes the secret and compacts it away, so no copy stays on disk.
+  Status Delete(const std::string& name);
+
+  // A key derived from the master key for one purpose (HMAC-SHA256 based).
+  std::string DeriveKey(const std::string& purpose) const;
+
+ private:
+  SecretStore() = default;
+  std::string master_key_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+// Loads the master key from `path` (32 raw bytes or 64 hex characters). When
+// `create` and the file is missing, generates one with mode 0600.
+Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create);
+
+class PersonKeys {  // Thread-safe.
+ public:
+  explicit PersonKeys(SecretStore& store) : store_(store) {}
+
+  // Seals `data` under the key of `subject_id`, creating the key if needed.
+  Result<autoenroll::events::v1::SealedPersonal> Seal(
+      const std::string& subject_id, const autoenroll::events::v1::PersonalData& data);
+  // The plaintext, or nullopt when the person has been forgotten (key destroyed).
+  Result<std::optional<autoenroll::events::v1::PersonalData>> Open(
+      const autoenroll::events::v1::SealedPersonal& sealed) const;
+  // Destroys the person's key.
+  Status Destroy(const std::string& subject_id);
+
+ private:
+  Result<std::optional<std::string>> Key(const std::string& subject_id) const;
+  SecretStore& store_;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::string> cache_;  // guarded by mu_
+};
+
+}  // namespace ae::events

@@ -1,0 +1,131 @@
+#include "projections/projection_runner.h"
+
+#include "events/base/logging.h"
+
+namespace ae::proj {
+
+ProjectionRunner::ProjectionRunner(const events::EventLog& log, ViewStore& store,
+                                   std::vector<Projector*> projectors,
+                                   ProjectionRunnerOptions options)
+    : log_(log), store_(store), projectors_(std::move(projectors)), options_(options) {}
+
+ProjectionRunner::~ProjectionRunner() { Stop(); }
+
+Status ProjectionRunner::Init() {
+  AE_ASSIGN_OR_RETURN(auto saved, store_.Get("checkpoints", options_.checkpoint_key));
+  LogCursor c;
+  if (saved) {
+    auto parsed = LogCursor::Parse(*saved);
+    if (!parsed) return Corruption("view.bad_checkpoint", "checkpoint does not parse: " + *saved);
+    c = *parsed;
+  }
+  std::lock_guard lock(mu_);
+  checkpoint_ = c;
+  stats_.checkpoint = c;
+  return Status::Ok();
+}
+
+Result<size_t> ProjectionRunner::Step() {
+  LogCursor at = checkpoint();
+  AE_ASSIGN_OR_RETURN(auto records, log_.Read(at, options_.batch_size));
+  if (records.empty()) return size_t{0};
+  ViewBatch batch(store_);
+  for (const auto& r : records) {
+    for (Projector* p : projectors_) {
+      Status s = p->Apply(r, batch);
+      if (!s.ok()) {
+        return s.WithContext("projector " + p->name() + " at record " + r.position.ToString());
+      }
+    }
+    at.Advance(r.position);
+  }
+  batch.Put("checkpoints", options_.checkpoint_key, at.ToString());
+  AE_RETURN_IF_ERROR(store_.Write(batch.batch()));  // views and checkpoint together
+  {
+    std::lock_guard lock(mu_);
+    checkpoint_ = at;
+    stats_.checkpoint = at;
+    stats_.applied += records.size();
+    stats_.batches += 1;
+    stats_.error = Status::Ok();
+  }
+  advanced_.notify_all();
+  return records.size();
+}
+
+void ProjectionRunner::Start() {
+  thread_ = std::jthread([this](std::stop_token stop) {
+    auto logger = log::Get("projections");
+    while (!stop.stop_requested()) {
+      auto n = Step();
+      if (!n.ok()) {
+        bool first = false;
+        {
+          std::lock_guard lock(mu_);
+          first = stats_.error.ok();
+          stats_.error = n.status();
+        }
+        if (first) logger->error("views stopped: {}", n.status().ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      if (*n == 0) log_.WaitForNew(checkpoint(), std::chrono::milliseconds(100));
+    }
+  });
+}
+
+void ProjectionRunner::Stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+}
+
+Status ProjectionRunner::CatchUp(const std::function<void(uint64_t)>& progress,
+                                 const std::atomic<bool>* cancel) {
+  AE_ASSIGN_OR_RETURN(LogCursor head, log_.Head());
+  uint64_t applied = 0;
+  while (true) {
+    if (cancel && cancel->load()) return Cancelled("view.cancelled", "replay cancelled");
+    AE_ASSIGN_OR_RETURN(size_t n, Step());
+    applied += n;
+    if (progress && n > 0) progress(applied);
+    if (n == 0) break;
+    bool done = true;
+    LogCursor at = checkpoint();
+    for (const auto& [p, next] : head.next_offsets()) {
+      if (at.Next(p) < next) done = false;
+    }
+    if (done) break;
+  }
+  return Status::Ok();
+}
+
+LogCursor ProjectionRunner::checkpoint() const {
+  std::lock_guard lock(mu_);
+  return checkpoint_;
+}
+
+RunnerStats ProjectionRunner::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+bool ProjectionRunner::WaitUntilCovers(const LogPosition& pos,
+                                       std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return advanced_.wait_for(lock, timeout, [&] { return checkpoint_.Covers(pos); });
+}
+
+bool ProjectionRunner::WaitUntilCovers(const LogCursor& cursor,
+                                       std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return advanced_.wait_for(lock, timeout, [&] {
+    for (const auto& [p, next] : cursor.next_offsets()) {
+      if (checkpoint_.Next(p) < next) return false;
+    }
+    return true;
+  });
+}
+
+}  // namespace ae::proj

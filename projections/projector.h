@@ -1,0 +1,32 @@
+#pragma once
+// Projector: turns log records into one view's table updates.
+//
+// Contract:
+//   - Apply() reads and writes only through the given ViewBatch.
+//   - It is deterministic: the same records produce the same bytes, so a
+//     rebuilt view is byte-identical to a live one (no wall-clock, no randomness;
+//     times come from the envelope).
+//   - Unknown event types are ignored (forward compatibility).
+//   - A non-OK status stops the runner at that record (a poison event is never
+//     skipped silently).
+// [Threading] Apply() is called on the ProjectionRunner's thread only.
+
+#include <string>
+#include <vector>
+
+#include "events/event_log.h"
+#include "projections/view_store.h"
+
+namespace ae::proj {
+
+using events::RecordedEvent;
+
+class Projector {
+ public:
+  virtual ~Projector() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<std::string> column_families() const = 0;
+  virtual Status Apply(const RecordedEvent& record, ViewBatch& batch) = 0;
+};
+
+}  // namespace ae::proj

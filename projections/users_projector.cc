@@ -1,0 +1,125 @@
+#include "projections/users_projector.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <nlohmann/json.hpp>
+
+#include "events/base/clock.h"
+#include "events/base/crypto.h"
+
+namespace ae::proj {
+
+namespace {
+using nlohmann::json;
+using google::protobuf::util::TimeUtil;
+
+// "device_user" for ROLE_DEVICE_USER.
+std::string RoleName(autoenroll::events::v1::Role role) {
+  std::string n = autoenroll::events::v1::Role_Name(role);
+  if (n.rfind("ROLE_", 0) == 0) n = n.substr(5);
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n;
+}
+
+std::string When(const events::Envelope& e) {
+  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
+}
+
+Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(auto raw, b.Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (j.is_discarded()) return Corruption("view.corruption", cf + " record does not parse");
+  return j;
+}
+
+Status Named(const RecordedEvent& r, ViewBatch& b, const std::string& cf, const std::string& id,
+             const std::string& name) {
+  json j = {{"id", id}, {"name", name}, {"created_at", When(r.envelope)},
+            {"last_position", r.position.ToString()}};
+  b.Put(cf, id, j.dump());
+  return Status::Ok();
+}
+}  // namespace
+
+Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
+  const events::Envelope& e = r.envelope;
+  switch (e.payload_case()) {
+    case events::Envelope::kUserCreated: {
+      const auto& p = e.user_created();
+      AE_ASSIGN_OR_RETURN(json old, Load(b, "users", p.user_id()));
+      if (old.is_object()) {  // re-created after deletion: old tokens are gone already
+        for (const auto& h : old.value("token_hashes", json::array())) {
+          auto raw = crypto::FromHex(h.get<std::string>());
+          if (raw.ok()) b.Delete("tokens", *raw);
+        }
+      }
+      json j = {{"user_id", p.user_id()},
+                {"role", RoleName(p.role())},
+                {"personal", crypto::Base64(p.personal().SerializeAsString())},
+                {"created_by", p.created_by()},
+                {"created_at", When(e)},
+                {"updated_at", When(e)},
+                {"deleted", false},
+                {"forgotten", false},
+                {"token_hashes", json::array()},
+                {"last_position", r.position.ToString()}};
+      b.Put("users", p.user_id(), j.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kUserTokenIssued: {
+      const auto& p = e.user_token_issued();
+      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
+      if (!j.is_object()) return Status::Ok();
+      j["token_hashes"].push_back(crypto::Hex(p.token_sha256()));
+      j["updated_at"] = When(e);
+      j["last_position"] = r.position.ToString();
+      b.Put("users", p.user_id(), j.dump());
+      json t = {{"user_id", p.user_id()}, {"token_id", p.token_id()}};
+      b.Put("tokens", p.token_sha256(), t.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kUserRoleChanged: {
+      const auto& p = e.user_role_changed();
+      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
+      if (!j.is_object()) return Status::Ok();
+      j["role"] = RoleName(p.role());
+      j["updated_at"] = When(e);
+      j["last_position"] = r.position.ToString();
+      b.Put("users", p.user_id(), j.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kUserDeleted: {
+      const auto& p = e.user_deleted();
+      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
+      if (!j.is_object()) return Status::Ok();
+      for (const auto& h : j["token_hashes"]) {
+        auto raw = crypto::FromHex(h.get<std::string>());
+        if (raw.ok()) b.Delete("tokens", *raw);
+      }
+      j["token_hashes"] = json::array();
+      j["deleted"] = true;
+      j["updated_at"] = When(e);
+      j["last_position"] = r.position.ToString();
+      b.Put("users", p.user_id(), j.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kPersonForgotten: {
+      const auto& p = e.person_forgotten();
+      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.subject_id()));
+      if (!j.is_object()) return Status::Ok();
+      j["forgotten"] = true;
+      j["last_position"] = r.position.ToString();
+      b.Put("users", p.subject_id(), j.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kPolicyCreated:
+      return Named(r, b, "policies", e.policy_created().policy_id(), e.policy_created().name());
+    case events::Envelope::kRulesetCreated:
+      return Named(r, b, "rulesets", e.ruleset_created().ruleset_id(), e.ruleset_created().name());
+    default:
+      return Status::Ok();
+  }
+}
+
+}  // namespace ae::proj

@@ -1,0 +1,25 @@
+#pragma once
+// UsersProjector: users, API tokens, policies and rule sets.
+//
+// Tables (JSON values, keys sorted, so bytes are deterministic):
+//   users     user_id            -> {user_id, role, personal (base64 SealedPersonal),
+//                                    created_by, created_at, deleted, forgotten,
+//                                    token_hashes [hex], updated_at, last_position}
+//   tokens    sha256(token) raw  -> {user_id, token_id}
+//   policies  key (lower name)   -> {id, name, created_at, last_position}
+//   rulesets  key (lower name)   -> {id, name, created_at, last_position}
+
+#include "projections/projector.h"
+
+namespace ae::proj {
+
+class UsersProjector : public Projector {
+ public:
+  std::string name() const override { return "users"; }
+  std::vector<std::string> column_families() const override {
+    return {"users", "tokens", "policies", "rulesets"};
+  }
+  Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
+};
+
+}  // namespace ae::proj

@@ -1,0 +1,110 @@
+#include "projections/view_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include "events/base/check.h"
+
+namespace ae::proj {
+
+namespace {
+Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Corruption("view.corruption", std::string(what) + ": " + s.ToString());
+  return Unavailable("view.unavailable", std::string(what) + ": " + s.ToString());
+}
+}  // namespace
+
+Result<std::unique_ptr<ViewStore>> ViewStore::Open(const ViewStoreOptions& options) {
+  std::unique_ptr<ViewStore> store(new ViewStore());
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = true;
+  dbo.create_missing_column_families = true;
+  dbo.atomic_flush = true;  // every family flushes together: a checkpoint never runs ahead
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cfo;
+  cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, "checkpoints"};
+  for (const auto& n : options.column_families) names.push_back(n);
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) cfs.emplace_back(n, cfo);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(dbo, options.path, cfs, &handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(dbo, options.path, cfs, &handles, &raw);
+  }
+  AE_RETURN_IF_ERROR(FromRocks(s, "open view store"));
+  store->db_.reset(raw);
+  for (size_t i = 0; i < names.size(); ++i) store->handles_[names[i]] = handles[i];
+  return store;
+}
+
+ViewStore::~ViewStore() {
+  for (auto& [n, h] : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+}
+
+rocksdb::ColumnFamilyHandle* ViewStore::cf(const std::string& name) const {
+  auto it = handles_.find(name);
+  AE_CHECK(it != handles_.end());
+  return it->second;
+}
+
+std::vector<std::string> ViewStore::column_families() const {
+  std::vector<std::string> out;
+  for (const auto& [n, h] : handles_) out.push_back(n);
+  return out;
+}
+
+Result<std::optional<std::string>> ViewStore::Get(const std::string& cf_name,
+                                                  const std::string& key) const {
+  std::string v;
+  auto s = db_->Get({}, cf(cf_name), key, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  AE_RETURN_IF_ERROR(FromRocks(s, "read view"));
+  return std::optional<std::string>(std::move(v));
+}
+
+Status ViewStore::Scan(const std::string& cf_name, const std::string& prefix,
+                       const std::string& start,
+                       const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf(cf_name)));
+  for (it->Seek(start.empty() ? prefix : std::max(start, prefix));
+       it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan view");
+}
+
+Status ViewStore::Write(rocksdb::WriteBatchBase* batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, batch->GetWriteBatch()), "write views");
+}
+
+Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
+  std::string v;
+  auto s = batch_.GetFromBatchAndDB(store_.db(), {}, store_.cf(cf), key, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  AE_RETURN_IF_ERROR(FromRocks(s, "read view batch"));
+  return std::optional<std::string>(std::move(v));
+}
+
+void ViewBatch::Put(const std::string& cf, const std::string& key, const std::string& value) {
+  AE_CHECK(batch_.Put(store_.cf(cf), key, value).ok());
+}
+
+void ViewBatch::Delete(const std::string& cf, const std::string& key) {
+  AE_CHECK(batch_.Delete(store_.cf(cf), key).ok());
+}
+
+}  // namespace ae::proj
