@@ -1,1 +1,127 @@
-int main() { return 0; }
+// autoenroll: the engine's one executable. Subcommands:
+//   serve | replay | audit verify | events export | dev-kafka
+// Exit codes: 0 success, 1 failure, 2 usage error.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "api/cli/commands.h"
+#include "events/base/logging.h"
+
+namespace {
+
+void AddLogOptions(CLI::App* cmd, ae::api::AppOptions& app, std::vector<std::string>& props) {
+  cmd->add_option("--data-dir", app.data_dir, "data directory (log, views, secrets)")
+      ->capture_default_str();
+  cmd->add_option("--master-key-file", app.master_key_file,
+                  "32-byte master key of the secret store (default: generated in the data dir)");
+  cmd->add_option("--kafka-brokers", app.kafka_brokers,
+                  "use Kafka as the log (bootstrap servers); embedded RocksDB log otherwise");
+  cmd->add_option("--kafka-topic", app.kafka_topic, "event topic")->capture_default_str();
+  cmd->add_option("--kafka-partitions", app.kafka_partitions,
+                  "partitions when the topic is created")->capture_default_str();
+  cmd->add_option("--kafka-transactional-id", app.kafka_transactional_id,
+                  "transactional.id of the single writer")->capture_default_str();
+  cmd->add_option("-X", props, "librdkafka property key=value (repeatable)");
+}
+
+bool ApplyProps(const std::vector<std::string>& props, ae::api::AppOptions& app) {
+  for (const auto& p : props) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "-X expects key=value, got '" << p << "'\n";
+      return false;
+    }
+    app.kafka_properties[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"autoenroll: event-sourced auto-enrollment engine for Apple DEP and Samsung KME"};
+  cli.require_subcommand(1);
+  std::string log_level;
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (or SPDLOG_LEVEL)");
+
+  ae::cli::ServeOptions serve;
+  std::vector<std::string> serve_props;
+  std::string role = "writer";
+  auto* serve_cmd = cli.add_subcommand("serve", "run the engine: HTTP API, views, adapters");
+  AddLogOptions(serve_cmd, serve.app, serve_props);
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (port 0 picks a free port)")
+      ->capture_default_str();
+  serve_cmd->add_option("--public-url", serve.server.public_url, "URL devices use to reach us");
+  serve_cmd->add_option("--role", role, "Kafka mode: writer | reader (a query replica)")
+      ->check(CLI::IsMember({"writer", "reader"}))->capture_default_str();
+  serve_cmd->add_option("--max-body-bytes", serve.server.max_body_bytes, "request body limit")
+      ->capture_default_str();
+  serve_cmd->add_option("--http-threads", serve.server.threads, "HTTP worker threads")
+      ->capture_default_str();
+  serve_cmd->add_option("--tls-cert", serve.server.tls_cert, "PEM certificate for HTTPS");
+  serve_cmd->add_option("--tls-key", serve.server.tls_key, "PEM private key for HTTPS");
+
+  ae::cli::ReplayOptions replay;
+  std::vector<std::string> replay_props;
+  auto* replay_cmd = cli.add_subcommand("replay", "rebuild every view from the log");
+  AddLogOptions(replay_cmd, replay.app, replay_props);
+  replay_cmd->add_option("--out", replay.out_dir,
+                         "build the views into this new directory (beside a running server) "
+                         "instead of replacing <data-dir>/views");
+
+  ae::api::AppOptions audit;
+  std::vector<std::string> audit_props;
+  auto* audit_cmd = cli.add_subcommand("audit", "tamper evidence");
+  audit_cmd->require_subcommand(1);
+  auto* verify_cmd = audit_cmd->add_subcommand("verify", "walk the hash chain of the log");
+  AddLogOptions(verify_cmd, audit, audit_props);
+
+  ae::cli::ExportOptions exp;
+  std::vector<std::string> exp_props;
+  auto* events_cmd = cli.add_subcommand("events", "the event log");
+  events_cmd->require_subcommand(1);
+  auto* export_cmd = events_cmd->add_subcommand("export", "write the log to standard output");
+  AddLogOptions(export_cmd, exp.app, exp_props);
+  export_cmd->add_option("--after", exp.after, "only records after this position");
+  export_cmd->add_option("--format", exp.format, "json | proto")
+      ->check(CLI::IsMember({"json", "proto"}))->capture_default_str();
+
+  int brokers = 3;
+  auto* dev_kafka_cmd =
+      cli.add_subcommand("dev-kafka", "run librdkafka's mock Kafka cluster for trying Kafka mode");
+  dev_kafka_cmd->add_option("--brokers", brokers, "number of brokers")->capture_default_str();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = cli.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  ae::log::Init(log_level);
+
+  if (*serve_cmd) {
+    if (!ApplyProps(serve_props, serve.app)) return 2;
+    serve.app.kafka_writer = role == "writer";
+    return ae::cli::Serve(serve, std::cout);
+  }
+  if (*replay_cmd) {
+    if (!ApplyProps(replay_props, replay.app)) return 2;
+    ae::cli::InstallSignalHandling(nullptr);
+    return ae::cli::Replay(replay, std::cout, std::cerr);
+  }
+  if (*verify_cmd) {
+    if (!ApplyProps(audit_props, audit)) return 2;
+    ae::cli::InstallSignalHandling(nullptr);
+    return ae::cli::AuditVerify(audit, std::cout, std::cerr);
+  }
+  if (*export_cmd) {
+    if (!ApplyProps(exp_props, exp.app)) return 2;
+    ae::cli::InstallSignalHandling(nullptr);
+    return ae::cli::EventsExport(exp, std::cout, std::cerr);
+  }
+  if (*dev_kafka_cmd) {
+    return ae::cli::DevKafka(brokers, std::cout, std::cerr);
+  }
+  return 2;
+}

@@ -85,7 +85,9 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const LogStoreOptions& options)
   };
   rocksdb::DB* raw = nullptr;
   rocksdb::DBOptions dbo(db_opts);
-  auto s = rocksdb::DB::Open(dbo, options.path, cfs, &store->handles_, &raw);
+  auto s = options.read_only
+               ? rocksdb::DB::OpenForReadOnly(dbo, options.path, cfs, &store->handles_, &raw)
+               : rocksdb::DB::Open(dbo, options.path, cfs, &store->handles_, &raw);
   if (!s.ok()) return FromRocks(s, "open log store");
   store->db_.reset(raw);
   store->events_ = store->handles_[1];
@@ -117,6 +119,7 @@ LogStore::~LogStore() {
 Status LogStore::Write(const std::vector<StagedRecord>& records,
                        const std::map<int32_t, int64_t>& next_offsets,
                        const std::map<std::string, std::string>& meta) {
+  if (options_.read_only) return FailedPrecondition("log.read_only", "the log is open read-only");
   std::map<int32_t, PartitionHead> changed;
   {
     std::lock_guard lock(mu_);

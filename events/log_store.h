@@ -30,6 +30,7 @@ struct LogStoreOptions {
   bool sync = true;                 // fsync every Write (durable appends)
   rocksdb::Env* env = nullptr;      // test seam: fault-injecting env; null = default
   size_t block_cache_bytes = 64 << 20;
+  bool read_only = false;           // open without the lock, beside a running writer; no Write()
 };
 
 struct PartitionHead {

@@ -25,6 +25,7 @@ Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
   so.path = options.path;
   so.sync = options.sync;
   so.env = options.env;
+  so.read_only = options.read_only;
   AE_ASSIGN_OR_RETURN(log->store_, LogStore::Open(so));
   return log;
 }
@@ -35,6 +36,7 @@ Result<AppendResult> RocksDbEventLog::Append(const StreamId& stream, ExpectedVer
     return InvalidArgument("log.invalid_stream", "invalid stream id '" + stream.str() + "'");
   }
   if (events.empty()) return InvalidArgument("log.no_events", "append of no events");
+  if (options_.read_only) return FailedPrecondition("log.read_only", "the log is open read-only");
   internal::AppendRequest req(stream, expected, &events);
   queue_.Submit(req, [this](const std::vector<internal::AppendRequest*>& g) { CommitGroup(g); });
   return std::move(req.result);

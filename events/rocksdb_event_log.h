@@ -21,6 +21,7 @@ struct RocksDbEventLogOptions {
   size_t max_group_events = 4096;    // cap of one group commit
   rocksdb::Env* env = nullptr;       // test seam (fault injection)
   Clock* clock = nullptr;            // null = real clock
+  bool read_only = false;            // for tools beside a running server: appends refused
 };
 
 class RocksDbEventLog : public EventLog {

@@ -1,0 +1,164 @@
+#include "api/app.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/users/users.h"
+#include "events/base/crypto.h"
+#include "events/base/logging.h"
+#include "events/rocksdb_event_log.h"
+#include "projections/all_projectors.h"
+
+namespace ae::api {
+
+namespace fs = std::filesystem;
+
+namespace {
+Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions&) {
+  return Status(StatusCode::kUnimplemented, "app.kafka_unavailable",
+                "this build has no Kafka log yet");
+}
+}  // namespace
+
+Result<std::unique_ptr<events::EventLog>> OpenLog(const AppOptions& o) {
+  if (!o.kafka_brokers.empty()) {
+    return OpenKafkaLog(o);
+  }
+  events::RocksDbEventLogOptions lo;
+  lo.path = (fs::path(o.data_dir) / "log").string();
+  lo.read_only = o.read_only_log;
+  if (o.read_only_log && !fs::exists(lo.path)) {
+    return NotFound("app.no_log", "no event log in " + o.data_dir);
+  }
+  auto log = events::RocksDbEventLog::Open(lo);
+  if (!log.ok()) {
+    return log.status().WithContext("cannot open the event log in " + lo.path +
+                                    " (is another autoenroll using this data dir?)");
+  }
+  return std::unique_ptr<events::EventLog>(std::move(log).value());
+}
+
+Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
+  std::unique_ptr<App> app(new App());
+  app->options_ = options;
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) {
+    return Unavailable("app.data_dir", "cannot create data dir " + options.data_dir + ": " +
+                                           ec.message());
+  }
+  AE_ASSIGN_OR_RETURN(app->log_, OpenLog(options));
+  app->counting_log_ = std::make_unique<CountingEventLog>(*app->log_, app->metrics_);
+
+  std::string key_file = options.master_key_file.empty()
+                             ? (fs::path(options.data_dir) / "master-key").string()
+                             : options.master_key_file;
+  AE_ASSIGN_OR_RETURN(std::string master,
+                      events::LoadOrCreateMasterKey(key_file, options.master_key_file.empty()));
+  AE_ASSIGN_OR_RETURN(app->secrets_, events::SecretStore::Open(
+                                         (fs::path(options.data_dir) / "secrets").string(), master));
+  app->person_keys_ = std::make_unique<events::PersonKeys>(*app->secrets_);
+  app->user_id_key_ = app->secrets_->DeriveKey("user-id/v1");
+
+  app->projectors_ = proj::AllProjectors();
+  proj::ViewStoreOptions vo;
+  vo.path = options.views_dir.empty() ? (fs::path(options.data_dir) / "views").string()
+                                      : options.views_dir;
+  vo.column_families = proj::AllColumnFamilies(app->projectors_);
+  vo.read_only = options.read_only_views;
+  AE_ASSIGN_OR_RETURN(app->views_, proj::ViewStore::Open(vo));
+  std::vector<proj::Projector*> ps;
+  for (auto& p : app->projectors_) ps.push_back(p.get());
+  app->runner_ = std::make_unique<proj::ProjectionRunner>(*app->log_, *app->views_, ps);
+  AE_RETURN_IF_ERROR(app->runner_->Init());
+  app->bus_ = std::make_unique<domain::CommandBus>(*app->counting_log_);
+  return app;
+}
+
+App::~App() { Stop(); }
+
+Status App::Start() {
+  runner_->Start();
+  return Status::Ok();
+}
+
+void App::Stop() {
+  if (runner_) runner_->Stop();
+}
+
+int64_t App::ViewLag() const {
+  auto head = log_->Head();
+  if (!head.ok()) return -1;
+  LogCursor at = runner_->checkpoint();
+  int64_t lag = 0;
+  for (const auto& [p, next] : head->next_offsets()) lag += std::max<int64_t>(0, next - at.Next(p));
+  return lag;
+}
+
+Status App::BootstrapAdmin(const std::string& seed_token) {
+  namespace users = domain::users;
+  auto logger = log::Get("api");
+  // The views must reflect the log before we can tell whether an admin exists.
+  AE_RETURN_IF_ERROR(runner_->CatchUp());
+  bool has_admin = false;
+  AE_RETURN_IF_ERROR(views_->Scan("users", "", "", [&](std::string_view, std::string_view v) {
+    auto j = nlohmann::json::parse(v, nullptr, false);
+    if (j.is_object() && j.value("role", "") == "administrator" && !j.value("deleted", false)) {
+      has_admin = true;
+      return false;
+    }
+    return true;
+  }));
+  const std::string admin_id = users::UserIdFor(user_id_key_, "admin");
+  domain::CommandContext ctx;
+  ctx.actor.set_kind(autoenroll::events::v1::Actor::KIND_SYSTEM);
+  ctx.actor.set_id("bootstrap");
+  std::string token_path = (fs::path(options_.data_dir) / "admin-token").string();
+  if (!has_admin) {
+    autoenroll::events::v1::PersonalData pd;
+    pd.set_username("admin");
+    pd.set_display_name("Administrator");
+    AE_ASSIGN_OR_RETURN(auto sealed, person_keys_->Seal(admin_id, pd));
+    auto created = bus_->Execute(StreamId("user", admin_id),
+                                 users::UserDecider(users::CreateUser{
+                                     admin_id, autoenroll::events::v1::ROLE_ADMINISTRATOR, sealed,
+                                     "bootstrap"}),
+                                 ctx);
+    if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
+      return created.status();
+    }
+  }
+  std::string token = seed_token;
+  bool write_file = !has_admin;
+  if (token.empty() && !has_admin) token = "ae_" + crypto::Base64Url(crypto::RandomBytes(32));
+  if (!token.empty()) {
+    std::string hash = crypto::Sha256(token);
+    AE_ASSIGN_OR_RETURN(auto known, views_->Get("tokens", hash));
+    if (!known) {
+      auto issued = bus_->Execute(
+          StreamId("user", admin_id),
+          users::UserDecider(users::IssueToken{admin_id, crypto::Hex(hash).substr(0, 16), hash}),
+          ctx);
+      if (!issued.ok()) return issued.status();
+      write_file = true;
+    }
+  }
+  if (write_file && !token.empty()) {
+    fs::remove(token_path);
+    int fd = ::open(token_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return Unavailable("app.admin_token", "cannot write " + token_path);
+    std::string line = token + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::fsync(fd);
+    ::close(fd);
+    if (!ok) return Unavailable("app.admin_token", "cannot write " + token_path);
+    logger->info("administrator token written to {} (mode 0600)", token_path);
+  }
+  return runner_->CatchUp();
+}
+
+}  // namespace ae::api

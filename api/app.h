@@ -1,0 +1,81 @@
+#pragma once
+// App: the composition root of one autoenroll process. Builds the parts in
+// dependency order (log -> secrets -> views -> runner -> command bus) and stops
+// them in reverse (member order below is destruction order, bottom first).
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "api/metrics.h"
+#include "domain/command_bus.h"
+#include "events/event_log.h"
+#include "events/secret_store.h"
+#include "projections/projection_runner.h"
+#include "projections/projector.h"
+
+namespace ae::api {
+
+struct AppOptions {
+  std::string data_dir = "./data";
+  std::string master_key_file;                  // default: <data_dir>/master-key (created, 0600)
+  // Kafka mode when non-empty.
+  std::string kafka_brokers;
+  std::string kafka_topic = "autoenroll.events";
+  int kafka_partitions = 1;
+  bool kafka_writer = true;                     // false: a read-only query replica
+  std::string kafka_transactional_id = "autoenroll-writer";
+  std::map<std::string, std::string> kafka_properties;  // -X key=value
+  std::string views_dir;                        // default: <data_dir>/views
+  bool read_only_views = false;
+  bool read_only_log = false;                   // tools beside a running server
+};
+
+class App {
+ public:
+  static Result<std::unique_ptr<App>> Open(const AppOptions& options);
+  ~App();
+
+  // Loads the views' checkpoint and starts projecting in the background.
+  Status Start();
+  void Stop();
+
+  // Creates user `admin` (administrator) when no administrator exists, with
+  // `seed_token` (AUTOENROLL_ADMIN_TOKEN) or a fresh random token, written to
+  // <data_dir>/admin-token with mode 0600. Also registers a seed token that
+  // the admin does not have yet.
+  Status BootstrapAdmin(const std::string& seed_token);
+
+  events::EventLog& log() { return *counting_log_; }
+  events::EventLog& raw_log() { return *log_; }
+  events::SecretStore& secrets() { return *secrets_; }
+  events::PersonKeys& person_keys() { return *person_keys_; }
+  proj::ViewStore& views() { return *views_; }
+  proj::ProjectionRunner& runner() { return *runner_; }
+  domain::CommandBus& bus() { return *bus_; }
+  Metrics& metrics() { return metrics_; }
+  const AppOptions& options() const { return options_; }
+  const std::string& user_id_key() const { return user_id_key_; }
+
+  // Lag of the views behind the log, in records (0 when caught up).
+  int64_t ViewLag() const;
+
+ private:
+  App() = default;
+  AppOptions options_;
+  Metrics metrics_;
+  std::unique_ptr<events::EventLog> log_;
+  std::unique_ptr<CountingEventLog> counting_log_;
+  std::unique_ptr<events::SecretStore> secrets_;
+  std::unique_ptr<events::PersonKeys> person_keys_;
+  std::string user_id_key_;
+  std::vector<std::unique_ptr<proj::Projector>> projectors_;
+  std::unique_ptr<proj::ViewStore> views_;
+  std::unique_ptr<proj::ProjectionRunner> runner_;
+  std::unique_ptr<domain::CommandBus> bus_;
+};
+
+// Opens the log an AppOptions names (embedded or Kafka) without the rest.
+Result<std::unique_ptr<events::EventLog>> OpenLog(const AppOptions& options);
+
+}  // namespace ae::api

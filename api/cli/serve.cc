@@ -1,0 +1,81 @@
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+#include "api/cli/commands.h"
+#include "events/base/logging.h"
+
+namespace ae::cli {
+
+std::atomic<bool>& StopRequested() {
+  static std::atomic<bool> stop{false};
+  return stop;
+}
+
+void InstallSignalHandling(std::function<void()> on_stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::thread([set, on_stop = std::move(on_stop)] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    StopRequested().store(true);
+    if (on_stop) on_stop();
+  }).detach();
+}
+
+int Serve(const ServeOptions& o, std::ostream& out) {
+  auto logger = log::Get("api");
+  ServeOptions options = o;
+  auto colon = options.listen.rfind(':');
+  if (colon == std::string::npos) {
+    logger->error("--listen must be HOST:PORT, got '{}'", options.listen);
+    return 2;
+  }
+  options.server.host = options.listen.substr(0, colon);
+  options.server.port = std::atoi(options.listen.substr(colon + 1).c_str());
+
+  auto app = api::App::Open(options.app);
+  if (!app.ok()) {
+    logger->error("cannot start: {}", app.status().ToString());
+    return 1;
+  }
+  const char* seed = std::getenv("AUTOENROLL_ADMIN_TOKEN");
+  if (options.app.kafka_brokers.empty() || options.app.kafka_writer) {
+    Status boot = (*app)->BootstrapAdmin(seed ? seed : "");
+    if (!boot.ok()) {
+      logger->error("cannot bootstrap the administrator: {}", boot.ToString());
+      return 1;
+    }
+  }
+  Status started = (*app)->Start();
+  if (!started.ok()) {
+    logger->error("cannot start: {}", started.ToString());
+    return 1;
+  }
+  api::Server server(**app, options.server);
+  api::AddOpsRoutes(server);
+  api::AddUserRoutes(server);
+  api::AddEventRoutes(server);
+  auto port = server.Bind();
+  if (!port.ok()) {
+    logger->error("{}", port.status().ToString());
+    return 1;
+  }
+  std::string scheme = options.server.tls_cert.empty() ? "http" : "https";
+  out << "listening on " << scheme << "://" << options.server.host << ":" << *port << std::endl;
+  logger->info("autoenroll serving on {}://{}:{} (log: {}, data dir: {})", scheme,
+               options.server.host, *port, (*app)->log().Kind(), options.app.data_dir);
+  InstallSignalHandling([&server] { server.Stop(); });
+  server.Run();
+  logger->info("stopping");
+  (*app)->Stop();
+  return 0;
+}
+
+}  // namespace ae::cli

@@ -1,0 +1,45 @@
+#include "api/metrics.h"
+
+#include <sstream>
+
+namespace ae::api {
+
+void Metrics::CountRequest(const std::string& method, const std::string& route, int status,
+                           double seconds) {
+  std::lock_guard lock(mu_);
+  Value& v = requests_[Key{method, route, status}];
+  v.count++;
+  v.seconds += seconds;
+}
+
+std::string Metrics::RenderHttp() const {
+  std::ostringstream out;
+  out << "# HELP autoenroll_log_appends_total Successful appends to the event log.\n"
+      << "# TYPE autoenroll_log_appends_total counter\n"
+      << "autoenroll_log_appends_total " << appends.load() << "\n"
+      << "# HELP autoenroll_log_appended_events_total Events appended to the log.\n"
+      << "# TYPE autoenroll_log_appended_events_total counter\n"
+      << "autoenroll_log_appended_events_total " << appended_events.load() << "\n"
+      << "# HELP autoenroll_log_append_conflicts_total Appends refused for a wrong expected version.\n"
+      << "# TYPE autoenroll_log_append_conflicts_total counter\n"
+      << "autoenroll_log_append_conflicts_total " << append_conflicts.load() << "\n"
+      << "# HELP autoenroll_log_append_errors_total Appends that failed for another reason.\n"
+      << "# TYPE autoenroll_log_append_errors_total counter\n"
+      << "autoenroll_log_append_errors_total " << append_errors.load() << "\n";
+  std::lock_guard lock(mu_);
+  out << "# HELP autoenroll_http_requests_total HTTP requests by route and status.\n"
+      << "# TYPE autoenroll_http_requests_total counter\n";
+  for (const auto& [k, v] : requests_) {
+    out << "autoenroll_http_requests_total{method=\"" << k.method << "\",route=\"" << k.route
+        << "\",status=\"" << k.status << "\"} " << v.count << "\n";
+  }
+  out << "# HELP autoenroll_http_request_seconds_total Time spent serving requests.\n"
+      << "# TYPE autoenroll_http_request_seconds_total counter\n";
+  for (const auto& [k, v] : requests_) {
+    out << "autoenroll_http_request_seconds_total{method=\"" << k.method << "\",route=\""
+        << k.route << "\",status=\"" << k.status << "\"} " << v.seconds << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace ae::api

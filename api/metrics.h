@@ -1,0 +1,78 @@
+#pragma once
+// Process metrics in Prometheus text format, and CountingEventLog, the
+// decorator that counts appends whoever makes them. Thread-safe.
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "events/event_log.h"
+
+namespace ae::api {
+
+class Metrics {
+ public:
+  void CountRequest(const std::string& method, const std::string& route, int status,
+                    double seconds);
+  std::atomic<uint64_t> appends{0};           // successful appends
+  std::atomic<uint64_t> appended_events{0};
+  std::atomic<uint64_t> append_conflicts{0};
+  std::atomic<uint64_t> append_errors{0};
+  // Prometheus text of everything above plus the request counters.
+  std::string RenderHttp() const;
+
+ private:
+  struct Key {
+    std::string method, route;
+    int status;
+    auto operator<=>(const Key&) const = default;
+  };
+  struct Value {
+    uint64_t count = 0;
+    double seconds = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<Key, Value> requests_;  // guarded by mu_
+};
+
+class CountingEventLog : public events::EventLog {
+ public:
+  CountingEventLog(events::EventLog& inner, Metrics& m) : inner_(inner), m_(m) {}
+  Result<events::AppendResult> Append(const StreamId& s, ExpectedVersion e,
+                                      std::vector<events::Envelope> ev) override {
+    size_t n = ev.size();
+    auto r = inner_.Append(s, e, std::move(ev));
+    if (r.ok()) {
+      m_.appends++;
+      m_.appended_events += n;
+    } else if (r.status().code() == StatusCode::kConflict) {
+      m_.append_conflicts++;
+    } else {
+      m_.append_errors++;
+    }
+    return r;
+  }
+  Result<std::vector<events::RecordedEvent>> Read(const LogCursor& f, size_t max) const override {
+    return inner_.Read(f, max);
+  }
+  Result<std::vector<events::RecordedEvent>> ReadStream(const StreamId& s, StreamVersion v,
+                                                        size_t max) const override {
+    return inner_.ReadStream(s, v, max);
+  }
+  Result<StreamVersion> GetStreamVersion(const StreamId& s) const override {
+    return inner_.GetStreamVersion(s);
+  }
+  Result<LogCursor> Head() const override { return inner_.Head(); }
+  bool WaitForNew(const LogCursor& c, std::chrono::milliseconds t) const override {
+    return inner_.WaitForNew(c, t);
+  }
+  Status Health() const override { return inner_.Health(); }
+  std::string Kind() const override { return inner_.Kind(); }
+
+ private:
+  events::EventLog& inner_;
+  Metrics& m_;
+};
+
+}  // namespace ae::api

@@ -1,0 +1,48 @@
+// /healthz, /readyz, /metrics.
+
+#include "api/server.h"
+
+namespace ae::api {
+
+void AddOpsRoutes(Server& server) {
+  App& app = server.app();
+  server.Route("GET", "/healthz", "/healthz", Access::kPublic, [](Call&) -> Result<Reply> {
+    return Reply::Json(200, {{"status", "ok"}});
+  });
+  server.Route("GET", "/readyz", "/readyz", Access::kPublic, [&app](Call&) -> Result<Reply> {
+    nlohmann::json body;
+    Status log_health = app.log().Health();
+    auto stats = app.runner().stats();
+    int64_t lag = app.ViewLag();
+    body["log"] = log_health.ok() ? "ok" : log_health.message();
+    body["log_kind"] = app.log().Kind();
+    body["views"] = stats.error.ok() ? "ok" : stats.error.message();
+    body["view_lag"] = lag;
+    body["view_position"] = stats.checkpoint.ToString();
+    bool ready = log_health.ok() && stats.error.ok() && lag >= 0 && lag < 10000;
+    body["ready"] = ready;
+    return Reply::Json(ready ? 200 : 503, body);
+  });
+  server.Route("GET", "/metrics", "/metrics", Access::kPublic, [&app](Call&) -> Result<Reply> {
+    Reply r;
+    auto stats = app.runner().stats();
+    std::string text = app.metrics().RenderHttp();
+    text += "# HELP autoenroll_projection_lag_records Records in the log not yet applied to the views.\n"
+            "# TYPE autoenroll_projection_lag_records gauge\n"
+            "autoenroll_projection_lag_records " + std::to_string(app.ViewLag()) + "\n";
+    text += "# HELP autoenroll_projection_applied_total Records applied to the views since start.\n"
+            "# TYPE autoenroll_projection_applied_total counter\n"
+            "autoenroll_projection_applied_total " + std::to_string(stats.applied) + "\n";
+    text += "# HELP autoenroll_projection_healthy 1 while the views are being applied.\n"
+            "# TYPE autoenroll_projection_healthy gauge\n"
+            "autoenroll_projection_healthy " + std::string(stats.error.ok() ? "1" : "0") + "\n";
+    text += "# HELP autoenroll_log_healthy 1 while the log accepts appends.\n"
+            "# TYPE autoenroll_log_healthy gauge\n"
+            "autoenroll_log_healthy " + std::string(app.log().Health().ok() ? "1" : "0") + "\n";
+    r.raw = std::move(text);
+    r.content_type = "text/plain; version=0.0.4";
+    return r;
+  });
+}
+
+}  // namespace ae::api

@@ -1,0 +1,236 @@
+// Users, API tokens, policies and rule sets.
+
+#include "api/server.h"
+#include "events/base/crypto.h"
+
+namespace ae::api {
+
+namespace users = domain::users;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kRedacted = "[redacted]";
+
+Result<std::string> StringField(const json& body, const char* name, bool required,
+                                size_t max_len) {
+  if (!body.contains(name) || body[name].is_null()) {
+    if (required) {
+      return InvalidArgument("request.missing_field", std::string(name) + " is required", name);
+    }
+    return std::string();
+  }
+  if (!body[name].is_string()) {
+    return InvalidArgument("request.bad_field", std::string(name) + " must be a string", name);
+  }
+  std::string v = body[name].get<std::string>();
+  if (v.size() > max_len) {
+    return InvalidArgument("request.bad_field",
+                           std::string(name) + " is longer than " + std::to_string(max_len), name);
+  }
+  return v;
+}
+
+// Renders a users-view record, opening the sealed personal data.
+Result<json> RenderUser(App& app, const json& rec) {
+  json out = {{"user_id", rec.value("user_id", "")},
+              {"role", rec.value("role", "")},
+              {"created_at", rec.value("created_at", "")},
+              {"updated_at", rec.value("updated_at", "")},
+              {"created_by", rec.value("created_by", "")},
+              {"tokens", rec.value("token_hashes", json::array()).size()}};
+  autoenroll::events::v1::SealedPersonal sealed;
+  auto raw = crypto::FromBase64(rec.value("personal", ""));
+  if (!raw.ok() || !sealed.ParseFromString(*raw)) {
+    return Corruption("view.corruption", "user record has unreadable personal data");
+  }
+  AE_ASSIGN_OR_RETURN(auto personal, app.person_keys().Open(sealed));
+  if (personal) {
+    out["username"] = personal->username();
+    out["display_name"] = personal->display_name();
+    out["email"] = personal->email();
+  } else {
+    out["username"] = kRedacted;
+    out["display_name"] = kRedacted;
+    out["email"] = kRedacted;
+  }
+  return out;
+}
+
+Result<json> LoadUser(App& app, const std::string& username) {
+  AE_RETURN_IF_ERROR(users::ValidateUsername(username));
+  std::string id = users::UserIdFor(app.user_id_key(), username);
+  AE_ASSIGN_OR_RETURN(auto rec, app.views().Get("users", id));
+  if (!rec) return NotFound("user.not_found", "no user named " + username);
+  json j = json::parse(*rec, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", "user record does not parse");
+  if (j.value("deleted", false)) return NotFound("user.not_found", "no user named " + username);
+  return j;
+}
+
+Result<Reply> ListNamed(App& app, Call& call, const std::string& cf) {
+  AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
+  json items = json::array();
+  std::optional<std::string> next;
+  std::string last;
+  AE_RETURN_IF_ERROR(app.views().Scan(cf, "", page.cursor, [&](std::string_view k,
+                                                               std::string_view v) {
+    if (!page.cursor.empty() && k == page.cursor) return true;  // cursor is exclusive
+    if (items.size() == page.limit) {
+      next = last;
+      return false;
+    }
+    json j = json::parse(v, nullptr, false);
+    if (j.is_object()) {
+      j.erase("last_position");
+      items.push_back(std::move(j));
+    }
+    last = std::string(k);
+    return true;
+  }));
+  return Reply::Json(200, PageJson(std::move(items), next));
+}
+
+template <typename Cmd>
+Result<Reply> CreateNamed(Server& server, Call& call, const std::string& kind) {
+  AE_ASSIGN_OR_RETURN(json body, call.Json());
+  AE_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", true, 128));
+  AE_RETURN_IF_ERROR(users::ValidateRecordName(name));
+  std::string key = users::RecordKey(name);
+  AE_ASSIGN_OR_RETURN(auto res, server.app().bus().Execute(StreamId(kind, key),
+                                                           users::NamedDecider(Cmd{key, name}),
+                                                           call.Context()));
+  server.WaitForViews(res.position).IgnoreError();
+  Reply r = Reply::Json(201, {{"id", key}, {"name", name}});
+  r.position = res.position;
+  return r;
+}
+
+}  // namespace
+
+void AddUserRoutes(Server& server) {
+  App& app = server.app();
+
+  server.Route("POST", "/v1/users", "/v1/users", Access::kAdministrator,
+               [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json body, call.Json());
+    AE_ASSIGN_OR_RETURN(std::string username, StringField(body, "username", true, 64));
+    AE_RETURN_IF_ERROR(users::ValidateUsername(username));
+    AE_ASSIGN_OR_RETURN(std::string role_text, StringField(body, "role", true, 32));
+    auto role = users::ParseRole(role_text);
+    if (!role) {
+      return InvalidArgument("user.invalid_role",
+                             "role must be device_user, device_manager or administrator", "role");
+    }
+    AE_ASSIGN_OR_RETURN(std::string display_name, StringField(body, "display_name", false, 256));
+    AE_ASSIGN_OR_RETURN(std::string email, StringField(body, "email", false, 254));
+    if (!email.empty() && email.find('@') == std::string::npos) {
+      return InvalidArgument("user.invalid_email", "email must contain @", "email");
+    }
+    std::string id = users::UserIdFor(app.user_id_key(), username);
+    autoenroll::events::v1::PersonalData pd;
+    pd.set_username(username);
+    pd.set_display_name(display_name);
+    pd.set_email(email);
+    AE_ASSIGN_OR_RETURN(auto sealed, app.person_keys().Seal(id, pd));
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+                                      StreamId("user", id),
+                                      users::UserDecider(users::CreateUser{id, *role, sealed, ""}),
+                                      call.Context()));
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
+    AE_ASSIGN_OR_RETURN(json out, RenderUser(app, rec));
+    Reply r = Reply::Json(201, out);
+    r.position = res.position;
+    return r;
+  });
+
+  server.Route("GET", "/v1/users", "/v1/users", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
+    json items = json::array();
+    std::optional<std::string> next;
+    std::string last;
+    Status inner;
+    AE_RETURN_IF_ERROR(app.views().Scan("users", "", page.cursor, [&](std::string_view k,
+                                                                      std::string_view v) {
+      if (!page.cursor.empty() && k == page.cursor) return true;
+      json rec = json::parse(v, nullptr, false);
+      if (!rec.is_object() || rec.value("deleted", false)) return true;
+      if (items.size() == page.limit) {
+        next = last;
+        return false;
+      }
+      auto u = RenderUser(app, rec);
+      if (!u.ok()) {
+        inner = u.status();
+        return false;
+      }
+      items.push_back(*u);
+      last = std::string(k);
+      return true;
+    }));
+    AE_RETURN_IF_ERROR(inner);
+    return Reply::Json(200, PageJson(std::move(items), next));
+  });
+
+  server.Route("GET", R"(/v1/users/([^/]+))", "/v1/users/{username}", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, call.req.matches[1]));
+    AE_ASSIGN_OR_RETURN(json out, RenderUser(app, rec));
+    return Reply::Json(200, out);
+  });
+
+  server.Route("POST", R"(/v1/users/([^/]+)/tokens)", "/v1/users/{username}/tokens",
+               Access::kAdministrator, [&server, &app](Call& call) -> Result<Reply> {
+    std::string username = call.req.matches[1];
+    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
+    std::string id = rec.value("user_id", "");
+    std::string token = "ae_" + crypto::Base64Url(crypto::RandomBytes(32));
+    std::string hash = crypto::Sha256(token);
+    std::string token_id = crypto::Hex(hash).substr(0, 16);
+    AE_ASSIGN_OR_RETURN(auto res,
+                        app.bus().Execute(StreamId("user", id),
+                                          users::UserDecider(users::IssueToken{id, token_id, hash}),
+                                          call.Context()));
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    Reply r = Reply::Json(201, {{"token", token}, {"token_id", token_id}, {"username", username}});
+    r.position = res.position;
+    return r;
+  });
+
+  server.Route("DELETE", R"(/v1/users/([^/]+))", "/v1/users/{username}", Access::kAdministrator,
+               [&server, &app](Call& call) -> Result<Reply> {
+    std::string username = call.req.matches[1];
+    AE_RETURN_IF_ERROR(users::ValidateUsername(username));
+    std::string forget_text = call.Param("forget", "false");
+    if (forget_text != "true" && forget_text != "false") {
+      return InvalidArgument("request.bad_param", "forget must be true or false", "forget");
+    }
+    bool forget = forget_text == "true";
+    std::string id = users::UserIdFor(app.user_id_key(), username);
+    if (id == call.who.user_id) {
+      return FailedPrecondition("user.cannot_delete_self", "you cannot delete your own user");
+    }
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+                                      StreamId("user", id),
+                                      users::UserDecider(users::DeleteUser{id, forget}),
+                                      call.Context()));
+    if (forget) AE_RETURN_IF_ERROR(app.person_keys().Destroy(id));
+    server.WaitForViews(res.position).IgnoreError();
+    Reply r = Reply::Json(200, {{"user_id", id}, {"deleted", true}, {"forgotten", forget}});
+    r.position = res.position;
+    return r;
+  });
+
+  server.Route("POST", "/v1/policies", "/v1/policies", Access::kDeviceManager,
+               [&server](Call& call) { return CreateNamed<users::CreatePolicy>(server, call, "policy"); });
+  server.Route("GET", "/v1/policies", "/v1/policies", Access::kDeviceManager,
+               [&app](Call& call) { return ListNamed(app, call, "policies"); });
+  server.Route("POST", "/v1/rulesets", "/v1/rulesets", Access::kDeviceManager,
+               [&server](Call& call) { return CreateNamed<users::CreateRuleSet>(server, call, "ruleset"); });
+  server.Route("GET", "/v1/rulesets", "/v1/rulesets", Access::kDeviceManager,
+               [&app](Call& call) { return ListNamed(app, call, "rulesets"); });
+}
+
+}  // namespace ae::api

@@ -1,0 +1,118 @@
+#pragma once
+// Server: the HTTP front of the engine (cpp-httplib), tuned as PERFORMANCE.md
+// says: TCP_NODELAY, a pool sized for the expected connections, bounded
+// keep-alive, a real listen backlog, SO_REUSEPORT off so a port clash fails.
+//
+// Every route goes through Route(): authentication and role check, min_position
+// wait for reads, the error mapping of http_errors.h, X-Log-Position for writes,
+// and per-route metrics.
+
+#include <httplib.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/app.h"
+#include "domain/users/users.h"
+#include "events/hash_chain.h"
+
+namespace ae::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                          // 0 picks a free port
+  std::string public_url;                   // default http://host:port
+  size_t max_body_bytes = 10 << 20;         // larger bodies get 413
+  int threads = 96;                         // HTTP worker threads
+  int keep_alive_max_count = 10000;
+  int keep_alive_timeout_s = 5;
+  int listen_backlog = 1024;
+  std::chrono::milliseconds min_position_wait{5000};
+  std::string tls_cert, tls_key;            // HTTPS when both are set
+};
+
+struct Principal {
+  std::string user_id;
+  domain::users::Role role = domain::users::Role::ROLE_UNSPECIFIED;
+};
+
+// What a handler sees.
+struct Call {
+  const httplib::Request& req;
+  Principal who;
+  std::string request_id;
+  // Parses the JSON body; kInvalidArgument "request.bad_json" on failure.
+  Result<nlohmann::json> Json() const;
+  std::string Param(const std::string& name, const std::string& def = "") const;
+  domain::CommandContext Context() const;
+};
+
+// What a handler answers.
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+  std::string raw;                          // used instead of `body` when content_type is set
+  std::string content_type;
+  LogPosition position;                     // set on writes: X-Log-Position
+  static Reply Json(int status, nlohmann::json body) { return Reply{status, std::move(body)}; }
+};
+
+using Handler = std::function<Result<Reply>(Call&)>;
+
+enum class Access {
+  kPublic,            // no token (health, device-facing enrollment)
+  kDeviceUser,
+  kDeviceManager,
+  kAdministrator,
+};
+
+class Server {
+ public:
+  Server(App& app, ServerOptions options);
+  ~Server();
+
+  // Registers a route. `pattern` is a cpp-httplib regex; `label` names the
+  // route in metrics (e.g. "/v1/users/{username}").
+  void Route(const std::string& method, const std::string& pattern, const std::string& label,
+             Access access, Handler handler);
+
+  // Binds; returns the bound port or an error (port in use, bad TLS files).
+  Result<int> Bind();
+  // Serves until Stop(); blocks.
+  void Run();
+  void Stop();
+
+  App& app() { return app_; }
+  const ServerOptions& options() const { return options_; }
+
+  // Waits until the views cover `pos` (bounded by min_position_wait).
+  Status WaitForViews(const LogPosition& pos);
+
+ private:
+  Result<Principal> Authenticate(const httplib::Request& req);
+  App& app_;
+  ServerOptions options_;
+  std::unique_ptr<httplib::Server> http_;
+};
+
+// Route groups (api/routes_*.cc).
+void AddOpsRoutes(Server& server);
+void AddUserRoutes(Server& server);
+void AddEventRoutes(Server& server);
+
+// {ok, records, head_hash, head_hashes, broken_at?, problem?}
+nlohmann::json ChainReportJson(const events::ChainReport& report);
+
+// Small helpers for handlers.
+struct Page {
+  size_t limit = 100;
+  std::string cursor;
+};
+Result<Page> ParsePage(const Call& call);
+nlohmann::json PageJson(nlohmann::json items, const std::optional<std::string>& next);
+
+}  // namespace ae::api

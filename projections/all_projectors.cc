@@ -1,0 +1,26 @@
+#include "projections/all_projectors.h"
+
+#include <set>
+
+#include "projections/users_projector.h"
+
+namespace ae::proj {
+
+std::vector<std::unique_ptr<Projector>> AllProjectors() {
+  std::vector<std::unique_ptr<Projector>> out;
+  out.push_back(std::make_unique<UsersProjector>());
+  return out;
+}
+
+std::vector<std::string> AllColumnFamilies(const std::vector<std::unique_ptr<Projector>>& ps) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& p : ps) {
+    for (const auto& cf : p->column_families()) {
+      if (seen.insert(cf).second) out.push_back(cf);
+    }
+  }
+  return out;
+}
+
+}  // namespace ae::proj
