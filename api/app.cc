@@ -58,9 +58,11 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
                              ? (fs::path(options.data_dir) / "master-key").string()
                              : options.master_key_file;
   AE_ASSIGN_OR_RETURN(std::string master,
-                      events::LoadOrCreateMasterKey(key_file, options.master_key_file.empty()));
+                      events::LoadOrCreateMasterKey(
+                          key_file, options.master_key_file.empty() && !options.read_only_log));
   AE_ASSIGN_OR_RETURN(app->secrets_, events::SecretStore::Open(
-                                         (fs::path(options.data_dir) / "secrets").string(), master));
+                                         (fs::path(options.data_dir) / "secrets").string(), master,
+                                         options.read_only_log));
   app->person_keys_ = std::make_unique<events::PersonKeys>(*app->secrets_);
   app->user_id_key_ = app->secrets_->DeriveKey("user-id/v1");
 

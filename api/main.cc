@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   ae::log::Init(log_level);
+  ae::cli::InstallSignalHandling();
 
   if (*serve_cmd) {
     if (!ApplyProps(serve_props, serve.app)) return 2;
@@ -107,17 +108,14 @@ int main(int argc, char** argv) {
   }
   if (*replay_cmd) {
     if (!ApplyProps(replay_props, replay.app)) return 2;
-    ae::cli::InstallSignalHandling(nullptr);
     return ae::cli::Replay(replay, std::cout, std::cerr);
   }
   if (*verify_cmd) {
     if (!ApplyProps(audit_props, audit)) return 2;
-    ae::cli::InstallSignalHandling(nullptr);
     return ae::cli::AuditVerify(audit, std::cout, std::cerr);
   }
   if (*export_cmd) {
     if (!ApplyProps(exp_props, exp.app)) return 2;
-    ae::cli::InstallSignalHandling(nullptr);
     return ae::cli::EventsExport(exp, std::cout, std::cerr);
   }
   if (*dev_kafka_cmd) {

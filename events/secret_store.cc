@@ -20,7 +20,8 @@ Status FromRocks(const rocksdb::Status& s, const char* what) {
 }  // namespace
 
 Result<std::unique_ptr<SecretStore>> SecretStore::Open(const std::string& path,
-                                                       const std::string& master_key) {
+                                                       const std::string& master_key,
+                                                       bool read_only) {
   if (master_key.size() != crypto::kAeadKeyBytes) {
     return InvalidArgument("secrets.bad_master_key", "the master key must be 32 bytes");
   }
@@ -29,7 +30,9 @@ Result<std::unique_ptr<SecretStore>> SecretStore::Open(const std::string& path,
   rocksdb::Options o;
   o.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
-  AE_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, path, &raw), "open secret store"));
+  AE_RETURN_IF_ERROR(FromRocks(read_only ? rocksdb::DB::OpenForReadOnly(o, path, &raw)
+                                         : rocksdb::DB::Open(o, path, &raw),
+                               "open secret store"));
   s->db_.reset(raw);
   return s;
 }

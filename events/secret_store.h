@@ -23,8 +23,10 @@ namespace ae::events {
 class SecretStore {
  public:
   // `master_key` must be 32 bytes.
+  // `read_only`: for tools beside a running server (no lock; Put/Delete fail).
   static Result<std::unique_ptr<SecretStore>> Open(const std::string& path,
-                                                   const std::string& master_key);
+                                                   const std::string& master_key,
+                                                   bool read_only = false);
   ~SecretStore();
 
   Status Put(const std::string& name, const std::string& plaintext);

@@ -13,9 +13,12 @@ namespace ae::cli {
 
 // Set by SIGINT/SIGTERM; long-running commands stop when it turns true.
 std::atomic<bool>& StopRequested();
-// Blocks SIGINT/SIGTERM in every thread and starts a thread that turns them
-// into StopRequested() and calls `on_stop` once.
-void InstallSignalHandling(std::function<void()> on_stop);
+// Blocks SIGINT/SIGTERM (call it first in main, before any thread starts, so
+// every thread inherits the mask) and starts a thread that turns them into
+// StopRequested() and calls the hook set by OnStop().
+void InstallSignalHandling();
+// Sets the hook called once when a stop is requested (immediately if it already was).
+void OnStop(std::function<void()> hook);
 
 struct ServeOptions {
   api::AppOptions app;

@@ -1,4 +1,5 @@
 #include <csignal>
+#include <mutex>
 #include <cstdlib>
 #include <iostream>
 #include <pthread.h>
@@ -14,19 +15,37 @@ std::atomic<bool>& StopRequested() {
   return stop;
 }
 
-void InstallSignalHandling(std::function<void()> on_stop) {
+namespace {
+std::mutex& HookMu() {
+  static std::mutex mu;
+  return mu;
+}
+std::function<void()>& Hook() {
+  static std::function<void()> hook;
+  return hook;
+}
+}  // namespace
+
+void InstallSignalHandling() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  std::thread([set, on_stop = std::move(on_stop)] {
+  std::thread([set] {
     int sig = 0;
     sigwait(&set, &sig);
+    std::lock_guard lock(HookMu());
     StopRequested().store(true);
-    if (on_stop) on_stop();
+    if (Hook()) Hook()();
   }).detach();
+}
+
+void OnStop(std::function<void()> hook) {
+  std::lock_guard lock(HookMu());
+  Hook() = std::move(hook);
+  if (StopRequested().load() && Hook()) Hook()();
 }
 
 int Serve(const ServeOptions& o, std::ostream& out) {
@@ -71,8 +90,9 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   out << "listening on " << scheme << "://" << options.server.host << ":" << *port << std::endl;
   logger->info("autoenroll serving on {}://{}:{} (log: {}, data dir: {})", scheme,
                options.server.host, *port, (*app)->log().Kind(), options.app.data_dir);
-  InstallSignalHandling([&server] { server.Stop(); });
-  server.Run();
+  OnStop([&server] { server.Stop(); });
+  if (!StopRequested().load()) server.Run();
+  OnStop(nullptr);
   logger->info("stopping");
   (*app)->Stop();
   return 0;

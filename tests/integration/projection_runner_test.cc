@@ -1,0 +1,159 @@
+// The projection runner against a real log and view store.
+
+#include "events/base/crypto.h"
+#include "projections/all_projectors.h"
+#include "projections/projection_runner.h"
+#include "tests/support/log_harness.h"
+#include "tests/support/view_compare.h"
+
+namespace ae::proj {
+namespace {
+
+using ::ae::testing::MakePolicyEvent;
+using ::ae::testing::TempDir;
+
+// Counts events per stream: read-modify-write, so a stale read or a double
+// apply shows as a wrong count. Fails on a policy named "poison".
+class CountingProjector : public Projector {
+ public:
+  std::string name() const override { return "count"; }
+  std::vector<std::string> column_families() const override { return {"count"}; }
+  Status Apply(const RecordedEvent& r, ViewBatch& b) override {
+    if (r.envelope.policy_created().name() == "poison") {
+      return Corruption("test.poison", "cannot apply this record");
+    }
+    AE_ASSIGN_OR_RETURN(auto v, b.Get("count", r.envelope.stream()));
+    int n = v ? std::stoi(*v) : 0;
+    b.Put("count", r.envelope.stream(), std::to_string(n + 1));
+    return Status::Ok();
+  }
+};
+
+class ProjectionRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { OpenViews(); }
+  void OpenViews(const std::string& sub = "views") {
+    runner_.reset();
+    views_.reset();
+    ViewStoreOptions o;
+    o.path = dir_.Sub(sub);
+    o.column_families = {"count"};
+    auto v = ViewStore::Open(o);
+    ASSERT_THAT(v, IsOk());
+    views_ = std::move(v).value();
+    runner_ = std::make_unique<ProjectionRunner>(log_.log(), *views_,
+                                                 std::vector<Projector*>{&counting_});
+    ASSERT_THAT(runner_->Init(), IsOk());
+  }
+  void Append(const std::string& stream, const std::string& name) {
+    ASSERT_THAT(log_.log().Append(StreamId("policy", stream), ExpectedVersion::Any(),
+                                  {MakePolicyEvent(name)}),
+                IsOk());
+  }
+  std::string Count(const std::string& stream) {
+    auto v = views_->Get("count", "policy/" + stream);
+    return v.ok() && *v ? **v : "none";
+  }
+
+  TempDir dir_;
+  testing::RocksDbLogHarness log_;
+  CountingProjector counting_;
+  std::unique_ptr<ViewStore> views_;
+  std::unique_ptr<ProjectionRunner> runner_;
+};
+
+TEST_F(ProjectionRunnerTest, TwoEventsOfOneStreamInOneBatchSeeEachOther) {
+  Append("d", "a");
+  Append("d", "b");
+  Append("d", "c");
+  auto n = runner_->Step();
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 3u);  // one batch
+  EXPECT_EQ(Count("d"), "3");
+}
+
+TEST_F(ProjectionRunnerTest, ResumesAfterTheCheckpointWithoutReapplying) {
+  Append("d", "a");
+  Append("d", "b");
+  ASSERT_THAT(runner_->CatchUp(), IsOk());
+  OpenViews();  // as after a restart
+  EXPECT_EQ(runner_->checkpoint().Next(0), 2);
+  Append("d", "c");
+  ASSERT_THAT(runner_->CatchUp(), IsOk());
+  EXPECT_EQ(Count("d"), "3");
+}
+
+TEST_F(ProjectionRunnerTest, APoisonRecordStopsTheViewsAtThatRecord) {
+  Append("d", "a");
+  Append("d", "poison");
+  Append("d", "c");
+  auto n = runner_->Step();
+  EXPECT_THAT(n, StatusIs(StatusCode::kCorruption, "test.poison"));
+  EXPECT_NE(n.status().message().find("at record 1"), std::string::npos) << n.status().message();
+  // Nothing of the failed batch is visible, and the checkpoint did not move.
+  EXPECT_EQ(Count("d"), "none");
+  EXPECT_EQ(runner_->checkpoint().Next(0), 0);
+  runner_->Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return !runner_->stats().error.ok(); }));
+  EXPECT_EQ(runner_->stats().error.reason(), "test.poison");
+  runner_->Stop();
+}
+
+TEST_F(ProjectionRunnerTest, WaitsUntilAPositionIsCovered) {
+  runner_->Start();
+  auto r = log_.log().Append(StreamId("policy", "w"), ExpectedVersion::Any(),
+                             {MakePolicyEvent("x")});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(runner_->WaitUntilCovers(r->last, std::chrono::seconds(10)));
+  EXPECT_EQ(Count("w"), "1");
+  EXPECT_FALSE(runner_->WaitUntilCovers(LogPosition{0, r->last.offset + 100},
+                                        std::chrono::milliseconds(50)));
+  runner_->Stop();
+}
+
+TEST(ProjectionRebuild, RebuiltViewsAreByteIdenticalToLiveOnes) {
+  TempDir dir;
+  testing::RocksDbLogHarness log;
+  auto projectors = AllProjectors();
+  std::vector<Projector*> ps;
+  for (auto& p : projectors) ps.push_back(p.get());
+  ViewStoreOptions o;
+  o.column_families = AllColumnFamilies(projectors);
+  o.path = dir.Sub("live");
+  auto live = ViewStore::Open(o);
+  ASSERT_THAT(live, IsOk());
+  // Live: small batches interleaved with appends.
+  ProjectionRunner live_runner(log.log(), **live, ps, ProjectionRunnerOptions{7});
+  ASSERT_THAT(live_runner.Init(), IsOk());
+  for (int i = 0; i < 60; ++i) {
+    std::string id = "user" + std::to_string(i % 9);
+    events::Envelope created;
+    created.mutable_user_created()->set_user_id(id);
+    created.mutable_user_created()->set_role(autoenroll::events::v1::ROLE_DEVICE_USER);
+    events::Envelope token;
+    token.mutable_user_token_issued()->set_user_id(id);
+    token.mutable_user_token_issued()->set_token_id("t" + std::to_string(i));
+    token.mutable_user_token_issued()->set_token_sha256(crypto::Sha256(std::to_string(i)));
+    std::vector<events::Envelope> batch;
+    if (i < 9) batch.push_back(created);
+    batch.push_back(token);
+    if (i % 5 == 0) batch.push_back(MakePolicyEvent("policy" + std::to_string(i)));
+    ASSERT_THAT(log.log().Append(StreamId("user", id), ExpectedVersion::Any(), batch), IsOk());
+    if (i % 3 == 0) {
+      ASSERT_THAT(live_runner.Step(), IsOk());
+    }
+  }
+  ASSERT_THAT(live_runner.CatchUp(), IsOk());
+  live->reset();
+  o.path = dir.Sub("rebuilt");
+  auto rebuilt = ViewStore::Open(o);
+  ASSERT_THAT(rebuilt, IsOk());
+  ProjectionRunner rebuild_runner(log.log(), **rebuilt, ps);
+  ASSERT_THAT(rebuild_runner.Init(), IsOk());
+  ASSERT_THAT(rebuild_runner.CatchUp(), IsOk());
+  rebuilt->reset();
+  EXPECT_EQ(testing::DiffViewStores(dir.Sub("live"), dir.Sub("rebuilt")), "");
+}
+
+}  // namespace
+}  // namespace ae::proj

@@ -1,0 +1,11 @@
+#pragma once
+// Compares two view stores byte for byte: every column family, every key and value.
+
+#include <string>
+
+namespace ae::testing {
+
+// "" when identical; otherwise a description of the first difference.
+std::string DiffViewStores(const std::string& a, const std::string& b);
+
+}  // namespace ae::testing
