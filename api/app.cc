@@ -10,6 +10,8 @@
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/kafka_event_log.h"
+#include "events/kafka_key_store.h"
 #include "events/rocksdb_event_log.h"
 #include "projections/all_projectors.h"
 
@@ -18,9 +20,25 @@ namespace ae::api {
 namespace fs = std::filesystem;
 
 namespace {
-Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions&) {
-  return Status(StatusCode::kUnimplemented, "app.kafka_unavailable",
-                "this build has no Kafka log yet");
+Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions& o) {
+  events::KafkaEventLogOptions ko;
+  ko.brokers = o.kafka_brokers;
+  ko.topic = o.kafka_topic;
+  ko.partitions = o.kafka_partitions;
+  ko.transactional_id = o.kafka_transactional_id;
+  ko.writer = o.kafka_writer && !o.read_only_log;
+  ko.cache_path = (fs::path(o.data_dir) / "kafka-cache").string();
+  ko.properties = o.kafka_properties;
+  AE_RETURN_IF_ERROR(ko.Validate());
+  if (o.read_only_log) {
+    // A tool beside a running server keeps its own mirror of the topic.
+    ko.cache_path = (fs::path(o.data_dir) / ("kafka-cache-tool-" + std::to_string(::getpid())))
+                        .string();
+  }
+  AE_ASSIGN_OR_RETURN(auto log, events::KafkaEventLog::Open(ko));
+  // Serve what the topic holds now before answering anything.
+  AE_RETURN_IF_ERROR(log->WaitUntilCaughtUp(std::chrono::seconds(30)));
+  return std::unique_ptr<events::EventLog>(std::move(log));
 }
 }  // namespace
 
@@ -63,7 +81,18 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   AE_ASSIGN_OR_RETURN(app->secrets_, events::SecretStore::Open(
                                          (fs::path(options.data_dir) / "secrets").string(), master,
                                          options.read_only_log));
-  app->person_keys_ = std::make_unique<events::PersonKeys>(*app->secrets_);
+  if (options.kafka_brokers.empty()) {
+    app->key_backend_ = std::make_unique<events::SecretStoreKeyBackend>(*app->secrets_);
+  } else {
+    events::KafkaKeyBackendOptions kk;
+    kk.brokers = options.kafka_brokers;
+    kk.topic = options.kafka_topic + ".keys";
+    kk.writer = options.kafka_writer && !options.read_only_log;
+    kk.sealing_key = app->secrets_->DeriveKey("person-keys/v1");
+    kk.properties = options.kafka_properties;
+    AE_ASSIGN_OR_RETURN(app->key_backend_, events::KafkaKeyBackend::Open(kk));
+  }
+  app->person_keys_ = std::make_unique<events::PersonKeys>(*app->key_backend_);
   app->user_id_key_ = app->secrets_->DeriveKey("user-id/v1");
 
   app->projectors_ = proj::AllProjectors();

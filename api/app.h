@@ -67,6 +67,7 @@ class App {
   std::unique_ptr<events::EventLog> log_;
   std::unique_ptr<CountingEventLog> counting_log_;
   std::unique_ptr<events::SecretStore> secrets_;
+  std::unique_ptr<events::KeyBackend> key_backend_;
   std::unique_ptr<events::PersonKeys> person_keys_;
   std::string user_id_key_;
   std::vector<std::unique_ptr<proj::Projector>> projectors_;

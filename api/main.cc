@@ -91,6 +91,9 @@ int main(int argc, char** argv) {
   auto* dev_kafka_cmd =
       cli.add_subcommand("dev-kafka", "run librdkafka's mock Kafka cluster for trying Kafka mode");
   dev_kafka_cmd->add_option("--brokers", brokers, "number of brokers")->capture_default_str();
+  int dev_partitions = 1;
+  dev_kafka_cmd->add_option("--partitions", dev_partitions, "partitions of the event topic")
+      ->capture_default_str();
 
   try {
     cli.parse(argc, argv);
@@ -119,7 +122,7 @@ int main(int argc, char** argv) {
     return ae::cli::EventsExport(exp, std::cout, std::cerr);
   }
   if (*dev_kafka_cmd) {
-    return ae::cli::DevKafka(brokers, std::cout, std::cerr);
+    return ae::cli::DevKafka(brokers, dev_partitions, std::cout, std::cerr);
   }
   return 2;
 }

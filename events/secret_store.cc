@@ -102,7 +102,7 @@ Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create) 
                          "master key file must hold 32 bytes or 64 hex characters");
 }
 
-Result<std::optional<std::string>> PersonKeys::Key(const std::string& subject_id) const {
+Result<std::optional<std::string>> SecretStoreKeyBackend::Get(const std::string& subject_id) {
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(subject_id);
@@ -116,20 +116,34 @@ Result<std::optional<std::string>> PersonKeys::Key(const std::string& subject_id
   return key;
 }
 
+Status SecretStoreKeyBackend::Put(const std::string& subject_id, const std::string& key) {
+  AE_RETURN_IF_ERROR(store_.Put("person/" + subject_id, key));
+  std::lock_guard lock(mu_);
+  cache_[subject_id] = key;
+  return Status::Ok();
+}
+
+Status SecretStoreKeyBackend::Destroy(const std::string& subject_id) {
+  {
+    std::lock_guard lock(mu_);
+    cache_.erase(subject_id);
+  }
+  return store_.Delete("person/" + subject_id);
+}
+
 Result<autoenroll::events::v1::SealedPersonal> PersonKeys::Seal(
     const std::string& subject_id, const autoenroll::events::v1::PersonalData& data) {
-  AE_ASSIGN_OR_RETURN(auto key, Key(subject_id));
+  AE_ASSIGN_OR_RETURN(auto key, store_.Get(subject_id));
   if (!key) {
-    std::lock_guard lock(mu_);
-    auto again = store_.Get("person/" + subject_id);
+    std::lock_guard lock(create_mu_);
+    auto again = store_.Get(subject_id);
     if (!again.ok()) return again.status();
     if (*again) {
       key = *again;
     } else {
       key = crypto::RandomBytes(32);
-      AE_RETURN_IF_ERROR(store_.Put("person/" + subject_id, *key));
+      AE_RETURN_IF_ERROR(store_.Put(subject_id, *key));
     }
-    cache_[subject_id] = *key;
   }
   autoenroll::events::v1::SealedPersonal sealed;
   sealed.set_subject_id(subject_id);
@@ -143,7 +157,7 @@ Result<std::optional<autoenroll::events::v1::PersonalData>> PersonKeys::Open(
     const autoenroll::events::v1::SealedPersonal& sealed) const {
   using Out = std::optional<autoenroll::events::v1::PersonalData>;
   if (sealed.subject_id().empty()) return Out();
-  AE_ASSIGN_OR_RETURN(auto key, Key(sealed.subject_id()));
+  AE_ASSIGN_OR_RETURN(auto key, store_.Get(sealed.subject_id()));
   if (!key) return Out();
   AE_ASSIGN_OR_RETURN(std::string plain,
                       crypto::Open(*key, sealed.ciphertext(), sealed.subject_id()));
@@ -155,9 +169,7 @@ Result<std::optional<autoenroll::events::v1::PersonalData>> PersonKeys::Open(
 }
 
 Status PersonKeys::Destroy(const std::string& subject_id) {
-  std::lock_guard lock(mu_);
-  cache_.erase(subject_id);
-  return store_.Delete("person/" + subject_id);
+  return store_.Destroy(subject_id);
 }
 
 }  // namespace ae::events

@@ -48,9 +48,37 @@ class SecretStore {
 // `create` and the file is missing, generates one with mode 0600.
 Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create);
 
+// Where person keys live: the local secret store (embedded mode) or a
+// compacted Kafka topic shared by every process of a deployment (Kafka mode).
+class KeyBackend {
+ public:
+  virtual ~KeyBackend() = default;
+  // nullopt when the person has no key (never had one, or was forgotten).
+  virtual Result<std::optional<std::string>> Get(const std::string& subject_id) = 0;
+  // Stores a new key durably before returning.
+  virtual Status Put(const std::string& subject_id, const std::string& key) = 0;
+  // Destroys the key everywhere it is kept.
+  virtual Status Destroy(const std::string& subject_id) = 0;
+};
+
+// Person keys in the local secret store, as "person/<subject_id>", with an
+// in-memory cache (this process is the only one that changes them).
+class SecretStoreKeyBackend : public KeyBackend {  // Thread-safe.
+ public:
+  explicit SecretStoreKeyBackend(SecretStore& store) : store_(store) {}
+  Result<std::optional<std::string>> Get(const std::string& subject_id) override;
+  Status Put(const std::string& subject_id, const std::string& key) override;
+  Status Destroy(const std::string& subject_id) override;
+
+ private:
+  SecretStore& store_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> cache_;  // guarded by mu_
+};
+
 class PersonKeys {  // Thread-safe.
  public:
-  explicit PersonKeys(SecretStore& store) : store_(store) {}
+  explicit PersonKeys(KeyBackend& store) : store_(store) {}
 
   // Seals `data` under the key of `subject_id`, creating the key if needed.
   Result<autoenroll::events::v1::SealedPersonal> Seal(
@@ -62,10 +90,8 @@ class PersonKeys {  // Thread-safe.
   Status Destroy(const std::string& subject_id);
 
  private:
-  Result<std::optional<std::string>> Key(const std::string& subject_id) const;
-  SecretStore& store_;
-  mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, std::string> cache_;  // guarded by mu_
+  KeyBackend& store_;
+  std::mutex create_mu_;  // one key per person even when two seal at once
 };
 
 }  // namespace ae::events

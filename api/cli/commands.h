@@ -42,6 +42,8 @@ struct ExportOptions {
 };
 int EventsExport(const ExportOptions& options, std::ostream& out, std::ostream& err);
 
-int DevKafka(int brokers, std::ostream& out, std::ostream& err);
+// Runs librdkafka's mock cluster with the engine's topics (events with
+// `partitions` partitions, and the person-key topic) until stopped.
+int DevKafka(int brokers, int partitions, std::ostream& out, std::ostream& err);
 
 }  // namespace ae::cli

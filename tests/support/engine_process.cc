@@ -120,6 +120,40 @@ ToolResult RunTool(const std::vector<std::string>& args,
   return r;
 }
 
+ChildProcess::~ChildProcess() { Stop(SIGKILL); }
+
+Result<std::string> ChildProcess::Start(const std::vector<std::string>& args,
+                                        const std::string& prefix, int timeout_s) {
+  pid_ = Spawn(args, {}, &out_fd_, "/dev/null", nullptr);
+  if (pid_ < 0) return Internal("test.spawn", "cannot start " + BinaryPath());
+  std::string out;
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    auto at = out.find(prefix);
+    auto nl = at == std::string::npos ? std::string::npos : out.find('\n', at);
+    if (nl != std::string::npos) return out.substr(at + prefix.size(), nl - at - prefix.size());
+  }
+  Stop(SIGKILL);
+  return Unavailable("test.child_not_started", "no '" + prefix + "' line; got: " + out);
+}
+
+int ChildProcess::Stop(int sig) {
+  if (pid_ <= 0) return 0;
+  kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (out_fd_ >= 0) close(out_fd_);
+  out_fd_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
 EngineProcess::EngineProcess(std::string data_dir, std::vector<std::string> extra_args,
                              std::map<std::string, std::string> env)
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)), env_(std::move(env)) {

@@ -33,6 +33,22 @@ struct ToolResult {
 ToolResult RunTool(const std::vector<std::string>& args,
                    const std::map<std::string, std::string>& env = {}, int timeout_s = 120);
 
+// A long-running subcommand (e.g. dev-kafka) as a child process: started,
+// its first stdout line starting with `prefix` returned, killed on destruction.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  // Returns the rest of the first stdout line that starts with `prefix`.
+  Result<std::string> Start(const std::vector<std::string>& args, const std::string& prefix,
+                            int timeout_s = 30);
+  int Stop(int sig = SIGTERM);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+};
+
 class EngineProcess {
  public:
   explicit EngineProcess(std::string data_dir, std::vector<std::string> extra_args = {},

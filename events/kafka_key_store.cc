@@ -1,0 +1,226 @@
+#include "events/kafka_key_store.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "events/base/crypto.h"
+#include "events/base/logging.h"
+
+namespace ae::events {
+
+namespace {
+
+Status Unavail(const std::string& what) { return Unavailable("log.unavailable", what); }
+
+// The delivery outcome of one key record; written by the delivery callback,
+// which runs inside rd_kafka_flush on the producing thread.
+struct Delivery {
+  bool done = false;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+};
+
+Result<rd_kafka_conf_t*> MakeConf(const KafkaKeyBackendOptions& o) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  auto set = [&](const std::string& k, const std::string& v) {
+    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
+  };
+  bool ok = set("bootstrap.servers", o.brokers) && set("socket.nagle.disable", "true");
+  for (const auto& [k, v] : o.properties) ok = ok && set(k, v);
+  if (!ok) {
+    rd_kafka_conf_destroy(conf);
+    return InvalidArgument("kafka.bad_property", err);
+  }
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* fac,
+                                    const char* line) {
+    auto l = log::Get("kafka");
+    if (level <= 3) l->error("keys {}: {}", fac, line);
+    else if (level <= 4) l->warn("keys {}: {}", fac, line);
+    else l->debug("keys {}: {}", fac, line);
+  });
+  return conf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KafkaKeyBackend>> KafkaKeyBackend::Open(
+    const KafkaKeyBackendOptions& options) {
+  if (options.sealing_key.size() != crypto::kAeadKeyBytes) {
+    return InvalidArgument("kafka.bad_sealing_key", "the key sealing key must be 32 bytes");
+  }
+  std::unique_ptr<KafkaKeyBackend> b(new KafkaKeyBackend(options));
+  char err[512];
+  if (options.writer) {
+    AE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(options));
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+      auto* d = static_cast<Delivery*>(m->_private);
+      d->err = m->err;
+      d->done = true;
+    });
+    b->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!b->producer_) return Unavail(std::string("keys producer: ") + err);
+    // Create the compacted topic (an existing one is fine). Clusters that
+    // cannot create topics on request (librdkafka's mock among them) create
+    // it on first use instead, so a failure here is only worth a warning.
+    rd_kafka_NewTopic_t* topic =
+        rd_kafka_NewTopic_new(options.topic.c_str(), 1, -1, err, sizeof err);
+    rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
+    rd_kafka_AdminOptions_t* admin =
+        rd_kafka_AdminOptions_new(b->producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(admin, 3000, err, sizeof err);
+    rd_kafka_queue_t* q = rd_kafka_queue_new(b->producer_);
+    rd_kafka_CreateTopics(b->producer_, &topic, 1, admin, q);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 4000);
+    if (!ev) {
+      log::Get("kafka")->warn("keys: no answer to CreateTopics for {}", options.topic);
+    } else {
+      size_t n = 0;
+      const rd_kafka_topic_result_t** res =
+          rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+      for (size_t i = 0; i < n; ++i) {
+        auto e = rd_kafka_topic_result_error(res[i]);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+          log::Get("kafka")->warn("keys: cannot create {}: {}", options.topic,
+                                  rd_kafka_err2str(e));
+        }
+      }
+      rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(admin);
+    rd_kafka_NewTopic_destroy(topic);
+  }
+  AE_ASSIGN_OR_RETURN(rd_kafka_conf_t * cconf, MakeConf(options));
+  rd_kafka_conf_set(cconf, "enable.auto.commit", "false", err, sizeof err);
+  rd_kafka_conf_set(cconf, "group.id", "autoenroll-keys", err, sizeof err);
+  rd_kafka_conf_set(cconf, "enable.partition.eof", "false", err, sizeof err);
+  b->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
+  if (!b->consumer_) return Unavail(std::string("keys consumer: ") + err);
+  rd_kafka_poll_set_consumer(b->consumer_);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, options.topic.c_str(), 0)->offset =
+      RD_KAFKA_OFFSET_BEGINNING;
+  auto assigned = rd_kafka_assign(b->consumer_, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (assigned) return Unavail(std::string("keys assign: ") + rd_kafka_err2str(assigned));
+  b->thread_ = std::jthread([p = b.get()](std::stop_token st) { p->ConsumeLoop(st); });
+  AE_RETURN_IF_ERROR(b->CatchUp());
+  return b;
+}
+
+KafkaKeyBackend::~KafkaKeyBackend() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  if (consumer_) {
+    rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+  }
+  if (producer_) {
+    rd_kafka_flush(producer_, 2000);
+    rd_kafka_destroy(producer_);
+  }
+}
+
+void KafkaKeyBackend::ConsumeLoop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 100);
+    if (!m) continue;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        log::Get("kafka")->warn("keys consumer: {}", rd_kafka_message_errstr(m));
+      }
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    std::string subject(static_cast<const char*>(m->key), m->key_len);
+    std::optional<std::string> key;
+    if (m->payload) {
+      auto opened = crypto::Open(options_.sealing_key,
+                                 std::string_view(static_cast<const char*>(m->payload), m->len),
+                                 subject);
+      if (opened.ok()) key = std::move(opened).value();
+      else log::Get("kafka")->error("keys: a key record does not open (wrong master key?)");
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (key) keys_[subject] = *key;
+      else keys_.erase(subject);
+      next_offset_ = m->offset + 1;
+    }
+    advanced_.notify_all();
+    rd_kafka_message_destroy(m);
+  }
+}
+
+Status KafkaKeyBackend::CatchUp() {
+  int64_t low = 0, high = 0;
+  rd_kafka_t* handle = producer_ ? producer_ : consumer_;
+  auto err = rd_kafka_query_watermark_offsets(handle, options_.topic.c_str(), 0, &low, &high,
+                                              static_cast<int>(options_.timeout.count()));
+  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    return Status::Ok();  // no keys yet
+  }
+  if (err) return Unavail(std::string("keys: ") + rd_kafka_err2str(err));
+  std::unique_lock lock(mu_);
+  if (!advanced_.wait_for(lock, options_.timeout, [&] { return next_offset_ >= high; })) {
+    return Unavail("keys: the key topic could not be read to its end in time");
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> KafkaKeyBackend::Get(const std::string& subject_id) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(subject_id);
+    if (it != keys_.end()) return std::optional<std::string>(it->second);
+  }
+  AE_RETURN_IF_ERROR(CatchUp());
+  std::lock_guard lock(mu_);
+  auto it = keys_.find(subject_id);
+  if (it == keys_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string* value) {
+  if (!producer_) return Unavailable("log.read_only", "this replica does not write keys");
+  std::lock_guard produce_lock(produce_mu_);
+  // On the heap: if the broker never answers, a late delivery report must not
+  // write into a finished stack frame (the record is then leaked on purpose).
+  auto* delivery = new Delivery;
+  auto err = rd_kafka_producev(
+      producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(0),
+      RD_KAFKA_V_KEY(subject_id.data(), subject_id.size()),
+      RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+  if (err) {
+    delete delivery;
+    return Unavail(std::string("keys produce: ") + rd_kafka_err2str(err));
+  }
+  if (rd_kafka_flush(producer_, static_cast<int>(options_.timeout.count())) != 0 ||
+      !delivery->done) {
+    // The record may still go out later; `delivery` must outlive it.
+    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(producer_, 1000);
+    if (!delivery->done) return Unavail("keys: the key could not be stored in time");
+  }
+  rd_kafka_resp_err_t result = delivery->err;
+  delete delivery;
+  if (result) return Unavail(std::string("keys: ") + rd_kafka_err2str(result));
+  return CatchUp();
+}
+
+Status KafkaKeyBackend::Put(const std::string& subject_id, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(options_.sealing_key, key, subject_id));
+  return Produce(subject_id, &sealed);
+}
+
+Status KafkaKeyBackend::Destroy(const std::string& subject_id) {
+  AE_RETURN_IF_ERROR(Produce(subject_id, nullptr));
+  std::lock_guard lock(mu_);
+  keys_.erase(subject_id);
+  return Status::Ok();
+}
+
+}  // namespace ae::events

@@ -1,0 +1,68 @@
+#pragma once
+// KafkaKeyBackend: person keys in a compacted Kafka topic shared by every
+// process of a deployment (the writer and its query replicas), so that each
+// can open the personal data in the events while a forgotten person's key is
+// gone everywhere.
+//
+// Topic "<events topic>.keys", one partition, cleanup.policy=compact. Record
+// key = subject id; value = the person key sealed with AES-256-GCM under a key
+// derived from the master key (bound to the subject id); a tombstone (null
+// value) forgets the person. Keys are held in memory only: nothing of them is
+// written to the data dir.
+//
+// Threads: one consumer thread owned by this object feeds the map; Put and
+// Destroy (writer only) produce synchronously. Every method is thread-safe.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "events/secret_store.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+
+namespace ae::events {
+
+struct KafkaKeyBackendOptions {
+  std::string brokers;
+  std::string topic = "autoenroll.events.keys";
+  bool writer = true;                             // replicas only read
+  std::string sealing_key;                        // 32 bytes, derived from the master key
+  std::map<std::string, std::string> properties;  // librdkafka pass-through (-X)
+  std::chrono::milliseconds timeout{10000};
+};
+
+class KafkaKeyBackend : public KeyBackend {
+ public:
+  static Result<std::unique_ptr<KafkaKeyBackend>> Open(const KafkaKeyBackendOptions& options);
+  ~KafkaKeyBackend() override;
+
+  // On a miss, waits (bounded) until the consumer has read the topic to its
+  // current end, so a key produced before this call is seen.
+  Result<std::optional<std::string>> Get(const std::string& subject_id) override;
+  Status Put(const std::string& subject_id, const std::string& key) override;
+  Status Destroy(const std::string& subject_id) override;
+
+ private:
+  explicit KafkaKeyBackend(KafkaKeyBackendOptions options) : options_(std::move(options)) {}
+  Status Produce(const std::string& subject_id, const std::string* sealed);
+  Status CatchUp();
+  void ConsumeLoop(std::stop_token stop);
+
+  KafkaKeyBackendOptions options_;
+  rd_kafka_t* producer_ = nullptr;  // writer only
+  rd_kafka_t* consumer_ = nullptr;
+  std::mutex produce_mu_;  // one key record in flight at a time
+  std::mutex mu_;
+  std::condition_variable advanced_;
+  std::unordered_map<std::string, std::string> keys_;  // guarded by mu_
+  int64_t next_offset_ = 0;                            // guarded by mu_
+  std::jthread thread_;  // last: stopped before the handles above are destroyed
+};
+
+}  // namespace ae::events
