@@ -32,7 +32,8 @@ Status DevKafkaCluster::Start(int brokers) {
   rd_kafka_t* owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (!owner) {
     rd_kafka_conf_destroy(conf);  // rd_kafka_new frees conf only on success
-    return Unavailable("kafka.unavailable", std::string("cannot create the owner handle: ") + errstr);
+    return Unavailable("kafka.unavailable",
+                       std::string("cannot create the owner handle: ") + errstr);
   }
   rd_kafka_mock_cluster_t* mock = rd_kafka_mock_cluster_new(owner, brokers);
   if (!mock) {
@@ -52,7 +53,8 @@ Status DevKafkaCluster::CreateTopic(const std::string& name, int partitions) {
     return InvalidArgument("kafka.invalid_topic", "a topic needs a name and partitions >= 1");
   }
   const int replication = brokers_ < 3 ? brokers_ : 3;
-  rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mock_, name.c_str(), partitions, replication);
+  rd_kafka_resp_err_t err =
+      rd_kafka_mock_topic_create(mock_, name.c_str(), partitions, replication);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Unavailable("kafka.unavailable",
                        "cannot create topic " + name + ": " + rd_kafka_err2str(err));

@@ -59,7 +59,7 @@ class DevKafkaCluster {
   // Destruction order matters: mock_ must be destroyed before owner_, which
   // the mock uses for its internal bookkeeping. Both are destroyed explicitly
   // in that order by the destructor.
-  rd_kafka_t* owner_ = nullptr;           // dummy producer handle required by the mock
+  rd_kafka_t* owner_ = nullptr;  // dummy producer handle required by the mock
   rd_kafka_mock_cluster_t* mock_ = nullptr;
   std::string bootstraps_;
   int brokers_ = 0;

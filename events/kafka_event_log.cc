@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <set>
+#include <thread>
+#include <utility>
 
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -16,10 +19,10 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr size_t kMirrorBatch = 1000;          // records per mirror write
-constexpr int kMirrorPollMs = 100;             // longest consumer poll (the thread wakes on stop)
-constexpr milliseconds kMirrorWaitStep{10};    // re-check interval while waiting for the mirror
-constexpr int kMinTxnCallMs = 100;             // shortest timeout given to an abort or resume
+constexpr size_t kMirrorBatch = 1000;        // records per mirror write
+constexpr int kMirrorPollMs = 100;           // longest consumer poll (the thread wakes on stop)
+constexpr milliseconds kMirrorWaitStep{10};  // re-check interval while waiting for the mirror
+constexpr int kMinTxnCallMs = 100;           // shortest timeout given to an abort or resume
 constexpr char kMirrorGroup[] = "autoenroll-mirror";  // required by librdkafka; never joined
 // Keys this log owns in the mirror's meta column family.
 constexpr char kMetaTopic[] = "kafka/topic";
@@ -47,8 +50,8 @@ const std::set<std::string>& ManagedProperties() {
 bool ValidTopicName(const std::string& t) {
   if (t.empty() || t.size() > 249 || t == "." || t == "..") return false;
   return std::all_of(t.begin(), t.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -181,19 +184,18 @@ Result<std::unique_ptr<KafkaEventLog>> KafkaEventLog::Open(const KafkaEventLogOp
     // Fences every older producer with this transactional.id and aborts its
     // open transaction.
     if (rd_kafka_error_t* e = rd_kafka_init_transactions(log->producer_, MsUntil(deadline()))) {
-      std::string what = std::string("cannot initialise the transactional producer: ") +
-                         rd_kafka_error_string(e);
-      bool retriable = rd_kafka_error_is_retriable(e) ||
-                       rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT;
+      std::string what =
+          std::string("cannot initialise the transactional producer: ") + rd_kafka_error_string(e);
+      bool retriable =
+          rd_kafka_error_is_retriable(e) || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT;
       rd_kafka_error_destroy(e);
       if (retriable) return LogUnavailable(what);
       return FailedPrecondition("log.writer_refused", what);
     }
   }
-  log::Get("kafka")->info("kafka log open: topic {} ({} partitions), {}, mirror {}",
-                          options.topic, log->partitions_,
-                          options.writer ? "writer " + options.transactional_id : "read-only",
-                          options.cache_path);
+  log::Get("kafka")->info(
+      "kafka log open: topic {} ({} partitions), {}, mirror {}", options.topic, log->partitions_,
+      options.writer ? "writer " + options.transactional_id : "read-only", options.cache_path);
   return log;
 }
 
@@ -228,13 +230,12 @@ Status KafkaEventLog::CreateConsumer() {
        {"isolation.level", "read_committed"},
        {"enable.auto.commit", "false"},
        {"enable.auto.offset.store", "false"},
-       {"auto.offset.reset", "error"},  // a missing position is reported, never skipped
-       {"enable.partition.eof", "false"},
-       {"allow.auto.create.topics", "false"}}));
+       {"auto.offset.reset", "error"},        // a missing position is reported, never skipped
+       {"enable.partition.eof", "false"}}));  // allow.auto.create.topics: false by default
   char errstr[512];
   consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof errstr);
   if (!consumer_) return LogUnavailable(std::string("cannot create the consumer: ") + errstr);
-  conf.release();  // owned by consumer_ now
+  conf.release();                         // owned by consumer_ now
   rd_kafka_poll_set_consumer(consumer_);  // errors and logs are served by consumer_poll
   consumer_queue_ = rd_kafka_queue_get_consumer(consumer_);
   return Status::Ok();
@@ -243,8 +244,7 @@ Status KafkaEventLog::CreateConsumer() {
 Status KafkaEventLog::CreateProducer() {
   ConfGuard conf;
   AE_RETURN_IF_ERROR(conf.Apply(
-      {{"client.id", "autoenroll-writer"}, {"socket.nagle.disable", "true"}},
-      options_.properties,
+      {{"client.id", "autoenroll-writer"}, {"socket.nagle.disable", "true"}}, options_.properties,
       {{"bootstrap.servers", options_.brokers},
        {"enable.idempotence", "true"},
        {"transactional.id", options_.transactional_id}}));
@@ -293,7 +293,8 @@ Status KafkaEventLog::LookUpOrCreateTopic(Deadline deadline) {
       break;
     }
     if (!options_.writer) {
-      result = LogUnavailable("topic " + options_.topic + " does not exist (its writer creates it)");
+      result =
+          LogUnavailable("topic " + options_.topic + " does not exist (its writer creates it)");
       break;
     }
     if (!created) {
@@ -314,8 +315,8 @@ Status KafkaEventLog::LookUpOrCreateTopic(Deadline deadline) {
 
 Status KafkaEventLog::CreateTopic(Deadline deadline) {
   char errstr[512];
-  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(options_.topic.c_str(), options_.partitions,
-                                                     -1 /* broker default */, errstr, sizeof errstr);
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
+      options_.topic.c_str(), options_.partitions, -1 /* broker default */, errstr, sizeof errstr);
   if (!topic) return InvalidArgument("log.invalid_option", errstr, "partitions");
   rd_kafka_AdminOptions_t* admin =
       rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -329,8 +330,8 @@ Status KafkaEventLog::CreateTopic(Deadline deadline) {
     result = LogUnavailable("no answer to CreateTopics for " + options_.topic);
   } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-    std::string what = "cannot create topic " + options_.topic + ": " +
-                       rd_kafka_event_error_string(ev);
+    std::string what =
+        "cannot create topic " + options_.topic + ": " + rd_kafka_event_error_string(ev);
     result = err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE
                  ? FailedPrecondition("log.no_topic", what + " (create it on the cluster first)")
                  : LogUnavailable(what);
@@ -338,8 +339,8 @@ Status KafkaEventLog::CreateTopic(Deadline deadline) {
     size_t n = 0;
     const rd_kafka_topic_result_t** results =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    rd_kafka_resp_err_t err = n ? rd_kafka_topic_result_error(results[0])
-                                : RD_KAFKA_RESP_ERR__BAD_MSG;
+    rd_kafka_resp_err_t err =
+        n ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       const char* msg = n ? rd_kafka_topic_result_error_string(results[0]) : nullptr;
       result = LogUnavailable("cannot create topic " + options_.topic + ": " +
@@ -365,9 +366,9 @@ Status KafkaEventLog::CheckCacheIdentity(Deadline deadline) {
   AE_ASSIGN_OR_RETURN(std::string stored_topic, store_->GetMeta(kMetaTopic));
   AE_ASSIGN_OR_RETURN(std::string stored_cluster, store_->GetMeta(kMetaCluster));
   auto mismatch = [&](const std::string& what) {
-    return FailedPrecondition("log.cache_mismatch",
-                              "the mirror at " + options_.cache_path + " " + what +
-                                  "; delete it to rebuild it from the topic");
+    return FailedPrecondition("log.cache_mismatch", "the mirror at " + options_.cache_path + " " +
+                                                        what +
+                                                        "; delete it to rebuild it from the topic");
   };
   if (!stored_topic.empty() && stored_topic != options_.topic) {
     return mismatch("holds topic " + stored_topic + ", not " + options_.topic);
@@ -472,8 +473,8 @@ Status KafkaEventLog::StageConsumed(const rd_kafka_message_t& m, std::vector<Sta
   std::string raw = m.payload ? std::string(static_cast<const char*>(m.payload), m.len) : "";
   Envelope env;
   if (!env.ParseFromString(raw)) {
-    return Corruption("log.corruption", "record " + pos.ToString() +
-                                            " of the topic does not decode as an Envelope");
+    return Corruption("log.corruption",
+                      "record " + pos.ToString() + " of the topic does not decode as an Envelope");
   }
   if (!ValidStreamId(env.stream()) || env.stream_version() == 0) {
     return Corruption("log.corruption",
@@ -486,10 +487,9 @@ Status KafkaEventLog::StageConsumed(const rd_kafka_message_t& m, std::vector<Sta
     AE_ASSIGN_OR_RETURN(have, store_->GetStreamVersion(env.stream()));
   }
   if (env.stream_version() <= have) {
-    return Corruption("log.corruption",
-                      "record " + pos.ToString() + " repeats version " +
-                          std::to_string(env.stream_version()) + " of stream " + env.stream() +
-                          " (written by a second writer?)");
+    return Corruption("log.corruption", "record " + pos.ToString() + " repeats version " +
+                                            std::to_string(env.stream_version()) + " of stream " +
+                                            env.stream() + " (written by a second writer?)");
   }
   versions[env.stream()] = env.stream_version();
   StagedRecord r;
@@ -548,17 +548,33 @@ Status KafkaEventLog::Health() const {
 }
 
 Result<std::map<int32_t, int64_t>> KafkaEventLog::QueryEnds(Deadline deadline) const {
-  std::map<int32_t, int64_t> ends;
+  // One ListOffsets(latest) per partition leader. On this read_committed
+  // handle the brokers answer the last stable offset. (offsets_for_times
+  // honours its timeout; query_watermark_offsets waits for socket.timeout.ms
+  // when a broker is down.)
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions_);
   for (int32_t p = 0; p < partitions_; ++p) {
-    int64_t low = 0, high = 0;
-    // On this read_committed handle the broker answers the last stable offset.
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        consumer_, options_.topic.c_str(), p, &low, &high, std::max(MsUntil(deadline), 1));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return LogUnavailable("cannot read the end of partition " + std::to_string(p) + ": " +
-                            ErrName(err));
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_END;
+  }
+  rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(consumer_, list, std::max(MsUntil(deadline), 1));
+  std::map<int32_t, int64_t> ends;
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      err = e.err;
+    } else if (e.offset < 0) {
+      err = RD_KAFKA_RESP_ERR__BAD_MSG;
+    } else {
+      ends[e.partition] = e.offset;
     }
-    ends[p] = high;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || ends.size() != static_cast<size_t>(partitions_)) {
+    return LogUnavailable(
+        "cannot read the end of the topic's partitions: " +
+        ErrName(err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__BAD_MSG : err));
   }
   return ends;
 }
@@ -713,10 +729,10 @@ Status KafkaEventLog::Sync(Deadline deadline) {
       auto it = w_.last_offset.find(p);
       const int64_t mine = it == w_.last_offset.end() ? -1 : it->second;
       if (head.last_offset > mine) {
-        Status s = FailedPrecondition(
-            "log.fenced", "another writer appended to partition " + std::to_string(p) +
-                              " (offset " + std::to_string(head.last_offset) +
-                              "); this writer stops and keeps serving reads");
+        Status s = FailedPrecondition("log.fenced",
+                                      "another writer appended to partition " + std::to_string(p) +
+                                          " (offset " + std::to_string(head.last_offset) +
+                                          "); this writer stops and keeps serving reads");
         SetSticky(s);
         return s;
       }
@@ -753,7 +769,6 @@ void KafkaEventLog::DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_
 void KafkaEventLog::OnDelivery(const rd_kafka_message_t& m) {
   Delivery d;
   d.err = m.err;
-  d.partition = m.partition;
   d.offset = m.offset;
   w_.deliveries[reinterpret_cast<uintptr_t>(m._private)] = d;
 }
@@ -817,19 +832,19 @@ Status KafkaEventLog::ProduceAndCommit(std::vector<Outgoing>& out, Deadline dead
       if (fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
         w_.need_sync = true;
         Status s = FailedPrecondition(
-            "log.fenced",
-            (fatal == RD_KAFKA_RESP_ERR__FENCED
-                 ? "this writer was fenced by a newer writer with transactional.id " +
-                       options_.transactional_id
-                 : std::string("the producer stopped for good")) +
-                " (" + buf + "); it keeps serving reads");
+            "log.fenced", (fatal == RD_KAFKA_RESP_ERR__FENCED
+                               ? "this writer was fenced by a newer writer with transactional.id " +
+                                     options_.transactional_id
+                               : std::string("the producer stopped for good")) +
+                              " (" + buf + "); it keeps serving reads");
         SetSticky(s);
         return s;
       }
       return Abort("a record was not delivered: " + err, deadline);
     }
   }
-  if (rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_, std::max(MsUntil(deadline), 1))) {
+  if (rd_kafka_error_t* e =
+          rd_kafka_commit_transaction(producer_, std::max(MsUntil(deadline), 1))) {
     if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "commit failed");
     std::string text = rd_kafka_error_string(e);
     if (rd_kafka_error_txn_requires_abort(e)) {
@@ -862,10 +877,10 @@ void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& gro
   struct Accepted {
     internal::AppendRequest* req;
     int32_t partition;
-    size_t first;                 // index into `out`
+    size_t first;  // index into `out`
     size_t count;
     StreamVersion first_version;
-    StreamVersion version;        // the stream's version after the append
+    StreamVersion version;  // the stream's version after the append
   };
   std::vector<Accepted> accepted;
   std::vector<Outgoing> out;
@@ -920,9 +935,9 @@ void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& gro
     for (const Accepted& a : accepted) {
       a.req->result = s;
       if (bad_message >= a.first && bad_message < a.first + a.count) {
-        a.req->result = InvalidArgument("log.event_too_large",
-                                        "an event of stream " + a.req->stream.str() +
-                                            " is larger than the brokers accept");
+        a.req->result =
+            InvalidArgument("log.event_too_large", "an event of stream " + a.req->stream.str() +
+                                                       " is larger than the brokers accept");
       }
     }
     return;
@@ -930,33 +945,48 @@ void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& gro
 
   // Committed: these records are now the heads of their partitions' chains.
   for (const auto& [p, hash] : chain) w_.last_hash[p] = hash;
+  // Record offsets from the delivery reports. A partition's offsets are
+  // trusted only when all are known and increasing: librdkafka's mock answers
+  // a deduplicated retry with base offset -1, which librdkafka turns into
+  // -1, 0, 1, ... for the batch.
   std::vector<int64_t> offsets(out.size(), -1);
+  std::map<int32_t, std::vector<size_t>> by_partition;  // indices into `out`, in produce order
+  for (size_t i = 0; i < out.size(); ++i) by_partition[out[i].partition].push_back(i);
   std::map<int32_t, int64_t> targets;  // mirror next offsets that cover the records
-  bool all_known = true;
-  for (size_t i = 0; i < out.size(); ++i) {
-    auto it = w_.deliveries.find(out[i].id);
-    if (it != w_.deliveries.end() && it->second.offset >= 0) offsets[i] = it->second.offset;
-    const int32_t p = out[i].partition;
-    if (offsets[i] < 0) {
-      all_known = false;
+  std::vector<int32_t> unknown;        // partitions whose offsets are not trusted
+  for (const auto& [p, indices] : by_partition) {
+    int64_t prev = -1;
+    bool known = true;
+    for (size_t i : indices) {
+      auto it = w_.deliveries.find(out[i].id);
+      const int64_t off = it == w_.deliveries.end() ? -1 : it->second.offset;
+      if (off < 0 || off <= prev) {
+        known = false;
+        break;
+      }
+      prev = off;
+    }
+    if (!known) {
+      unknown.push_back(p);
       continue;
     }
-    targets[p] = std::max(targets[p], offsets[i] + 1);
-    w_.last_offset[p] = std::max(w_.last_offset.count(p) ? w_.last_offset[p] : -1, offsets[i]);
+    for (size_t i : indices) offsets[i] = w_.deliveries[out[i].id].offset;
+    targets[p] = prev + 1;
+    w_.last_offset[p] = prev;
   }
   w_.deliveries.clear();
-  if (!all_known) {
-    // A retried batch acknowledged without its offsets (librdkafka's mock
-    // does this): wait for the partitions' ends instead, and re-read them.
+  bool ends_known = true;
+  if (!unknown.empty()) {
+    // Wait for those partitions' ends instead, and re-read the heads afterwards.
     w_.need_sync = true;
     auto ends = QueryEnds(deadline);
-    if (ends.ok()) {
-      for (const Outgoing& o : out) targets[o.partition] = std::max(targets[o.partition],
-                                                                    (*ends)[o.partition]);
+    ends_known = ends.ok();
+    if (ends_known) {
+      for (int32_t p : unknown) targets[p] = (*ends)[p];
     }
   }
   // Read-your-writes: answer once the mirror holds the records.
-  const bool visible = WaitForMirror(targets, deadline);
+  const bool visible = WaitForMirror(targets, deadline) && ends_known;
   if (!visible) {
     w_.need_sync = true;
     log::Get("kafka")->warn("committed records are not in the mirror yet after append_timeout");

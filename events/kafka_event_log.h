@@ -70,12 +70,12 @@ typedef struct rd_kafka_error_s rd_kafka_error_t;
 namespace ae::events {
 
 struct KafkaEventLogOptions {
-  std::string brokers;                                // bootstrap.servers (required)
-  std::string topic = "autoenroll.events";            // the log's topic, one per deployment
-  int32_t partitions = 1;                             // used only when the writer creates the topic
-  std::string transactional_id = "autoenroll-writer"; // same on every writer of a deployment
-  bool writer = true;                                 // false: read-only replica
-  std::string cache_path;                             // directory of the local mirror (required)
+  std::string brokers;                      // bootstrap.servers (required)
+  std::string topic = "autoenroll.events";  // the log's topic, one per deployment
+  int32_t partitions = 1;                   // used only when the writer creates the topic
+  std::string transactional_id = "autoenroll-writer";  // same on every writer of a deployment
+  bool writer = true;                                  // false: read-only replica
+  std::string cache_path;                              // directory of the local mirror (required)
   // librdkafka properties (-X key=value), applied to both the producer and the
   // consumer. Tunables may be overridden; the properties this log depends on
   // (bootstrap.servers, transactional.id, enable.idempotence, isolation.level,
@@ -83,7 +83,7 @@ struct KafkaEventLogOptions {
   std::map<std::string, std::string> properties;
   // Bound of each Append, and of each broker call made by Open.
   std::chrono::milliseconds append_timeout{10000};
-  Clock* clock = nullptr;                             // recorded_at source; null = real clock
+  Clock* clock = nullptr;  // recorded_at source; null = real clock
 
   // kInvalidArgument "log.invalid_option" (field = the option) when unusable.
   Status Validate() const;
@@ -148,27 +148,26 @@ class KafkaEventLog : public EventLog {
     std::string raw;                   // serialized Envelope
     std::string hash;                  // SHA-256 of raw
     std::string event_id;
-    uint64_t id = 0;                   // message opaque: key of WriterState::deliveries
+    uint64_t id = 0;  // message opaque: key of WriterState::deliveries
   };
   struct Delivery {
-    int err = 0;                       // rd_kafka_resp_err_t
-    int32_t partition = -1;
-    int64_t offset = -1;               // -1: unknown (the broker did not say)
+    int err = 0;          // rd_kafka_resp_err_t
+    int64_t offset = -1;  // < 0: unknown (the broker did not say)
   };
   enum class TxnState {
-    kIdle,          // no transaction open
-    kAbortPending,  // abort_transaction timed out: finish it before anything else
-    kCommitPending, // commit_transaction timed out: outcome unknown, finish the commit
+    kIdle,           // no transaction open
+    kAbortPending,   // abort_transaction timed out: finish it before anything else
+    kCommitPending,  // commit_transaction timed out: outcome unknown, finish the commit
   };
   // Owned by the group-commit leader (GroupCommitQueue runs one at a time),
   // and by the delivery-report callback, which runs on that same thread.
   struct WriterState {
     TxnState txn = TxnState::kIdle;
-    bool need_sync = true;                       // re-read the topic's end before appending
-    std::map<int32_t, std::string> last_hash;    // per partition: hash of the last record
-    std::map<int32_t, int64_t> last_offset;      // per partition: offset of the last record
-    uint64_t next_id = 0;                        // message ids
-    std::map<uint64_t, Delivery> deliveries;     // delivery reports by message id
+    bool need_sync = true;                     // re-read the topic's end before appending
+    std::map<int32_t, std::string> last_hash;  // per partition: hash of the last record
+    std::map<int32_t, int64_t> last_offset;    // per partition: offset of the last record
+    uint64_t next_id = 0;                      // message ids
+    std::map<uint64_t, Delivery> deliveries;   // delivery reports by message id
   };
 
   explicit KafkaEventLog(const KafkaEventLogOptions& options);
@@ -177,6 +176,7 @@ class KafkaEventLog : public EventLog {
   Status CreateConsumer();
   Status CreateProducer();
   Status LookUpOrCreateTopic(Deadline deadline);
+  Status CreateTopic(Deadline deadline);  // Admin API, on the producer handle
   Status CheckCacheIdentity(Deadline deadline);
   Status AssignConsumer();
 
@@ -195,7 +195,6 @@ class KafkaEventLog : public EventLog {
   Status Abort(const std::string& why, Deadline deadline);
   Status FromTxnError(rd_kafka_error_t* error, const std::string& what);  // destroys `error`
   void SetSticky(const Status& s);
-  Status StickyError() const;
   void OnDelivery(const rd_kafka_message_t& m);
   static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
@@ -204,20 +203,21 @@ class KafkaEventLog : public EventLog {
   bool WaitForMirror(const std::map<int32_t, int64_t>& next_offsets, Deadline deadline) const;
 
   const KafkaEventLogOptions options_;
-  Clock* clock_ = nullptr;          // const after Open
-  int32_t partitions_ = 0;          // const after Open
+  Clock* clock_ = nullptr;  // const after Open
+  int32_t partitions_ = 0;  // const after Open
 
-  // Destroyed last (after both handles and the thread), in the destructor body.
-  std::unique_ptr<LogStore> store_;  // the mirror: written by the mirror thread only
+  // The mirror: written by the mirror thread only, read by anyone. Destroyed
+  // after the destructor body, so after the thread and both handles are gone.
+  std::unique_ptr<LogStore> store_;
   // librdkafka handles, created by Open and destroyed explicitly by the
   // destructor in this order: mirror thread joined, producer_, consumer_queue_,
   // consumer_.
-  rd_kafka_t* consumer_ = nullptr;         // polled by the mirror thread only
+  rd_kafka_t* consumer_ = nullptr;              // polled by the mirror thread only
   rd_kafka_queue_t* consumer_queue_ = nullptr;  // the consumer's queue, to wake the thread
-  rd_kafka_t* producer_ = nullptr;         // writer only; used by the leader only
+  rd_kafka_t* producer_ = nullptr;              // writer only; used by the leader only
 
   internal::GroupCommitQueue queue_{4096};
-  WriterState w_;                          // group-commit leader only (see WriterState)
+  WriterState w_;  // group-commit leader only (see WriterState)
 
   mutable std::mutex mu_;
   Status sticky_;        // guarded by mu_: fenced, or producer unusable

@@ -1,0 +1,138 @@
+#include "adapters/http/http_client.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ae::http {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+time_t Secs(int64_t ms) { return static_cast<time_t>(ms / 1000); }
+time_t Usecs(int64_t ms) { return static_cast<time_t>((ms % 1000) * 1000); }
+
+}  // namespace
+
+std::string BaseUrl::Origin() const {
+  bool default_port = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
+  return scheme + "://" + host + (default_port ? "" : ":" + std::to_string(port));
+}
+
+Result<BaseUrl> ParseBaseUrl(std::string_view url) {
+  auto bad = [&](const char* why) {
+    return InvalidArgument("http.bad_base_url", std::string("base URL: ") + why, "base_url");
+  };
+  BaseUrl b;
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return bad("missing scheme");
+  b.scheme = Lower(url.substr(0, sep));
+  if (b.scheme != "http" && b.scheme != "https") return bad("scheme must be http or https");
+  std::string_view rest = url.substr(sep + 3);
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = rest.substr(slash);
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    if (prefix.find_first_of("?#") != std::string_view::npos) return bad("no query or fragment");
+    b.prefix = std::string(prefix);
+  }
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    std::string_view port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return bad("bad port");
+    }
+    b.port = std::stoi(std::string(port));
+    if (b.port <= 0 || b.port > 65535) return bad("bad port");
+    authority = authority.substr(0, colon);
+  } else {
+    b.port = b.scheme == "https" ? 443 : 80;
+  }
+  if (authority.empty()) return bad("missing host");
+  b.host = Lower(authority);
+  return b;
+}
+
+Status HttpClientOptions::Validate() const {
+  AE_RETURN_IF_ERROR(retry.Validate());
+  auto base = ParseBaseUrl(base_url);
+  if (!base.ok()) return base.status();
+  if (connect_timeout_ms <= 0 || read_timeout_ms <= 0 || write_timeout_ms <= 0) {
+    return InvalidArgument("http.bad_timeout", "timeouts must be positive");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options,
+                                                       const Clock& clock, Sleeper& sleeper,
+                                                       Random& random) {
+  AE_RETURN_IF_ERROR(options.Validate());
+  AE_ASSIGN_OR_RETURN(BaseUrl base, ParseBaseUrl(options.base_url));
+  return std::unique_ptr<HttpClient>(
+      new HttpClient(std::move(options), std::move(base), clock, sleeper, random));
+}
+
+HttpClient::HttpClient(HttpClientOptions options, BaseUrl base, const Clock& clock,
+                       Sleeper& sleeper, Random& random)
+    : options_(std::move(options)),
+      base_(std::move(base)),
+      retrier_(options_.retry, clock, sleeper, random, options_.log_module),
+      client_(std::make_unique<httplib::Client>(base_.Origin())) {
+  client_->set_tcp_nodelay(true);
+  client_->set_keep_alive(true);
+  client_->set_follow_location(false);
+  client_->set_connection_timeout(Secs(options_.connect_timeout_ms),
+                                  Usecs(options_.connect_timeout_ms));
+  client_->set_read_timeout(Secs(options_.read_timeout_ms), Usecs(options_.read_timeout_ms));
+  client_->set_write_timeout(Secs(options_.write_timeout_ms), Usecs(options_.write_timeout_ms));
+}
+
+HttpClient::~HttpClient() = default;
+
+Result<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
+  httplib::Request req;
+  req.method = request.method;
+  req.path = base_.prefix + request.path;
+  req.headers = request.headers;
+  req.body = request.body;
+  std::string body;
+  bool too_large = false;
+  const size_t limit = options_.max_response_bytes;
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    if (body.size() + len > limit) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, len);
+    return true;
+  };
+  httplib::Result res = client_->send(req);
+  if (too_large) {
+    return Unavailable("http.response_too_large", request.method + " " + request.path +
+                                                      ": response larger than " +
+                                                      std::to_string(limit) + " bytes");
+  }
+  if (!res) {
+    return Unavailable("http.transport", request.method + " " + request.path + ": " +
+                                             httplib::to_string(res.error()));
+  }
+  HttpResponse out;
+  out.status = res->status;
+  out.headers = res->headers;
+  out.body = std::move(body);
+  if (out.body.empty() && !res->body.empty()) out.body = res->body;
+  return out;
+}
+
+Result<HttpResponse> HttpClient::Call(std::string_view call, const HttpRequest& request,
+                                      std::string unavailable_reason) {
+  return retrier_.Run(
+      call, [&](int) { return SendOnce(request); }, std::move(unavailable_reason));
+}
+
+}  // namespace ae::http

@@ -1,0 +1,98 @@
+#pragma once
+// autoenroll-bench: the measurements behind scripts/bench. Each subcommand
+// measures ONE figure, engine or raw library, and prints ONE JSON line on
+// stdout; scripts/bench runs them several times, takes medians and prints the
+// table. Diagnostics go to stderr. Exit codes: 0 success, 1 failure, 2 usage.
+//
+// Not a test: nothing here asserts on timings.
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "events/base/status.h"
+
+namespace ae::bench {
+
+// Wall-clock stopwatch (steady clock).
+class Stopwatch {
+ public:
+  Stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Prints `j` as one line on stdout (and flushes).
+void PrintResult(const nlohmann::json& j);
+// Prints "<what>: <status>" on stderr and returns 1.
+int Fail(const std::string& what, const Status& s);
+int Fail(const std::string& what, const std::string& message);
+
+// Deterministic pseudo-random bytes (splitmix64), cheap enough not to show in
+// a profile; `n` bytes derived from `seed`.
+std::string PseudoRandomBytes(uint64_t seed, size_t n);
+uint64_t Mix64(uint64_t x);
+// 32 lowercase hex characters derived from `seed` (shaped like a user id).
+std::string HexId(uint64_t seed);
+
+// --- subcommands (each returns the process exit code) -------------------------
+
+struct AppendOptions {
+  std::string dir;     // fresh directory for the RocksDB instance
+  int threads = 1;     // concurrent writers
+  double seconds = 5;  // measured duration
+  size_t event_bytes = 300;
+};
+// Raw RocksDB: sync=true WriteBatch of one `event_bytes` value per write.
+int RawAppend(const AppendOptions& o);
+// Engine: PolicyCreated commands through domain::CommandBus on a RocksDbEventLog
+// (sync=true), every command on a fresh stream, `threads` writers.
+int EngineAppend(const AppendOptions& o);
+
+struct PrefillLogOptions {
+  std::string data_dir;  // the log goes to <data_dir>/log (must not exist)
+  uint64_t events = 1'000'000;
+  int threads = 4;
+};
+// Fills a log with realistic user/token/policy events (sync=false: prefill only).
+int PrefillLog(const PrefillLogOptions& o);
+
+struct ApplyOptions {
+  std::string dir;       // raw: DB directory; engine: the views directory (fresh)
+  std::string data_dir;  // engine: data dir holding the prefilled log
+  uint64_t events = 1'000'000;
+  size_t batch = 1000;
+  size_t value_bytes = 300;
+};
+// Raw RocksDB: `events` events, 3 column-family puts each, 1000 per WriteBatch,
+// one checkpoint put per batch, WAL on, sync=false.
+int RawApply(const ApplyOptions& o);
+// Engine: ProjectionRunner::CatchUp of the prefilled log into a fresh ViewStore
+// with every projector.
+int EngineApply(const ApplyOptions& o);
+
+struct PrefillUsersOptions {
+  std::string data_dir;
+  uint64_t users = 10'000;
+  int threads = 16;
+};
+// Creates users exactly as POST /v1/users does (App, PersonKeys::Seal, CommandBus).
+int PrefillUsers(const PrefillUsersOptions& o);
+
+struct RawHttpOptions {
+  std::string dir;  // RocksDB directory (fresh)
+  uint64_t records = 10'000;
+  std::string listen = "127.0.0.1:0";
+  int threads = 96;
+};
+// A minimal cpp-httplib server tuned as PERFORMANCE.md says; GET /v1/users/<name>
+// answers one RocksDB Get as JSON. Prints "listening on http://host:port" and
+// serves until SIGINT/SIGTERM.
+int RawHttp(const RawHttpOptions& o);
+
+}  // namespace ae::bench

@@ -1,0 +1,139 @@
+// autoenroll-bench: one measurement per invocation; see tests/bench/bench.h and
+// scripts/bench (which runs them, takes medians and prints the table).
+//
+//   raw-append     --dir D --threads T --seconds S
+//   engine-append  --dir D --threads T --seconds S
+//   prefill-log    --data-dir D --events N
+//   raw-apply      --dir D --events N
+//   engine-apply   --data-dir D --dir VIEWS
+//   prefill-users  --data-dir D --users N
+//   raw-http       --dir D --records N --listen 127.0.0.1:0
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "events/base/logging.h"
+#include "tests/bench/bench.h"
+
+namespace ae::bench {
+
+void PrintResult(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+int Fail(const std::string& what, const Status& s) { return Fail(what, s.ToString()); }
+
+int Fail(const std::string& what, const std::string& message) {
+  std::cerr << "autoenroll-bench " << what << ": " << message << std::endl;
+  return 1;
+}
+
+uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::string PseudoRandomBytes(uint64_t seed, size_t n) {
+  std::string out;
+  out.reserve(n + 8);
+  uint64_t s = seed;
+  while (out.size() < n) {
+    s = Mix64(s);
+    out.append(reinterpret_cast<const char*>(&s), sizeof s);
+  }
+  out.resize(n);
+  return out;
+}
+
+std::string HexId(uint64_t seed) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(32);
+  uint64_t a = Mix64(seed), b = Mix64(seed ^ 0x5bd1e995u);
+  for (uint64_t w : {a, b}) {
+    for (int i = 0; i < 16; ++i) out.push_back(kHex[(w >> (4 * i)) & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace ae::bench
+
+int main(int argc, char** argv) {
+  namespace b = ae::bench;
+  CLI::App cli{"autoenroll-bench: engine and raw-library measurements for scripts/bench"};
+  cli.require_subcommand(1);
+
+  b::AppendOptions raw_append, engine_append;
+  auto add_append = [&cli](const char* name, const char* help, b::AppendOptions& o) {
+    auto* c = cli.add_subcommand(name, help);
+    c->add_option("--dir", o.dir, "fresh directory for the RocksDB instance")->required();
+    c->add_option("--threads", o.threads, "concurrent writers")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    c->add_option("--seconds", o.seconds, "measured duration")
+        ->capture_default_str()
+        ->check(CLI::Range(0.1, 600.0));
+    c->add_option("--event-bytes", o.event_bytes, "raw value size")->capture_default_str();
+    return c;
+  };
+  auto* raw_append_cmd =
+      add_append("raw-append", "RocksDB sync=true, one event per write", raw_append);
+  auto* engine_append_cmd = add_append(
+      "engine-append", "CommandBus + RocksDbEventLog, one event per command", engine_append);
+
+  b::PrefillLogOptions prefill_log;
+  auto* prefill_log_cmd = cli.add_subcommand("prefill-log", "fill <data-dir>/log with events");
+  prefill_log_cmd->add_option("--data-dir", prefill_log.data_dir, "data dir")->required();
+  prefill_log_cmd->add_option("--events", prefill_log.events, "events")->capture_default_str();
+  prefill_log_cmd->add_option("--threads", prefill_log.threads, "appending threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+
+  b::ApplyOptions raw_apply, engine_apply;
+  auto* raw_apply_cmd = cli.add_subcommand("raw-apply", "RocksDB batched 3-CF apply");
+  raw_apply_cmd->add_option("--dir", raw_apply.dir, "fresh DB directory")->required();
+  raw_apply_cmd->add_option("--events", raw_apply.events, "events")->capture_default_str();
+  raw_apply_cmd->add_option("--batch", raw_apply.batch, "events per WriteBatch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  raw_apply_cmd->add_option("--value-bytes", raw_apply.value_bytes, "bytes per put")
+      ->capture_default_str();
+  auto* engine_apply_cmd = cli.add_subcommand("engine-apply", "ProjectionRunner::CatchUp");
+  engine_apply_cmd->add_option("--data-dir", engine_apply.data_dir, "data dir with the log")
+      ->required();
+  engine_apply_cmd->add_option("--dir", engine_apply.dir, "fresh views directory")->required();
+
+  b::PrefillUsersOptions prefill_users;
+  auto* prefill_users_cmd = cli.add_subcommand("prefill-users", "create users as the API does");
+  prefill_users_cmd->add_option("--data-dir", prefill_users.data_dir, "data dir")->required();
+  prefill_users_cmd->add_option("--users", prefill_users.users, "users")->capture_default_str();
+  prefill_users_cmd->add_option("--threads", prefill_users.threads, "concurrent creators")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+
+  b::RawHttpOptions raw_http;
+  auto* raw_http_cmd = cli.add_subcommand("raw-http", "tuned cpp-httplib + one RocksDB Get");
+  raw_http_cmd->add_option("--dir", raw_http.dir, "fresh DB directory")->required();
+  raw_http_cmd->add_option("--records", raw_http.records, "records")->capture_default_str();
+  raw_http_cmd->add_option("--listen", raw_http.listen, "HOST:PORT")->capture_default_str();
+  raw_http_cmd->add_option("--threads", raw_http.threads, "HTTP worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = cli.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  ae::log::Init("warn");
+
+  if (*raw_append_cmd) return b::RawAppend(raw_append);
+  if (*engine_append_cmd) return b::EngineAppend(engine_append);
+  if (*prefill_log_cmd) return b::PrefillLog(prefill_log);
+  if (*raw_apply_cmd) return b::RawApply(raw_apply);
+  if (*engine_apply_cmd) return b::EngineApply(engine_apply);
+  if (*prefill_users_cmd) return b::PrefillUsers(prefill_users);
+  if (*raw_http_cmd) return b::RawHttp(raw_http);
+  return 2;
+}
