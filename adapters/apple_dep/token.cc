@@ -133,6 +133,10 @@ std::string DepToken::Fingerprint() const {
   return crypto::Hex(crypto::Sha256(buf));
 }
 
+std::string DepToken::ConsumerKeyFingerprint() const {
+  return crypto::Hex(crypto::Sha256("dep-consumer-key:" + consumer_key));
+}
+
 std::string DepToken::ToJson() const {
   nlohmann::ordered_json j;
   j["consumer_key"] = consumer_key;

@@ -34,6 +34,10 @@ struct DepToken {
   // Lower-case hex SHA-256 over the five fields (length-prefixed): identifies
   // the token in events without revealing it. Equal tokens, equal fingerprint.
   std::string Fingerprint() const;
+  // Lower-case hex SHA-256 of consumer_key alone: stable across renewals of the
+  // same MDM server, so the domain can refuse a token of another server
+  // (nanodep's consumer-key mismatch guard, §1.3) without storing the key.
+  std::string ConsumerKeyFingerprint() const;
   // The token JSON Apple would write (one line); sensitive.
   std::string ToJson() const;
 };

@@ -237,6 +237,20 @@ TEST_F(DepTokenFile, FingerprintIdentifiesTheTokenWithoutRevealingIt) {
   EXPECT_EQ(a->Fingerprint().find(kSecretCs), std::string::npos);
 }
 
+TEST_F(DepTokenFile, ConsumerKeyFingerprintSurvivesRenewalButNotAnotherServer) {
+  auto a = ParseTokenJson(TokenJson(), clock_);
+  ASSERT_THAT(a, IsOk());
+  DepToken renewed = *a;  // same MDM server: new access token and secrets
+  renewed.access_token += "2";
+  renewed.access_secret += "2";
+  EXPECT_EQ(renewed.ConsumerKeyFingerprint(), a->ConsumerKeyFingerprint());
+  EXPECT_NE(renewed.Fingerprint(), a->Fingerprint());
+  DepToken other = *a;
+  other.consumer_key = "CK_ffffffffffffffffffffffffffffffff";
+  EXPECT_NE(other.ConsumerKeyFingerprint(), a->ConsumerKeyFingerprint());
+  EXPECT_EQ(a->ConsumerKeyFingerprint().find(a->consumer_key), std::string::npos);
+}
+
 TEST_F(DepTokenFile, ToJsonRoundTripsThroughProduceAndDecrypt) {
   auto t = ParseTokenJson(TokenJson(), clock_);
   ASSERT_THAT(t, IsOk());
