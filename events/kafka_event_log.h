@@ -25,7 +25,8 @@
 // checked against the whole log. Append returns once the transaction is
 // committed and the mirror holds its records (read-your-writes).
 //
-// Failures (each Append returns within about `append_timeout`):
+// Failures. Each commit attempt is bounded by `append_timeout` (an Append may
+// also wait for the group committed ahead of it):
 //   kConflict           log.wrong_expected_version: nothing was produced.
 //   kUnavailable        log.unavailable: the brokers could not be reached in
 //                       time, or the transaction failed and was aborted.
@@ -81,7 +82,7 @@ struct KafkaEventLogOptions {
   // (bootstrap.servers, transactional.id, enable.idempotence, isolation.level,
   // enable.auto.commit, group.id) are refused by Validate().
   std::map<std::string, std::string> properties;
-  // Bound of each Append, and of each broker call made by Open.
+  // Bound of each commit attempt of Append, and of each broker call made by Open.
   std::chrono::milliseconds append_timeout{10000};
   Clock* clock = nullptr;  // recorded_at source; null = real clock
 
