@@ -136,7 +136,7 @@ TEST_F(DepTokenFile, DecryptsCrlfFilesBareBase64AndRawBer) {
 }
 
 TEST_F(DepTokenFile, DecryptsFixturesMadeWithTheOpensslCommandLine) {
-  const std::string dir = ae::testing::SourceDir() + "/tests/data/apple_dep/";
+  const std::string dir = ae::testing::SourceDir() + "/tests/fixtures/apple_dep/";
   auto id = ServerIdentity::FromPem(ReadFile(dir + "test_dep_cert.pem"),
                                     ReadFile(dir + "test_dep_key.pem"));
   ASSERT_THAT(id, IsOk());
