@@ -107,6 +107,37 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->runner_ = std::make_unique<proj::ProjectionRunner>(*app->log_, *app->views_, ps);
   AE_RETURN_IF_ERROR(app->runner_->Init());
   app->bus_ = std::make_unique<domain::CommandBus>(*app->counting_log_);
+
+  dep::DepAdapterOptions dop;
+  dop.apple_dep_url = options.apple_dep_url;
+  dop.sync_interval = std::chrono::milliseconds(options.dep_sync_interval_ms);
+  dop.retry_tick = std::chrono::milliseconds(options.dep_retry_tick_ms);
+  dop.checkpoint_path = (fs::path(options.data_dir) / "dep-adapter.checkpoint").string();
+  dop.run_background = options.run_adapters;
+  App* raw = app.get();
+  dep::DepAdapterHooks hooks;
+  hooks.list_accounts = [raw] {
+    std::vector<std::string> ids;
+    raw->views().Scan("dep_accounts", "", "", [&](std::string_view k, std::string_view) {
+      ids.emplace_back(k);
+      return true;
+    }).IgnoreError();
+    return ids;
+  };
+  hooks.due_retries = [raw](int64_t now_ms) {
+    std::vector<dep::DueRetry> due;
+    raw->views().Scan("dep_retries", "", "", [&](std::string_view k, std::string_view v) {
+      auto j = nlohmann::json::parse(v, nullptr, false);
+      int64_t at = 0;
+      if (j.is_object() && ParseRfc3339(j.value("due", ""), &at) && at <= now_ms) {
+        due.push_back({std::string(k), j.value("profile_id", ""), j.value("profile_uuid", "")});
+      }
+      return due.size() < 10000;
+    }).IgnoreError();
+    return due;
+  };
+  app->dep_ = std::make_unique<dep::DepAdapter>(*app->counting_log_, *app->bus_, *app->secrets_,
+                                                Clock::Real(), dop, std::move(hooks));
   return app;
 }
 
@@ -114,10 +145,11 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   runner_->Start();
-  return Status::Ok();
+  return dep_->Start();
 }
 
 void App::Stop() {
+  if (dep_) dep_->Stop();
   if (runner_) runner_->Stop();
 }
 

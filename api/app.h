@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/apple_dep/dep_adapter.h"
 #include "api/metrics.h"
 #include "domain/command_bus.h"
 #include "events/event_log.h"
@@ -29,6 +30,12 @@ struct AppOptions {
   std::string views_dir;                        // default: <data_dir>/views
   bool read_only_views = false;
   bool read_only_log = false;                   // tools beside a running server
+  // Apple DEP. The adapters (sync poller, assignment) run only in a writing
+  // server (run_adapters); tools and query replicas never call Apple.
+  bool run_adapters = false;
+  std::string apple_dep_url = "https://mdmenrollment.apple.com";
+  int64_t dep_sync_interval_ms = 30 * 60 * 1000;
+  int64_t dep_retry_tick_ms = 30 * 1000;
 };
 
 class App {
@@ -54,6 +61,7 @@ class App {
   proj::ProjectionRunner& runner() { return *runner_; }
   domain::CommandBus& bus() { return *bus_; }
   Metrics& metrics() { return metrics_; }
+  dep::DepAdapter& dep() { return *dep_; }
   const AppOptions& options() const { return options_; }
   const std::string& user_id_key() const { return user_id_key_; }
 
@@ -74,6 +82,7 @@ class App {
   std::unique_ptr<proj::ViewStore> views_;
   std::unique_ptr<proj::ProjectionRunner> runner_;
   std::unique_ptr<domain::CommandBus> bus_;
+  std::unique_ptr<dep::DepAdapter> dep_;
 };
 
 // Opens the log an AppOptions names (embedded or Kafka) without the rest.

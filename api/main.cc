@@ -61,6 +61,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--tls-cert", serve.server.tls_cert, "PEM certificate for HTTPS");
   serve_cmd->add_option("--tls-key", serve.server.tls_key, "PEM private key for HTTPS");
+  serve_cmd->add_option("--apple-dep-url", serve.app.apple_dep_url,
+                        "Apple's DEP service (a simulator's URL in tests)")
+      ->capture_default_str();
+  int64_t dep_sync_s = serve.app.dep_sync_interval_ms / 1000;
+  serve_cmd->add_option("--dep-sync-interval", dep_sync_s, "seconds between periodic DEP syncs")
+      ->check(CLI::Range(int64_t{5}, int64_t{7 * 24 * 3600}))->capture_default_str();
+  int64_t dep_retry_s = serve.app.dep_retry_tick_ms / 1000;
+  serve_cmd->add_option("--dep-retry-tick", dep_retry_s,
+                        "seconds between checks for DEP assignments due for a retry")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600}))->capture_default_str();
 
   ae::cli::ReplayOptions replay;
   std::vector<std::string> replay_props;
@@ -107,6 +117,9 @@ int main(int argc, char** argv) {
   if (*serve_cmd) {
     if (!ApplyProps(serve_props, serve.app)) return 2;
     serve.app.kafka_writer = role == "writer";
+    serve.app.run_adapters = serve.app.kafka_brokers.empty() || serve.app.kafka_writer;
+    serve.app.dep_sync_interval_ms = dep_sync_s * 1000;
+    serve.app.dep_retry_tick_ms = dep_retry_s * 1000;
     return ae::cli::Serve(serve, std::cout);
   }
   if (*replay_cmd) {

@@ -43,6 +43,17 @@ class CountingEventLog : public events::EventLog {
                                       std::vector<events::Envelope> ev) override {
     size_t n = ev.size();
     auto r = inner_.Append(s, e, std::move(ev));
+    Count(r, n);
+    return r;
+  }
+  std::vector<Result<events::AppendResult>> AppendBatch(std::vector<AppendItem> items) override {
+    std::vector<size_t> sizes;
+    for (const auto& item : items) sizes.push_back(item.events.size());
+    auto out = inner_.AppendBatch(std::move(items));
+    for (size_t i = 0; i < out.size(); ++i) Count(out[i], sizes[i]);
+    return out;
+  }
+  void Count(Result<events::AppendResult>& r, size_t n) {
     // A log that refuses writes here (a replica, a fenced writer) is, for a
     // client, a service that cannot write now: 503, not a conflict.
     if (!r.ok() && r.status().code() == StatusCode::kFailedPrecondition &&
@@ -57,7 +68,6 @@ class CountingEventLog : public events::EventLog {
     } else {
       m_.append_errors++;
     }
-    return r;
   }
   Result<std::vector<events::RecordedEvent>> Read(const LogCursor& f, size_t max) const override {
     return inner_.Read(f, max);

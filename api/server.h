@@ -88,6 +88,14 @@ class Server {
 
   App& app() { return app_; }
   const ServerOptions& options() const { return options_; }
+  // Sets public_url when none was given (after Bind, when the port is known).
+  // Call before Run().
+  void DefaultPublicUrl(const std::string& url) {
+    if (options_.public_url.empty()) options_.public_url = url;
+    while (!options_.public_url.empty() && options_.public_url.back() == '/') {
+      options_.public_url.pop_back();
+    }
+  }
 
   // Waits until the views cover `pos` (bounded by min_position_wait).
   Status WaitForViews(const LogPosition& pos);
@@ -103,6 +111,8 @@ class Server {
 void AddOpsRoutes(Server& server);
 void AddUserRoutes(Server& server);
 void AddEventRoutes(Server& server);
+void AddDepRoutes(Server& server);
+void AddDeviceRoutes(Server& server);
 
 // {ok, records, head_hash, head_hashes, broken_at?, problem?}
 nlohmann::json ChainReportJson(const events::ChainReport& report);

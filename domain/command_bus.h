@@ -75,6 +75,70 @@ class CommandBus {
                     "the record changed concurrently too often; try again (" + last.message() + ")");
   }
 
+  // Many independent commands, one per stream (streams must be distinct),
+  // appended together with EventLog::AppendBatch so a bulk writer pays one
+  // durable write per group instead of one per stream. Each command is decided,
+  // appended and retried on conflict exactly as Execute would; results come
+  // back in order.
+  template <typename State>
+  std::vector<Result<CommandResult>> ExecuteBatch(
+      const std::vector<std::pair<StreamId, Decider<State>>>& commands, const CommandContext& ctx) {
+    std::vector<Result<CommandResult>> out(commands.size(),
+                                           Result<CommandResult>(Internal("command.not_run", "")));
+    std::vector<size_t> pending(commands.size());
+    for (size_t i = 0; i < commands.size(); ++i) pending[i] = i;
+    for (int attempt = 0; attempt < max_attempts_ && !pending.empty(); ++attempt) {
+      std::vector<events::EventLog::AppendItem> items;
+      std::vector<size_t> item_of;
+      for (size_t i : pending) {
+        const auto& [stream, decider] = commands[i];
+        auto records = log_.ReadStream(stream, 1, SIZE_MAX);
+        if (!records.ok()) {
+          out[i] = records.status();
+          continue;
+        }
+        State state{};
+        for (const auto& r : *records) state = decider.evolve(std::move(state), r.envelope);
+        auto events = decider.decide(state);
+        if (!events.ok()) {
+          out[i] = events.status();
+          continue;
+        }
+        if (events->empty()) {
+          CommandResult res;
+          if (!records->empty()) res.position = records->back().position;
+          res.stream_version = records->size();
+          out[i] = std::move(res);
+          continue;
+        }
+        Stamp(*events, ctx);
+        items.push_back({stream, ExpectedVersion::Exactly(records->size()), *events});
+        item_of.push_back(i);
+      }
+      auto kept = items;  // the events, for the answers
+      auto results = log_.AppendBatch(std::move(items));
+      std::vector<size_t> retry;
+      for (size_t k = 0; k < results.size(); ++k) {
+        size_t i = item_of[k];
+        if (results[k].ok()) {
+          CommandResult res;
+          res.position = results[k]->last;
+          res.stream_version = results[k]->stream_version;
+          res.events = std::move(kept[k].events);
+          out[i] = std::move(res);
+        } else if (results[k].status().code() == StatusCode::kConflict) {
+          out[i] = Conflict("command.conflict", "the record changed concurrently too often; try "
+                                                "again (" + results[k].status().message() + ")");
+          retry.push_back(i);
+        } else {
+          out[i] = results[k].status();
+        }
+      }
+      pending = std::move(retry);
+    }
+    return out;
+  }
+
   events::EventLog& log() { return log_; }
   Clock& clock() { return clock_; }
 

@@ -50,6 +50,17 @@ class EventLog {
   virtual Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
                                       std::vector<Envelope> events) = 0;
 
+  // Many independent appends submitted together (one group commit where they
+  // fit): each item succeeds or fails on its own exactly as Append would, and
+  // the results come back in the items' order. For bulk writers (sync,
+  // import) that would otherwise pay one durable write per stream.
+  struct AppendItem {
+    StreamId stream;
+    ExpectedVersion expected;
+    std::vector<Envelope> events;
+  };
+  virtual std::vector<Result<AppendResult>> AppendBatch(std::vector<AppendItem> items);
+
   // Up to `max` records at or after `from`, in log order within each partition.
   // An empty result means nothing more is there now.
   virtual Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const = 0;

@@ -632,6 +632,23 @@ Result<AppendResult> KafkaEventLog::Append(const StreamId& stream, ExpectedVersi
   return std::move(req.result);
 }
 
+std::vector<Result<AppendResult>> KafkaEventLog::AppendBatch(std::vector<AppendItem> items) {
+  return internal::SubmitBatch(
+      queue_, items,
+      [this](const AppendItem& item) -> Status {
+        if (!ValidStreamId(item.stream.str())) {
+          return InvalidArgument("log.invalid_stream",
+                                 "invalid stream id '" + item.stream.str() + "'");
+        }
+        if (item.events.empty()) return InvalidArgument("log.no_events", "append of no events");
+        if (!options_.writer) {
+          return FailedPrecondition("log.read_only", "this Kafka log is a read-only replica");
+        }
+        return Health();
+      },
+      [this](const std::vector<internal::AppendRequest*>& g) { CommitGroup(g); });
+}
+
 void KafkaEventLog::SetSticky(const Status& s) {
   log::Get("kafka")->error("appends disabled: {}", s.ToString());
   std::lock_guard lock(mu_);

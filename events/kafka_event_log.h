@@ -111,6 +111,7 @@ class KafkaEventLog : public EventLog {
   KafkaEventLog& operator=(const KafkaEventLog&) = delete;
 
   // See EventLog and the failure list above.
+  std::vector<Result<AppendResult>> AppendBatch(std::vector<AppendItem> items) override;
   Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
                               std::vector<Envelope> events) override;
   // Reads serve what the mirror holds now.

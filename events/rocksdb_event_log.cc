@@ -17,6 +17,13 @@ void FillEnvelopeDefaults(Envelope& env, int64_t now_ms) {
   if (env.schema_version() == 0) env.set_schema_version(1);
 }
 
+std::vector<Result<AppendResult>> EventLog::AppendBatch(std::vector<AppendItem> items) {
+  std::vector<Result<AppendResult>> out;
+  out.reserve(items.size());
+  for (auto& item : items) out.push_back(Append(item.stream, item.expected, std::move(item.events)));
+  return out;
+}
+
 Result<std::unique_ptr<RocksDbEventLog>> RocksDbEventLog::Open(
     const RocksDbEventLogOptions& options) {
   std::unique_ptr<RocksDbEventLog> log(new RocksDbEventLog(options));
@@ -40,6 +47,21 @@ Result<AppendResult> RocksDbEventLog::Append(const StreamId& stream, ExpectedVer
   internal::AppendRequest req(stream, expected, &events);
   queue_.Submit(req, [this](const std::vector<internal::AppendRequest*>& g) { CommitGroup(g); });
   return std::move(req.result);
+}
+
+std::vector<Result<AppendResult>> RocksDbEventLog::AppendBatch(std::vector<AppendItem> items) {
+  return internal::SubmitBatch(
+      queue_, items,
+      [this](const AppendItem& item) -> Status {
+        if (!ValidStreamId(item.stream.str())) {
+          return InvalidArgument("log.invalid_stream",
+                                 "invalid stream id '" + item.stream.str() + "'");
+        }
+        if (item.events.empty()) return InvalidArgument("log.no_events", "append of no events");
+        if (options_.read_only) return FailedPrecondition("log.read_only", "the log is open read-only");
+        return Status::Ok();
+      },
+      [this](const std::vector<internal::AppendRequest*>& g) { CommitGroup(g); });
 }
 
 void RocksDbEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& group) {

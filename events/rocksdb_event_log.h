@@ -28,6 +28,7 @@ class RocksDbEventLog : public EventLog {
  public:
   static Result<std::unique_ptr<RocksDbEventLog>> Open(const RocksDbEventLogOptions& options);
 
+  std::vector<Result<AppendResult>> AppendBatch(std::vector<AppendItem> items) override;
   Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
                               std::vector<Envelope> events) override;
   Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const override;

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "projections/dep_projector.h"
+#include "projections/devices_projector.h"
 #include "projections/users_projector.h"
 
 namespace ae::proj {
@@ -9,6 +11,8 @@ namespace ae::proj {
 std::vector<std::unique_ptr<Projector>> AllProjectors() {
   std::vector<std::unique_ptr<Projector>> out;
   out.push_back(std::make_unique<UsersProjector>());
+  out.push_back(std::make_unique<DepProjector>());
+  out.push_back(std::make_unique<DevicesProjector>());
   return out;
 }
 

@@ -128,10 +128,14 @@ Result<std::string> AppleDepSimulator::IssueToken(std::string_view certificate_p
   t.access_token_expiry_ms = options.expiry_ms != 0 ? options.expiry_ms : now + kYearMs;
   t.access_token_expiry = dep::FormatAppleTime(t.access_token_expiry_ms);
   t.access_token_expiry_ms = t.access_token_expiry_ms / 1000 * 1000;
-  AE_ASSIGN_OR_RETURN(std::string p7m,
-                      dep::ProduceTokenP7m(certificate_pem, t.ToJson(), options.p7m));
   std::lock_guard lock(mu_);
   MdmServer* s = ServerByNameLocked(server_name);
+  // A renewal for the same MDM server keeps its consumer key (the other three
+  // values are new), which is what lets an MDM tell a renewal from another
+  // server's token (apple-dep.md §1.3).
+  if (s != nullptr) t.consumer_key = s->token.consumer_key;
+  AE_ASSIGN_OR_RETURN(std::string p7m,
+                      dep::ProduceTokenP7m(certificate_pem, t.ToJson(), options.p7m));
   if (s == nullptr) {
     auto created = std::make_unique<MdmServer>();
     created->name = std::string(server_name);

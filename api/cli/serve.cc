@@ -81,12 +81,15 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddOpsRoutes(server);
   api::AddUserRoutes(server);
   api::AddEventRoutes(server);
+  api::AddDepRoutes(server);
+  api::AddDeviceRoutes(server);
   auto port = server.Bind();
   if (!port.ok()) {
     logger->error("{}", port.status().ToString());
     return 1;
   }
   std::string scheme = options.server.tls_cert.empty() ? "http" : "https";
+  server.DefaultPublicUrl(scheme + "://" + options.server.host + ":" + std::to_string(*port));
   out << "listening on " << scheme << "://" << options.server.host << ":" << *port << std::endl;
   logger->info("autoenroll serving on {}://{}:{} (log: {}, data dir: {})", scheme,
                options.server.host, *port, (*app)->log().Kind(), options.app.data_dir);

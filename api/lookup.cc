@@ -1,0 +1,97 @@
+#include "api/lookup.h"
+
+#include "events/base/crypto.h"
+
+namespace ae::api {
+
+namespace users = domain::users;
+using nlohmann::json;
+
+namespace {
+Result<json> ViewRecord(App& app, const std::string& cf, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
+  return j;
+}
+
+Result<std::string> ResolveNamed(App& app, const std::string& cf, const std::string& name,
+                                 const std::string& kind, const std::string& field) {
+  if (users::ValidateRecordName(name).ok()) {
+    std::string key = users::RecordKey(name);
+    AE_ASSIGN_OR_RETURN(json rec, ViewRecord(app, cf, key));
+    if (rec.is_object()) return key;
+  }
+  return Unprocessable("device.unknown_" + kind, "no " + kind + " named '" + name + "'", field);
+}
+
+std::string NameOf(App& app, const std::string& cf, const std::string& id) {
+  if (id.empty()) return "";
+  auto rec = ViewRecord(app, cf, id);
+  if (!rec.ok() || !rec->is_object()) return "";
+  return rec->value("name", "");
+}
+}  // namespace
+
+Result<std::string> ResolveUserId(App& app, const std::string& username, users::Role min_role,
+                                  const std::string& field) {
+  if (!users::ValidateUsername(username).ok()) {
+    return Unprocessable("device.unknown_user", "no user named '" + username + "'", field);
+  }
+  std::string id = users::UserIdFor(app.user_id_key(), username);
+  AE_ASSIGN_OR_RETURN(json rec, ViewRecord(app, "users", id));
+  if (!rec.is_object() || rec.value("deleted", false)) {
+    return Unprocessable("device.unknown_user", "no user named '" + username + "'", field);
+  }
+  auto role = users::ParseRole(rec.value("role", ""));
+  if (!role || !users::RoleAtLeast(*role, min_role)) {
+    return Unprocessable("device.user_role_too_low",
+                         "user '" + username + "' needs at least role " +
+                             users::RoleName(min_role),
+                         field);
+  }
+  return id;
+}
+
+std::string UsernameOf(App& app, const std::string& user_id) {
+  if (user_id.empty()) return "";
+  auto rec = ViewRecord(app, "users", user_id);
+  if (!rec.ok() || !rec->is_object()) return "";
+  if (rec->value("forgotten", false)) return kRedacted;
+  autoenroll::events::v1::SealedPersonal sealed;
+  auto raw = crypto::FromBase64(rec->value("personal", ""));
+  if (!raw.ok() || !sealed.ParseFromString(*raw)) return "";
+  auto personal = app.person_keys().Open(sealed);
+  if (!personal.ok()) return "";
+  if (!*personal) return kRedacted;
+  return (*personal)->username();
+}
+
+Result<std::string> ResolvePolicyId(App& app, const std::string& name, const std::string& field) {
+  return ResolveNamed(app, "policies", name, "policy", field);
+}
+Result<std::string> ResolveRuleSetId(App& app, const std::string& name, const std::string& field) {
+  return ResolveNamed(app, "rulesets", name, "ruleset", field);
+}
+std::string PolicyName(App& app, const std::string& id) { return NameOf(app, "policies", id); }
+std::string RuleSetName(App& app, const std::string& id) { return NameOf(app, "rulesets", id); }
+
+Result<std::optional<std::string>> OptionalStringField(const json& body, const char* name,
+                                                       size_t max_len) {
+  if (!body.is_object() || !body.contains(name)) return std::optional<std::string>();
+  const json& v = body[name];
+  if (v.is_null()) return std::optional<std::string>(std::string());
+  if (!v.is_string()) {
+    return InvalidArgument("request.bad_field", std::string(name) + " must be a string or null",
+                           name);
+  }
+  std::string s = v.get<std::string>();
+  if (s.size() > max_len) {
+    return InvalidArgument("request.bad_field",
+                           std::string(name) + " is longer than " + std::to_string(max_len), name);
+  }
+  return std::optional<std::string>(std::move(s));
+}
+
+}  // namespace ae::api

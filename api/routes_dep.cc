@@ -1,0 +1,586 @@
+// Apple DEP: accounts, server token, sync, profiles, devices, assignment,
+// removal and disown (API.md "Apple DEP").
+
+#include <thread>
+
+#include "adapters/apple_dep/server_identity.h"
+#include "adapters/apple_dep/token.h"
+#include "api/lookup.h"
+#include "api/server.h"
+#include "domain/dep/dep.h"
+#include "events/base/crypto.h"
+#include "events/base/logging.h"
+
+namespace ae::api {
+
+namespace ddep = domain::dep;
+namespace pb = autoenroll::events::v1;
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kTokenWarningMs = 30LL * 24 * 3600 * 1000;
+
+Result<json> ViewJson(App& app, const std::string& cf, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
+  return j;
+}
+
+bool ValidId(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+// Serial numbers: 1-64 of [A-Za-z0-9]; Apple's are upper case.
+Result<std::string> ParseSerial(const std::string& s) {
+  if (s.empty() || s.size() > 64) {
+    return InvalidArgument("dep.bad_serial", "a serial number has 1 to 64 letters and digits");
+  }
+  std::string out;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) {
+      return InvalidArgument("dep.bad_serial", "a serial number has only letters and digits");
+    }
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+json RenderAccount(const json& a) {
+  json out = a;
+  out.erase("certificate_pem");
+  out.erase("last_position");
+  std::string warning;
+  int64_t expiry = 0;
+  if (a["token_expires_at"].is_string() &&
+      ParseRfc3339(a["token_expires_at"].get<std::string>(), &expiry)) {
+    int64_t now = Clock::Real().NowMs();
+    if (expiry <= now) {
+      warning = "expired";
+    } else if (expiry - now <= kTokenWarningMs) {
+      warning = "expires_soon";
+    }
+  }
+  out["token_warning"] = warning.empty() ? json(nullptr) : json(warning);
+  return out;
+}
+
+Result<json> LoadAccount(App& app, const std::string& id) {
+  if (!ValidId(id)) return NotFound("dep.account_not_found", "no DEP account " + id);
+  AE_ASSIGN_OR_RETURN(json a, ViewJson(app, "dep_accounts", id));
+  if (!a.is_object()) return NotFound("dep.account_not_found", "no DEP account " + id);
+  return a;
+}
+
+json RenderDevice(App& app, const json& d) {
+  json out = {{"serial_number", d.value("serial_number", "")},
+              {"account_id", d.value("account_id", "")},
+              {"model", d.value("model", "")},
+              {"description", d.value("description", "")},
+              {"color", d.value("color", "")},
+              {"asset_tag", d.value("asset_tag", "")},
+              {"os", d.value("os", "")},
+              {"device_family", d.value("device_family", "")},
+              {"profile_status", d.value("profile_status", "empty")},
+              {"profile_uuid", d.value("profile_uuid", "")},
+              {"profile_id", d.value("profile_id", "")},
+              {"profile_assign_time", d.value("profile_assign_time", json(nullptr))},
+              {"profile_push_time", d.value("profile_push_time", json(nullptr))},
+              {"device_assigned_date", d.value("device_assigned_date", json(nullptr))},
+              {"device_assigned_by", d.value("device_assigned_by", "")},
+              {"user", UsernameOf(app, d.value("user_id", ""))},
+              {"policy", PolicyName(app, d.value("policy_id", ""))},
+              {"ruleset", RuleSetName(app, d.value("ruleset_id", ""))},
+              {"assigned_to_server", d.value("assigned_to_server", false)},
+              {"assignment_pending", !d.value("pending_request_id", "").empty()},
+              {"last_assignment_error", d.value("last_assignment_error", json(nullptr))},
+              {"enrollment", d.value("enrollment", "not_enrolled")},
+              {"disowned", d.value("disowned", false)},
+              {"created_at", d.value("created_at", json(nullptr))},
+              {"updated_at", d.value("updated_at", json(nullptr))}};
+  for (const char* k : {"user", "policy", "ruleset"}) {
+    if (out[k] == "") out[k] = nullptr;
+  }
+  return out;
+}
+
+Result<json> LoadDevice(App& app, const std::string& raw_serial) {
+  AE_ASSIGN_OR_RETURN(std::string serial, ParseSerial(raw_serial));
+  AE_ASSIGN_OR_RETURN(json d, ViewJson(app, "dep_devices", serial));
+  if (!d.is_object()) return NotFound("dep.device_not_found", "no DEP device " + serial);
+  return d;
+}
+
+json RenderProfile(const json& p) {
+  json out = p;
+  out.erase("last_position");
+  return out;
+}
+
+Result<bool> BoolField(const json& body, const char* name, bool def) {
+  if (!body.contains(name) || body[name].is_null()) return def;
+  if (!body[name].is_boolean()) {
+    return InvalidArgument("request.bad_field", std::string(name) + " must be true or false", name);
+  }
+  return body[name].get<bool>();
+}
+
+Result<std::string> StrField(const json& body, const char* name, size_t max_len) {
+  AE_ASSIGN_OR_RETURN(auto v, OptionalStringField(body, name, max_len));
+  return v.value_or("");
+}
+
+// Builds the profile from a request body, validated as Apple would (§5).
+Result<pb::DepProfileDefined> ParseProfile(const json& body, const std::string& default_url) {
+  pb::DepProfileDefined p;
+  AE_ASSIGN_OR_RETURN(std::string account_id, StrField(body, "account_id", 64));
+  if (account_id.empty()) {
+    return InvalidArgument("request.missing_field", "account_id is required", "account_id");
+  }
+  p.set_account_id(account_id);
+  AE_ASSIGN_OR_RETURN(std::string name, StrField(body, "profile_name", 255));
+  if (name.empty()) {
+    return InvalidArgument("dep.config_name_required", "profile_name is required", "profile_name");
+  }
+  p.set_profile_name(name);
+  AE_ASSIGN_OR_RETURN(std::string url, StrField(body, "url", 2048));
+  if (url.empty()) url = default_url;
+  if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+    return InvalidArgument("dep.url_invalid", "url must be an http(s) URL", "url");
+  }
+  p.set_url(url);
+  AE_ASSIGN_OR_RETURN(std::string web_url, StrField(body, "configuration_web_url", 2048));
+  p.set_configuration_web_url(web_url);
+  AE_ASSIGN_OR_RETURN(bool mandatory, BoolField(body, "is_mandatory", false));
+  AE_ASSIGN_OR_RETURN(bool removable, BoolField(body, "is_mdm_removable", true));
+  AE_ASSIGN_OR_RETURN(bool supervised, BoolField(body, "is_supervised", true));
+  AE_ASSIGN_OR_RETURN(bool await_cfg, BoolField(body, "await_device_configured", false));
+  AE_ASSIGN_OR_RETURN(bool pairing, BoolField(body, "allow_pairing", true));
+  AE_ASSIGN_OR_RETURN(bool multi, BoolField(body, "is_multi_user", false));
+  AE_ASSIGN_OR_RETURN(bool advance, BoolField(body, "auto_advance_setup", false));
+  AE_ASSIGN_OR_RETURN(bool no_backup, BoolField(body, "do_not_use_profile_from_backup", false));
+  if (await_cfg && !supervised) {
+    return InvalidArgument("dep.flags_invalid",
+                           "await_device_configured needs is_supervised", "await_device_configured");
+  }
+  p.set_is_mandatory(mandatory);
+  p.set_is_mdm_removable(removable);
+  p.set_is_supervised(supervised);
+  p.set_await_device_configured(await_cfg);
+  p.set_allow_pairing(pairing);
+  p.set_is_multi_user(multi);
+  p.set_auto_advance_setup(advance);
+  p.set_do_not_use_profile_from_backup(no_backup);
+  struct {
+    const char* name;
+    size_t max;
+    void (pb::DepProfileDefined::*set)(const std::string&);
+  } strings[] = {
+      {"support_phone_number", 64, &pb::DepProfileDefined::set_support_phone_number},
+      {"support_email_address", 250, &pb::DepProfileDefined::set_support_email_address},
+      {"department", 125, &pb::DepProfileDefined::set_department},
+      {"org_magic", 256, &pb::DepProfileDefined::set_org_magic},
+      {"language", 16, &pb::DepProfileDefined::set_language},
+      {"region", 16, &pb::DepProfileDefined::set_region},
+  };
+  for (const auto& f : strings) {
+    AE_ASSIGN_OR_RETURN(std::string v, StrField(body, f.name, f.max));
+    (p.*f.set)(v);
+  }
+  if (!p.support_email_address().empty() &&
+      p.support_email_address().find('@') == std::string::npos) {
+    return InvalidArgument("dep.support_email_invalid", "support_email_address must be an e-mail",
+                           "support_email_address");
+  }
+  auto string_list = [&](const char* name,
+                         google::protobuf::RepeatedPtrField<std::string>* out) -> Status {
+    if (!body.contains(name) || body[name].is_null()) return Status::Ok();
+    if (!body[name].is_array() || body[name].size() > 256) {
+      return InvalidArgument("request.bad_field", std::string(name) + " must be a list of strings",
+                             name);
+    }
+    for (const auto& v : body[name]) {
+      if (!v.is_string()) {
+        return InvalidArgument("request.bad_field",
+                               std::string(name) + " must be a list of strings", name);
+      }
+      out->Add(v.get<std::string>());
+    }
+    return Status::Ok();
+  };
+  AE_RETURN_IF_ERROR(string_list("skip_setup_items", p.mutable_skip_setup_items()));
+  for (const auto& k : p.skip_setup_items()) {
+    if (!ddep::IsKnownSkipKey(k)) {
+      return InvalidArgument("dep.skip_item_invalid",
+                             "'" + k + "' is not one of Apple's skip_setup_items keys "
+                                       "(they are case-sensitive, e.g. AppleID, SIMSetup, TOS)",
+                             "skip_setup_items");
+    }
+  }
+  AE_RETURN_IF_ERROR(string_list("anchor_certs", p.mutable_anchor_certs()));
+  AE_RETURN_IF_ERROR(string_list("supervising_host_certs", p.mutable_supervising_host_certs()));
+  return p;
+}
+
+Reply Written(int status, json body, const LogPosition& pos) {
+  body["position"] = pos.valid() ? json(pos.ToString()) : json(nullptr);
+  Reply r = Reply::Json(status, std::move(body));
+  r.position = pos;
+  return r;
+}
+
+// Waits (bounded) until `pred` holds on the record `key` of `cf`.
+Result<json> AwaitRecord(App& app, const std::string& cf, const std::string& key,
+                         const std::function<bool(const json&)>& pred,
+                         std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  json j;
+  while (true) {
+    AE_ASSIGN_OR_RETURN(j, ViewJson(app, cf, key));
+    if (j.is_object() && pred(j)) return j;
+    if (std::chrono::steady_clock::now() >= deadline) return j;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+void AddDepRoutes(Server& server) {
+  App& app = server.app();
+
+  // ---- accounts ----
+  server.Route("POST", "/v1/dep/accounts", "/v1/dep/accounts", Access::kAdministrator,
+               [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json body, call.Json());
+    AE_ASSIGN_OR_RETURN(std::string name, StrField(body, "name", 128));
+    if (name.empty()) return InvalidArgument("request.missing_field", "name is required", "name");
+    std::string id = "acc_" + crypto::Hex(crypto::RandomBytes(8));
+    dep::ServerIdentityOptions io;
+    io.common_name = "autoenroll DEP " + id;
+    AE_ASSIGN_OR_RETURN(auto identity, dep::ServerIdentity::Generate(io, Clock::Real()));
+    const std::string key_ref = dep::AccountKeySecret(id);
+    AE_RETURN_IF_ERROR(app.secrets().Put(key_ref, identity.PrivateKeyPem()));
+    auto fp = crypto::FromHex(identity.PublicKeyFingerprint());
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+        StreamId("dep-account", id),
+        ddep::AccountDecider(ddep::CreateAccount{id, name, identity.CertificatePem(), key_ref,
+                                                 fp.ok() ? *fp : std::string()}),
+        call.Context()));
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, id));
+    return Written(201, RenderAccount(a), res.position);
+  });
+
+  server.Route("GET", "/v1/dep/accounts", "/v1/dep/accounts", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
+    json items = json::array();
+    std::optional<std::string> next;
+    std::string last;
+    AE_RETURN_IF_ERROR(app.views().Scan("dep_accounts", "", page.cursor,
+                                        [&](std::string_view k, std::string_view v) {
+      if (!page.cursor.empty() && k == page.cursor) return true;
+      if (items.size() == page.limit) {
+        next = last;
+        return false;
+      }
+      json a = json::parse(v, nullptr, false);
+      if (a.is_object()) items.push_back(RenderAccount(a));
+      last = std::string(k);
+      return true;
+    }));
+    return Reply::Json(200, PageJson(std::move(items), next));
+  });
+
+  server.Route("GET", R"(/v1/dep/accounts/([^/]+))", "/v1/dep/accounts/{id}",
+               Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, call.req.matches[1]));
+    return Reply::Json(200, RenderAccount(a));
+  });
+
+  server.Route("GET", R"(/v1/dep/accounts/([^/]+)/certificate)",
+               "/v1/dep/accounts/{id}/certificate", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, call.req.matches[1]));
+    Reply r;
+    r.raw = a.value("certificate_pem", "");
+    r.content_type = "application/x-pem-file";
+    return r;
+  });
+
+  server.Route("PUT", R"(/v1/dep/accounts/([^/]+)/token)", "/v1/dep/accounts/{id}/token",
+               Access::kAdministrator, [&server, &app](Call& call) -> Result<Reply> {
+    const std::string id = call.req.matches[1];
+    AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, id));
+    if (call.req.body.empty()) {
+      return Unprocessable(dep::kTokenMalformed, "the body is empty: send the .p7m file");
+    }
+    AE_ASSIGN_OR_RETURN(auto key_pem, app.secrets().Get(dep::AccountKeySecret(id)));
+    if (!key_pem) return Internal("dep.key_missing", "the account's private key is missing");
+    AE_ASSIGN_OR_RETURN(auto identity,
+                        dep::ServerIdentity::FromPem(a.value("certificate_pem", ""), *key_pem));
+    AE_ASSIGN_OR_RETURN(auto token, dep::DecryptToken(call.req.body, identity, Clock::Real()));
+    const std::string fingerprint = token.Fingerprint();
+    // A new secret per token: a refused upload never overwrites the token in use.
+    const std::string ref = dep::AccountTokenSecret(id) + "/" + fingerprint.substr(0, 16);
+    AE_RETURN_IF_ERROR(app.secrets().Put(ref, token.ToJson()));
+    auto fp = crypto::FromHex(fingerprint);
+    auto ck = crypto::FromHex(token.ConsumerKeyFingerprint());
+    const std::string force = call.Param("force", "false");
+    if (force != "true" && force != "false") {
+      return InvalidArgument("request.bad_param", "force must be true or false", "force");
+    }
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+        StreamId("dep-account", id),
+        ddep::AccountDecider(ddep::UploadToken{fp.ok() ? *fp : "", ck.ok() ? *ck : "", ref,
+                                               token.access_token_expiry_ms, force == "true"}),
+        call.Context()));
+    app.dep().TokenChanged(id);
+    app.dep().RequestSync(id);
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    AE_ASSIGN_OR_RETURN(json after, LoadAccount(app, id));
+    return Written(200, RenderAccount(after), res.position);
+  });
+
+  server.Route("POST", R"(/v1/dep/accounts/([^/]+)/sync)", "/v1/dep/accounts/{id}/sync",
+               Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    const std::string id = call.req.matches[1];
+    AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, id));
+    if (a.value("state", "") != "active") {
+      return FailedPrecondition("dep.account_inactive",
+                                "the account is " + a.value("state", "") +
+                                    "; upload a valid server token first");
+    }
+    app.dep().RequestSync(id);
+    return Reply::Json(202, {{"account_id", id}, {"sync", "requested"}});
+  });
+
+  // ---- profiles ----
+  server.Route("POST", "/v1/dep/profiles", "/v1/dep/profiles", Access::kDeviceManager,
+               [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json body, call.Json());
+    if (!body.is_object()) return InvalidArgument("request.bad_json", "the body must be an object");
+    AE_ASSIGN_OR_RETURN(auto profile,
+                        ParseProfile(body, server.options().public_url + "/enroll/apple"));
+    auto account = LoadAccount(app, profile.account_id());
+    if (!account.ok()) {
+      return Unprocessable("dep.account_not_found", "no DEP account " + profile.account_id(),
+                           "account_id");
+    }
+    std::string id = "prof_" + crypto::Hex(crypto::RandomBytes(8));
+    profile.set_profile_id(id);
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId("dep-profile", id),
+                                                    ddep::ProfileDecider(ddep::DefineProfile{profile}),
+                                                    call.Context()));
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    // Apple defines it asynchronously (the adapter); answer with its outcome when it
+    // comes quickly, else with state "pending".
+    AE_ASSIGN_OR_RETURN(json p, AwaitRecord(app, "dep_profiles", id,
+                                            [](const json& j) { return j.value("state", "") != "pending"; },
+                                            std::chrono::milliseconds(10000)));
+    if (p.is_object() && p.value("state", "") == "failed" && p["error"].is_object() &&
+        p["error"].value("code", "").rfind("dep.", 0) == 0 &&
+        p["error"].value("code", "") != "dep.unavailable") {
+      Status refused = Unprocessable(p["error"].value("code", ""),
+                                     "Apple refused the profile: " + p["error"].value("message", ""));
+      return refused;
+    }
+    return Written(201, RenderProfile(p), res.position);
+  });
+
+  server.Route("GET", "/v1/dep/profiles", "/v1/dep/profiles", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
+    json items = json::array();
+    std::optional<std::string> next;
+    std::string last;
+    AE_RETURN_IF_ERROR(app.views().Scan("dep_profiles", "", page.cursor,
+                                        [&](std::string_view k, std::string_view v) {
+      if (!page.cursor.empty() && k == page.cursor) return true;
+      if (items.size() == page.limit) {
+        next = last;
+        return false;
+      }
+      json p = json::parse(v, nullptr, false);
+      if (p.is_object()) items.push_back(RenderProfile(p));
+      last = std::string(k);
+      return true;
+    }));
+    return Reply::Json(200, PageJson(std::move(items), next));
+  });
+
+  server.Route("GET", R"(/v1/dep/profiles/([^/]+))", "/v1/dep/profiles/{id}",
+               Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    const std::string id = call.req.matches[1];
+    json p;
+    if (ValidId(id)) {
+      AE_ASSIGN_OR_RETURN(p, ViewJson(app, "dep_profiles", id));
+    }
+    if (!p.is_object()) return NotFound("dep.profile_not_found", "no DEP profile " + id);
+    return Reply::Json(200, RenderProfile(p));
+  });
+
+  server.Route("DELETE", R"(/v1/dep/profiles/([^/]+))", "/v1/dep/profiles/{id}",
+               Access::kDeviceManager, [](Call&) -> Result<Reply> {
+    return Status(StatusCode::kUnimplemented, "dep.profile_delete_not_supported",
+                  "Apple keeps DEP profiles forever; define a new profile and assign it instead");
+  });
+
+  // ---- devices ----
+  server.Route("GET", "/v1/dep/devices", "/v1/dep/devices", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
+    const std::string account = call.Param("account_id");
+    const std::string status = call.Param("profile_status");
+    if (!status.empty() && status != "empty" && status != "assigned" && status != "pushed" &&
+        status != "removed") {
+      return InvalidArgument("request.bad_param",
+                             "profile_status must be empty, assigned, pushed or removed",
+                             "profile_status");
+    }
+    std::string q = call.Param("q");
+    for (char& c : q) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    json items = json::array();
+    std::optional<std::string> next;
+    std::string last;
+    size_t scanned = 0;
+    AE_RETURN_IF_ERROR(app.views().Scan("dep_devices", "", page.cursor,
+                                        [&](std::string_view k, std::string_view v) {
+      if (!page.cursor.empty() && k == page.cursor) return true;
+      if (++scanned > 200000) {  // bounded: a filter that matches little pages on
+        next = last;
+        return false;
+      }
+      if (items.size() == page.limit) {
+        next = last;
+        return false;
+      }
+      last = std::string(k);
+      if (!q.empty() && k.find(q) == std::string_view::npos) return true;
+      json d = json::parse(v, nullptr, false);
+      if (!d.is_object()) return true;
+      if (!account.empty() && d.value("account_id", "") != account) return true;
+      if (!status.empty() && d.value("profile_status", "") != status) return true;
+      items.push_back(RenderDevice(app, d));
+      return true;
+    }));
+    return Reply::Json(200, PageJson(std::move(items), next));
+  });
+
+  server.Route("GET", R"(/v1/dep/devices/([^/]+))", "/v1/dep/devices/{serial}",
+               Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json d, LoadDevice(app, call.req.matches[1]));
+    return Reply::Json(200, RenderDevice(app, d));
+  });
+
+  server.Route("PATCH", R"(/v1/dep/devices/([^/]+))", "/v1/dep/devices/{serial}",
+               Access::kDeviceManager, [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json d, LoadDevice(app, call.req.matches[1]));
+    const std::string serial = d.value("serial_number", "");
+    AE_ASSIGN_OR_RETURN(json body, call.Json());
+    if (!body.is_object()) return InvalidArgument("request.bad_json", "the body must be an object");
+    for (const auto& [k, v] : body.items()) {
+      if (k != "profile_id" && k != "user" && k != "policy" && k != "ruleset") {
+        return InvalidArgument("request.unknown_field",
+                               "unknown field " + k + " (profile_id, user, policy, ruleset)", k);
+      }
+    }
+    ddep::AssignDevice cmd;
+    cmd.request_id = crypto::UuidV7(Clock::Real().NowMs());
+    AE_ASSIGN_OR_RETURN(auto profile_id, OptionalStringField(body, "profile_id", 64));
+    if (profile_id && !profile_id->empty()) {
+      json p;
+      if (ValidId(*profile_id)) {
+        AE_ASSIGN_OR_RETURN(p, ViewJson(app, "dep_profiles", *profile_id));
+      }
+      if (!p.is_object()) {
+        return Unprocessable("dep.profile_not_found", "no DEP profile " + *profile_id, "profile_id");
+      }
+      if (p.value("state", "") != "defined") {
+        return FailedPrecondition("dep.profile_not_defined",
+                                  "the profile is " + p.value("state", "") +
+                                      " at Apple; it can be assigned once Apple accepted it");
+      }
+      if (p.value("account_id", "") != d.value("account_id", "")) {
+        return Unprocessable("dep.profile_other_account",
+                             "the profile belongs to another DEP account than the device",
+                             "profile_id");
+      }
+      cmd.profile_uuid = p.value("profile_uuid", "");
+    }
+    cmd.profile_id = profile_id;
+    AE_ASSIGN_OR_RETURN(auto user, OptionalStringField(body, "user", 64));
+    if (user && !user->empty()) {
+      AE_ASSIGN_OR_RETURN(std::string uid,
+                          ResolveUserId(app, *user, pb::ROLE_DEVICE_USER, "user"));
+      cmd.user_id = uid;
+    } else {
+      cmd.user_id = user;
+    }
+    AE_ASSIGN_OR_RETURN(auto policy, OptionalStringField(body, "policy", 128));
+    if (policy && !policy->empty()) {
+      AE_ASSIGN_OR_RETURN(std::string pid, ResolvePolicyId(app, *policy));
+      cmd.policy_id = pid;
+    } else {
+      cmd.policy_id = policy;
+    }
+    AE_ASSIGN_OR_RETURN(auto ruleset, OptionalStringField(body, "ruleset", 128));
+    if (ruleset && !ruleset->empty()) {
+      AE_ASSIGN_OR_RETURN(std::string rid, ResolveRuleSetId(app, *ruleset));
+      cmd.ruleset_id = rid;
+    } else {
+      cmd.ruleset_id = ruleset;
+    }
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId("dep-device", serial),
+                                                    ddep::DeviceDecider(cmd), call.Context()));
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    AE_ASSIGN_OR_RETURN(json after, LoadDevice(app, serial));
+    json out = RenderDevice(app, after);
+    return Written(200, out, res.position);
+  });
+
+  server.Route("DELETE", R"(/v1/dep/devices/([^/]+)/profile)", "/v1/dep/devices/{serial}/profile",
+               Access::kDeviceManager, [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json d, LoadDevice(app, call.req.matches[1]));
+    const std::string serial = d.value("serial_number", "");
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+        StreamId("dep-device", serial),
+        ddep::DeviceDecider(ddep::RequestProfileRemoval{crypto::UuidV7(Clock::Real().NowMs())}),
+        call.Context()));
+    server.WaitForViews(res.position).IgnoreError();
+    return Written(202, {{"serial_number", serial}, {"profile_removal", "requested"}},
+                   res.position);
+  });
+
+  server.Route("POST", R"(/v1/dep/devices/([^/]+)/disown)", "/v1/dep/devices/{serial}/disown",
+               Access::kAdministrator, [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json d, LoadDevice(app, call.req.matches[1]));
+    const std::string serial = d.value("serial_number", "");
+    AE_ASSIGN_OR_RETURN(json body, call.Json());
+    AE_ASSIGN_OR_RETURN(std::string confirm, StrField(body, "confirm_serial_number", 64));
+    std::string upper = confirm;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (confirm.empty() || upper != serial) {
+      return InvalidArgument("dep.disown_not_confirmed",
+                             "disown is permanent: repeat the device's serial number in "
+                             "confirm_serial_number",
+                             "confirm_serial_number");
+    }
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+        StreamId("dep-device", serial),
+        ddep::DeviceDecider(ddep::RequestDisown{crypto::UuidV7(Clock::Real().NowMs()),
+                                                call.who.user_id}),
+        call.Context()));
+    server.WaitForViews(res.position).IgnoreError();
+    log::Get("dep")->warn("disown of {} requested by user {}", serial, call.who.user_id);
+    return Written(202, {{"serial_number", serial}, {"disown", "requested"}}, res.position);
+  });
+}
+
+}  // namespace ae::api

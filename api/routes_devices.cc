@@ -1,0 +1,110 @@
+// The inventory of enrolled devices, every platform (API.md "Inventory").
+
+#include "api/lookup.h"
+#include "api/server.h"
+#include "domain/devices/devices.h"
+
+namespace ae::api {
+
+namespace ddev = domain::devices;
+using nlohmann::json;
+
+namespace {
+
+bool ValidDeviceId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != ':' &&
+        c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+json RenderInventoryDevice(App& app, const json& d) {
+  json out = {{"id", d.value("id", "")},
+              {"platform", d.value("platform", "")},
+              {"serial_number", d.value("serial_number", "")},
+              {"udid", d.value("udid", "")},
+              {"imei", d.value("imei", "")},
+              {"model", d.value("model", "")},
+              {"os_version", d.value("os_version", "")},
+              {"user", UsernameOf(app, d.value("user_id", ""))},
+              {"policy", PolicyName(app, d.value("policy_id", ""))},
+              {"ruleset", RuleSetName(app, d.value("ruleset_id", ""))},
+              {"status", d.value("status", "")},
+              {"configured", d.value("configured", false)},
+              {"enrolled_at", d.value("enrolled_at", json(nullptr))},
+              {"last_seen_at", d.value("last_seen_at", json(nullptr))},
+              {"last_message_type", d.value("last_message_type", "")},
+              {"pending_commands", d.value("pending_commands", json::object()).size()},
+              {"last_command", d.value("last_command", json(nullptr))},
+              {"updated_at", d.value("updated_at", json(nullptr))}};
+  for (const char* k : {"user", "policy", "ruleset"}) {
+    if (out[k] == "") out[k] = nullptr;
+  }
+  return out;
+}
+
+Result<json> LoadInventoryDevice(App& app, const std::string& id) {
+  if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("devices", id));
+  if (!raw) return NotFound("device.not_found", "no device " + id + " in the inventory");
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", "device record does not parse");
+  return j;
+}
+
+}  // namespace
+
+void AddDeviceRoutes(Server& server) {
+  App& app = server.app();
+
+  server.Route("GET", "/v1/devices", "/v1/devices", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
+    const std::string platform = call.Param("platform");
+    json items = json::array();
+    std::optional<std::string> next;
+    std::string last;
+    AE_RETURN_IF_ERROR(app.views().Scan("devices", "", page.cursor,
+                                        [&](std::string_view k, std::string_view v) {
+      if (!page.cursor.empty() && k == page.cursor) return true;
+      if (items.size() == page.limit) {
+        next = last;
+        return false;
+      }
+      last = std::string(k);
+      json d = json::parse(v, nullptr, false);
+      if (!d.is_object()) return true;
+      if (!platform.empty() && d.value("platform", "") != platform) return true;
+      items.push_back(RenderInventoryDevice(app, d));
+      return true;
+    }));
+    return Reply::Json(200, PageJson(std::move(items), next));
+  });
+
+  server.Route("GET", R"(/v1/devices/([^/]+))", "/v1/devices/{id}", Access::kDeviceManager,
+               [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json d, LoadInventoryDevice(app, call.req.matches[1]));
+    return Reply::Json(200, RenderInventoryDevice(app, d));
+  });
+
+  server.Route("DELETE", R"(/v1/devices/([^/]+))", "/v1/devices/{id}", Access::kDeviceManager,
+               [&server, &app](Call& call) -> Result<Reply> {
+    const std::string id = call.req.matches[1];
+    if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId("device", id),
+                                                    ddev::DeviceDecider(ddev::RemoveFromInventory{}),
+                                                    call.Context()));
+    AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+    Reply r = Reply::Json(200, {{"id", id}, {"removed", true},
+                                {"position", res.position.valid() ? json(res.position.ToString())
+                                                                  : json(nullptr)}});
+    r.position = res.position;
+    return r;
+  });
+}
+
+}  // namespace ae::api

@@ -1,0 +1,34 @@
+#pragma once
+// DepProjector: the Apple DEP views.
+//
+// Tables (JSON values with sorted keys, so replays are byte-identical):
+//   dep_accounts  account_id -> {id, name, state, state_reason, certificate_pem,
+//                   token_expires_at, token_fingerprint, server_name, server_uuid,
+//                   org_*, last_sync_at, last_sync_error, sync{...},
+//                   cursor_at, device_counts{total, empty, assigned, pushed,
+//                   removed}, created_at, updated_at, last_position}
+//   dep_profiles  profile_id -> {id, account_id, every profile field,
+//                   profile_uuid, state: pending|defined|failed, error, ...}
+//   dep_devices   serial -> {serial_number, account_id, Apple's attributes,
+//                   profile_status, profile_uuid, profile_id, profile times,
+//                   user_id, policy_id, ruleset_id, assigned_to_server,
+//                   pending_request_id, last_assignment_error, enrollment,
+//                   disowned, updated_at, last_position}
+//   dep_retries   serial -> {due, profile_id, profile_uuid}: failed assignments
+//                 and when to ask Apple again
+// device_counts count the devices assigned to the server, by profile status.
+
+#include "projections/projector.h"
+
+namespace ae::proj {
+
+class DepProjector : public Projector {
+ public:
+  std::string name() const override { return "dep"; }
+  std::vector<std::string> column_families() const override {
+    return {"dep_accounts", "dep_profiles", "dep_devices", "dep_retries"};
+  }
+  Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
+};
+
+}  // namespace ae::proj

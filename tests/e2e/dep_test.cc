@@ -1,0 +1,448 @@
+// Apple DEP end to end: the autoenroll binary against the Apple DEP simulator,
+// both on loopback. Account -> token -> sync -> profile -> assignment -> pushed
+// -> removed, with the failure paths an administrator meets.
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "adapters/apple_dep/server_identity.h"
+#include "adapters/simulators/apple_dep_simulator.h"
+#include "tests/support/engine_process.h"
+#include "tests/support/test_support.h"
+
+namespace ae::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr char kServer[] = "MDM Server 1";
+
+class DepTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine_ = std::make_unique<EngineProcess>(
+        dir_.Sub("data"), std::vector<std::string>{"--apple-dep-url", sim_.base_url(),
+                                                   "--dep-sync-interval", "3600",
+                                                   "--dep-retry-tick", "1"});
+    ASSERT_THAT(engine_->Start(), IsOk());
+    admin_ = engine_->AdminToken();
+  }
+
+  // An account with an uploaded token for `server` and `devices` devices at Apple.
+  json ActiveAccount(size_t devices, const std::string& server = kServer,
+                     const std::string& prefix = "C02") {
+    auto acc = engine_->Post("/v1/dep/accounts", json{{"name", server}}.dump(), admin_);
+    EXPECT_EQ(acc.status, 201) << acc.body;
+    std::string id = acc.json.value("id", "");
+    auto cert = engine_->Get("/v1/dep/accounts/" + id + "/certificate", admin_);
+    EXPECT_EQ(cert.status, 200);
+    auto p7m = sim_.IssueToken(cert.body, server);
+    EXPECT_TRUE(p7m.ok());
+    if (devices > 0) {
+      EXPECT_THAT(sim_.AddDevices(server, sim::AppleDepSimulator::MakeDevices(prefix, devices)),
+                  IsOk());
+    }
+    auto up = engine_->Send("PUT", "/v1/dep/accounts/" + id + "/token", *p7m, admin_,
+                            "application/pkcs7-mime");
+    EXPECT_EQ(up.status, 200) << up.body;
+    if (devices > 0) WaitForCount(id, "total", devices);
+    return up.json;
+  }
+
+  json Account(const std::string& id) { return engine_->Get("/v1/dep/accounts/" + id, admin_).json; }
+
+  void WaitForCount(const std::string& id, const std::string& bucket, size_t n) {
+    EXPECT_TRUE(WaitFor([&] {
+      return Account(id)["device_counts"].value(bucket, 0) == static_cast<int>(n);
+    }, std::chrono::seconds(30))) << Account(id).dump();
+  }
+
+  json Device(const std::string& serial) {
+    return engine_->Get("/v1/dep/devices/" + serial, admin_).json;
+  }
+
+  bool WaitForDevice(const std::string& serial, const std::function<bool(const json&)>& pred) {
+    return WaitFor([&] { return pred(Device(serial)); }, std::chrono::seconds(30));
+  }
+
+  json DefineProfile(const std::string& account_id, const std::string& name,
+                     bool await_configured = false) {
+    auto p = engine_->Post("/v1/dep/profiles",
+                           json{{"account_id", account_id},
+                                {"profile_name", name},
+                                {"is_mandatory", true},
+                                {"is_mdm_removable", false},
+                                {"is_supervised", true},
+                                {"await_device_configured", await_configured},
+                                {"skip_setup_items", {"AppleID", "TOS", "SIMSetup"}},
+                                {"department", "IT"}}
+                               .dump(),
+                           admin_);
+    EXPECT_EQ(p.status, 201) << p.body;
+    return p.json;
+  }
+
+  void Sync(const std::string& id) {
+    auto s = engine_->Post("/v1/dep/accounts/" + id + "/sync", "", admin_);
+    EXPECT_EQ(s.status, 202) << s.body;
+  }
+
+  TempDir dir_;
+  sim::AppleDepSimulator sim_;
+  std::unique_ptr<EngineProcess> engine_;
+  std::string admin_;
+};
+
+TEST_F(DepTest, AccountMakesItsKeyPairAndWaitsForItsToken) {
+  auto acc = engine_->Post("/v1/dep/accounts", R"({"name":"Campus"})", admin_);
+  ASSERT_EQ(acc.status, 201) << acc.body;
+  EXPECT_EQ(acc.json["state"], "awaiting_token");
+  EXPECT_EQ(acc.json["name"], "Campus");
+  EXPECT_FALSE(acc.Header("X-Log-Position").empty());
+  std::string id = acc.json["id"];
+  auto cert = engine_->Get("/v1/dep/accounts/" + id + "/certificate", admin_);
+  ASSERT_EQ(cert.status, 200);
+  EXPECT_EQ(cert.Header("Content-Type"), "application/x-pem-file");
+  EXPECT_NE(cert.body.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
+  EXPECT_TRUE(dep::CertificatePublicKeyFingerprint(cert.body).ok());
+  auto list = engine_->Get("/v1/dep/accounts", admin_);
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.json["items"].size(), 1u);
+  EXPECT_EQ(list.json["items"][0]["id"], id);
+  EXPECT_EQ(engine_->Get("/v1/dep/accounts/nope", admin_).status, 404);
+  EXPECT_EQ(engine_->Post("/v1/dep/accounts", R"({})", admin_).status, 400);
+  // Syncing without a token is refused with a reason.
+  auto sync = engine_->Post("/v1/dep/accounts/" + id + "/sync", "", admin_);
+  EXPECT_EQ(sync.status, 409);
+  EXPECT_EQ(sync.json["error"]["code"], "dep.account_inactive");
+}
+
+TEST_F(DepTest, TokenUploadAcceptsApplesFileAndRefusesWrongOnesWithReasons) {
+  auto a = engine_->Post("/v1/dep/accounts", R"({"name":"A"})", admin_);
+  auto b = engine_->Post("/v1/dep/accounts", R"({"name":"B"})", admin_);
+  std::string ida = a.json["id"], idb = b.json["id"];
+  std::string cert_a = engine_->Get("/v1/dep/accounts/" + ida + "/certificate", admin_).body;
+  std::string cert_b = engine_->Get("/v1/dep/accounts/" + idb + "/certificate", admin_).body;
+
+  // A token made for B's certificate does not open with A's key.
+  auto for_b = sim_.IssueToken(cert_b, "Server B");
+  ASSERT_TRUE(for_b.ok());
+  auto wrong = engine_->Send("PUT", "/v1/dep/accounts/" + ida + "/token", *for_b, admin_,
+                             "application/pkcs7-mime");
+  EXPECT_EQ(wrong.status, 422);
+  EXPECT_EQ(wrong.json["error"]["code"], "dep.token_not_for_this_account");
+
+  auto garbage = engine_->Send("PUT", "/v1/dep/accounts/" + ida + "/token", "not a token", admin_,
+                               "application/pkcs7-mime");
+  EXPECT_EQ(garbage.status, 422);
+  EXPECT_EQ(garbage.json["error"]["code"], "dep.token_malformed");
+
+  sim::IssueTokenOptions expired;
+  expired.expiry_ms = Clock::Real().NowMs() - 3600'000;
+  auto old = sim_.IssueToken(cert_a, "Server A", expired);
+  ASSERT_TRUE(old.ok());
+  auto past = engine_->Send("PUT", "/v1/dep/accounts/" + ida + "/token", *old, admin_,
+                            "application/pkcs7-mime");
+  EXPECT_EQ(past.status, 422);
+  EXPECT_EQ(past.json["error"]["code"], "dep.token_expired");
+  EXPECT_EQ(Account(ida)["state"], "awaiting_token");  // nothing was lost or half-written
+
+  // Apple's own layout, wrapped JSON, OpenSSL header: all accepted.
+  sim::IssueTokenOptions wrapped;
+  wrapped.p7m.wrap_json_at = 37;
+  wrapped.p7m.message_markers = false;
+  auto good = sim_.IssueToken(cert_a, "Server A", wrapped);
+  ASSERT_TRUE(good.ok());
+  auto ok = engine_->Send("PUT", "/v1/dep/accounts/" + ida + "/token", *good, admin_,
+                          "application/pkcs7-mime");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json["state"], "active");
+  EXPECT_TRUE(ok.json["token_expires_at"].is_string());
+  EXPECT_TRUE(ok.json["token_warning"].is_null());
+  // Account details come from Apple's /account.
+  EXPECT_TRUE(WaitFor([&] { return Account(ida)["server_name"] == "Server A"; },
+                      std::chrono::seconds(20)));
+  EXPECT_EQ(Account(ida)["server_uuid"], *sim_.ServerUuid("Server A"));
+
+  // A renewal (same MDM server, new credentials) replaces the token and warns near expiry.
+  sim::IssueTokenOptions soon;
+  soon.expiry_ms = Clock::Real().NowMs() + 10LL * 24 * 3600 * 1000;
+  auto renewed = sim_.IssueToken(cert_a, "Server A", soon);
+  ASSERT_TRUE(renewed.ok());
+  auto up = engine_->Send("PUT", "/v1/dep/accounts/" + ida + "/token", *renewed, admin_,
+                          "application/pkcs7-mime");
+  // The simulator's renewal issues a new consumer key only for a new server, so
+  // this is the same server's token.
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(up.json["token_warning"], "expires_soon");
+
+  // Only administrators upload tokens.
+  auto u = engine_->Post("/v1/users", R"({"username":"mgr","role":"device_manager"})", admin_);
+  auto t = engine_->Post("/v1/users/mgr/tokens", "", admin_);
+  auto denied = engine_->Send("PUT", "/v1/dep/accounts/" + ida + "/token", *renewed,
+                              t.json["token"], "application/pkcs7-mime");
+  EXPECT_EQ(denied.status, 403);
+}
+
+TEST_F(DepTest, SyncPagesDevicesIntoTheInventoryAndOnlyRealChangesBecomeEvents) {
+  json acc = ActiveAccount(250);
+  std::string id = acc["id"];
+  json counts = Account(id)["device_counts"];
+  EXPECT_EQ(counts["total"], 250);
+  EXPECT_EQ(counts["empty"], 250);
+  // Paging through every device.
+  std::set<std::string> serials;
+  std::string cursor;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = engine_->Get("/v1/dep/devices?limit=100" +
+                                 (cursor.empty() ? std::string() : "&cursor=" + cursor),
+                             admin_);
+    ASSERT_EQ(page.status, 200) << page.body;
+    for (const auto& d : page.json["items"]) serials.insert(d["serial_number"].get<std::string>());
+    if (page.json["next_cursor"].is_null()) break;
+    cursor = page.json["next_cursor"];
+  }
+  EXPECT_EQ(serials.size(), 250u);
+  std::string serial = *serials.begin();
+  json d = Device(serial);
+  EXPECT_EQ(d["profile_status"], "empty");
+  EXPECT_TRUE(d["user"].is_null());
+  EXPECT_EQ(d["account_id"], id);
+  EXPECT_EQ(d["assigned_to_server"], true);
+  EXPECT_FALSE(d["model"].get<std::string>().empty());
+
+  // A second sync with nothing new at Apple appends no device event.
+  auto before = engine_->Get("/v1/events?type=DepDeviceSynced&limit=1000", admin_);
+  Sync(id);
+  ASSERT_TRUE(WaitFor([&] {
+    return Account(id)["sync"].value("running", true) == false &&
+           Account(id)["sync"].value("mode", "") == "sync";
+  }, std::chrono::seconds(20)));
+  auto after = engine_->Get("/v1/events?type=DepDeviceSynced&limit=1000", admin_);
+  EXPECT_EQ(after.json["items"].size(), before.json["items"].size());
+
+  // Apple-side changes arrive on the next sync: a removal keeps the record.
+  ASSERT_THAT(sim_.RemoveDevice(serial), IsOk());
+  Sync(id);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["assigned_to_server"] == false; }));
+  WaitForCount(id, "total", 249);
+  // Filters.
+  auto filtered = engine_->Get("/v1/dep/devices?profile_status=pushed", admin_);
+  EXPECT_EQ(filtered.json["items"].size(), 0u);
+  EXPECT_EQ(engine_->Get("/v1/dep/devices?profile_status=bogus", admin_).status, 400);
+  EXPECT_EQ(engine_->Get("/v1/dep/devices/NOSUCHSERIAL", admin_).status, 404);
+}
+
+TEST_F(DepTest, ProfilesAreValidatedDefinedAtAppleAndNeverDeleted) {
+  json acc = ActiveAccount(0);
+  std::string id = acc["id"];
+  json p = DefineProfile(id, "Staff iPhones");
+  EXPECT_EQ(p["state"], "defined");
+  EXPECT_FALSE(p["profile_uuid"].get<std::string>().empty());
+  auto at_apple = sim_.ProfileState(p["profile_uuid"].get<std::string>());
+  ASSERT_TRUE(at_apple.has_value());
+  EXPECT_EQ(at_apple->profile_name, "Staff iPhones");
+  EXPECT_EQ(at_apple->is_mandatory, true);
+  EXPECT_EQ(at_apple->skip_setup_items, (std::vector<std::string>{"AppleID", "TOS", "SIMSetup"}));
+  EXPECT_NE(at_apple->url.find("/enroll/apple"), std::string::npos);
+
+  auto bad_key = engine_->Post("/v1/dep/profiles",
+                               json{{"account_id", id}, {"profile_name", "x"},
+                                    {"skip_setup_items", {"appleid"}}}.dump(), admin_);
+  EXPECT_EQ(bad_key.status, 400);
+  EXPECT_EQ(bad_key.json["error"]["code"], "dep.skip_item_invalid");
+  EXPECT_EQ(bad_key.json["error"]["field"], "skip_setup_items");
+  auto no_name = engine_->Post("/v1/dep/profiles", json{{"account_id", id}}.dump(), admin_);
+  EXPECT_EQ(no_name.status, 400);
+  auto no_account = engine_->Post("/v1/dep/profiles",
+                                  json{{"account_id", "acc_nope"}, {"profile_name", "x"}}.dump(),
+                                  admin_);
+  EXPECT_EQ(no_account.status, 422);
+
+  auto del = engine_->Delete("/v1/dep/profiles/" + p["id"].get<std::string>(), admin_);
+  EXPECT_EQ(del.status, 405);
+  EXPECT_EQ(del.json["error"]["code"], "dep.profile_delete_not_supported");
+  auto list = engine_->Get("/v1/dep/profiles", admin_);
+  EXPECT_EQ(list.json["items"].size(), 1u);
+}
+
+TEST_F(DepTest, AssignmentPushRemovalAndReassignmentFollowTheProductStatuses) {
+  json acc = ActiveAccount(20);
+  std::string id = acc["id"];
+  json profile = DefineProfile(id, "Field");
+  std::string pid = profile["id"], uuid = profile["profile_uuid"];
+  ASSERT_EQ(engine_->Post("/v1/users", R"({"username":"bob","role":"device_user"})", admin_).status, 201);
+  ASSERT_EQ(engine_->Post("/v1/policies", R"({"name":"Standard"})", admin_).status, 201);
+  std::string serial = engine_->Get("/v1/dep/devices?limit=1", admin_).json["items"][0]["serial_number"];
+
+  auto patched = engine_->Send("PATCH", "/v1/dep/devices/" + serial,
+                               json{{"profile_id", pid}, {"user", "bob"}, {"policy", "Standard"}}.dump(),
+                               admin_, "application/json");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.json["user"], "bob");
+  EXPECT_EQ(patched.json["policy"], "Standard");
+  EXPECT_FALSE(patched.Header("X-Log-Position").empty());
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "assigned"; }))
+      << Device(serial).dump();
+  EXPECT_EQ(sim_.DeviceState(serial)->profile_uuid, uuid);
+  WaitForCount(id, "assigned", 1);
+
+  // The device fetched its profile at activation: "pushed" after the next sync;
+  // the sync leaves the local assignments alone.
+  ASSERT_THAT(sim_.ActivateDevice(serial), IsOk());
+  Sync(id);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "pushed"; }));
+  EXPECT_EQ(Device(serial)["user"], "bob");
+  EXPECT_FALSE(Device(serial)["profile_push_time"].is_null());
+
+  // Unassigned at Apple and re-assigned after a push: "removed", ready for a new profile.
+  std::string other_cert =
+      engine_->Get("/v1/dep/accounts/" + id + "/certificate", admin_).body;  // any cert will do
+  ASSERT_TRUE(sim_.IssueToken(other_cert, "Elsewhere").ok());
+  ASSERT_THAT(sim_.MoveDevice(serial, "Elsewhere"), IsOk());
+  ASSERT_THAT(sim_.MoveDevice(serial, kServer), IsOk());
+  Sync(id);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) {
+    return j["profile_status"] == "removed" && j["assigned_to_server"] == true;
+  })) << Device(serial).dump();
+  EXPECT_EQ(Device(serial)["user"], "bob");
+  auto again = engine_->Send("PATCH", "/v1/dep/devices/" + serial, json{{"profile_id", pid}}.dump(),
+                             admin_, "application/json");
+  ASSERT_EQ(again.status, 200);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "assigned"; }));
+
+  // Removing the profile at Apple.
+  auto removed = engine_->Delete("/v1/dep/devices/" + serial + "/profile", admin_);
+  EXPECT_EQ(removed.status, 202);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "removed"; }));
+  EXPECT_EQ(sim_.DeviceState(serial)->profile_status, dep::ProfileStatus::kRemoved);
+
+  // Bad assignments are refused with the field named.
+  auto unknown_user = engine_->Send("PATCH", "/v1/dep/devices/" + serial, R"({"user":"nobody"})",
+                                    admin_, "application/json");
+  EXPECT_EQ(unknown_user.status, 422);
+  EXPECT_EQ(unknown_user.json["error"]["field"], "user");
+  auto unknown_profile = engine_->Send("PATCH", "/v1/dep/devices/" + serial,
+                                       R"({"profile_id":"prof_nope"})", admin_, "application/json");
+  EXPECT_EQ(unknown_profile.status, 422);
+  auto bad_field = engine_->Send("PATCH", "/v1/dep/devices/" + serial, R"({"color":"red"})", admin_,
+                                 "application/json");
+  EXPECT_EQ(bad_field.status, 400);
+  // Clearing the user.
+  auto cleared = engine_->Send("PATCH", "/v1/dep/devices/" + serial, R"({"user":null})", admin_,
+                               "application/json");
+  ASSERT_EQ(cleared.status, 200);
+  EXPECT_TRUE(cleared.json["user"].is_null());
+}
+
+TEST_F(DepTest, ThrottledAssignmentIsRetriedAfterAppleSaysSoAndNeverDuplicated) {
+  json acc = ActiveAccount(5);
+  std::string id = acc["id"];
+  json profile = DefineProfile(id, "Retry");
+  auto items = engine_->Get("/v1/dep/devices", admin_).json["items"];
+  std::string serial = items[0]["serial_number"];
+  sim_.SetSerialOutcome(serial, {"THROTTLED", 2});
+  auto patched = engine_->Send("PATCH", "/v1/dep/devices/" + serial,
+                               json{{"profile_id", profile["id"]}}.dump(), admin_, "application/json");
+  ASSERT_EQ(patched.status, 200);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) {
+    return j["last_assignment_error"].is_object() &&
+           j["last_assignment_error"]["reason"] == "THROTTLED";
+  })) << Device(serial).dump();
+  EXPECT_TRUE(Device(serial)["last_assignment_error"]["retry_after"].is_string());
+  EXPECT_EQ(Device(serial)["profile_status"], "empty");
+  sim_.SetSerialOutcome(serial, {"", 0});
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "assigned"; }))
+      << Device(serial).dump();
+  EXPECT_TRUE(Device(serial)["last_assignment_error"].is_null());
+  // One success, one failure: no duplicates.
+  auto ok = engine_->Get("/v1/events?type=DepProfileAssigned", admin_);
+  EXPECT_EQ(ok.json["items"].size(), 1u);
+}
+
+TEST_F(DepTest, DisownNeedsAnAdministratorAndTheSerialRepeated) {
+  json acc = ActiveAccount(3);
+  std::string id = acc["id"];
+  std::string serial = engine_->Get("/v1/dep/devices?limit=1", admin_).json["items"][0]["serial_number"];
+  engine_->Post("/v1/users", R"({"username":"mgr","role":"device_manager"})", admin_);
+  std::string mgr = engine_->Post("/v1/users/mgr/tokens", "", admin_).json["token"];
+  auto body = json{{"confirm_serial_number", serial}}.dump();
+  EXPECT_EQ(engine_->Post("/v1/dep/devices/" + serial + "/disown", body, mgr).status, 403);
+  auto unconfirmed = engine_->Post("/v1/dep/devices/" + serial + "/disown",
+                                   R"({"confirm_serial_number":"WRONG"})", admin_);
+  EXPECT_EQ(unconfirmed.status, 400);
+  EXPECT_EQ(unconfirmed.json["error"]["code"], "dep.disown_not_confirmed");
+  EXPECT_TRUE(sim_.DeviceState(serial).has_value());
+  auto done = engine_->Post("/v1/dep/devices/" + serial + "/disown", body, admin_);
+  ASSERT_EQ(done.status, 202) << done.body;
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["disowned"] == true; }));
+  EXPECT_EQ(Device(serial)["assigned_to_server"], false);
+  // Who did it is on record.
+  auto ev = engine_->Get("/v1/events?type=DepDeviceDisownRequested", admin_);
+  ASSERT_EQ(ev.json["items"].size(), 1u);
+  EXPECT_NE(ev.json["items"][0].dump().find("requested_by"), std::string::npos);
+}
+
+TEST_F(DepTest, RevokedTokenAndUnsignedTermsBecomeTheAccountsState) {
+  json acc = ActiveAccount(2);
+  std::string id = acc["id"];
+  sim_.RequireTermsSigning(true);
+  Sync(id);
+  ASSERT_TRUE(WaitFor([&] { return Account(id)["state"] == "terms_not_signed"; },
+                      std::chrono::seconds(20))) << Account(id).dump();
+  EXPECT_TRUE(Account(id)["last_sync_error"].is_object());
+  sim_.RequireTermsSigning(false);
+  // A token upload reactivates the account.
+  std::string cert = engine_->Get("/v1/dep/accounts/" + id + "/certificate", admin_).body;
+  auto p7m = sim_.IssueToken(cert, kServer);
+  ASSERT_TRUE(p7m.ok());
+  ASSERT_EQ(engine_->Send("PUT", "/v1/dep/accounts/" + id + "/token", *p7m, admin_,
+                          "application/pkcs7-mime").status, 200);
+  EXPECT_EQ(Account(id)["state"], "active");
+  ASSERT_THAT(sim_.RevokeToken(kServer), IsOk());
+  sim_.ExpireSessions();
+  Sync(id);
+  ASSERT_TRUE(WaitFor([&] { return Account(id)["state"] == "token_rejected"; },
+                      std::chrono::seconds(20))) << Account(id).dump();
+}
+
+TEST_F(DepTest, NoSecretAppearsInEventsLogsAnswersOrPlainFiles) {
+  json acc = ActiveAccount(3);
+  std::string id = acc["id"];
+  DefineProfile(id, "Secrets");
+  // The OAuth values the engine sent to Apple.
+  std::string consumer_key, access_token;
+  for (const auto& r : sim_.Requests()) {
+    if (r.path != "/session") continue;
+    std::string auth = r.headers.count("Authorization") ? r.headers.find("Authorization")->second : "";
+    std::smatch m;
+    if (std::regex_search(auth, m, std::regex(R"re(oauth_consumer_key="([^"]+)")re"))) consumer_key = m[1];
+    if (std::regex_search(auth, m, std::regex(R"re(oauth_token="([^"]+)")re"))) access_token = m[1];
+  }
+  ASSERT_FALSE(consumer_key.empty());
+  ASSERT_FALSE(access_token.empty());
+  std::vector<std::string> secrets = {consumer_key, access_token, "PRIVATE KEY"};
+  auto events = engine_->Get("/v1/events?limit=1000", admin_);
+  auto account = engine_->Get("/v1/dep/accounts/" + id, admin_);
+  std::string log = engine_->LogText();
+  for (const auto& s : secrets) {
+    EXPECT_EQ(events.body.find(s), std::string::npos) << s;
+    EXPECT_EQ(account.body.find(s), std::string::npos) << s;
+    EXPECT_EQ(log.find(s), std::string::npos) << s;
+  }
+  engine_->Stop();
+  // Every file of the data dir: the secret store is encrypted, the log and views hold none.
+  for (const auto& entry : fs::recursive_directory_iterator(engine_->data_dir())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& s : secrets) {
+      EXPECT_EQ(bytes.find(s), std::string::npos) << s << " in " << entry.path();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ae::testing
