@@ -36,6 +36,12 @@ struct AppOptions {
   std::string apple_dep_url = "https://mdmenrollment.apple.com";
   int64_t dep_sync_interval_ms = 30 * 60 * 1000;
   int64_t dep_retry_tick_ms = 30 * 1000;
+  // Apple enrollment: the trust anchors of MachineInfo signatures (PEM file;
+  // Apple's bundled device CA when empty), the APNs topic of the MDM push
+  // certificate, and the agent app's manifest (InstallApplication).
+  std::string apple_device_ca;
+  std::string apns_topic;
+  std::string agent_manifest_url;
 };
 
 class App {

@@ -1,5 +1,6 @@
 // autoenroll: the engine's one executable. Subcommands:
 //   serve | replay | audit verify | events export | dev-kafka
+//   | sim apple-dep | sim apple-device | sim apple-device-ca
 // Exit codes: 0 success, 1 failure, 2 usage error.
 
 #include <CLI/CLI.hpp>
@@ -67,6 +68,14 @@ int main(int argc, char** argv) {
   int64_t dep_sync_s = serve.app.dep_sync_interval_ms / 1000;
   serve_cmd->add_option("--dep-sync-interval", dep_sync_s, "seconds between periodic DEP syncs")
       ->check(CLI::Range(int64_t{5}, int64_t{7 * 24 * 3600}))->capture_default_str();
+  serve_cmd->add_option("--apple-device-ca", serve.app.apple_device_ca,
+                        "PEM CA certificate(s) trusted for MachineInfo signatures instead of "
+                        "Apple's device CA");
+  serve_cmd->add_option("--apns-topic", serve.app.apns_topic,
+                        "APNs topic of the MDM push certificate (com.apple.mgmt.External.<uuid>)");
+  serve_cmd->add_option("--agent-manifest-url", serve.app.agent_manifest_url,
+                        "manifest of the agent app installed after enrollment "
+                        "(default <public-url>/agent/manifest.plist)");
   int64_t dep_retry_s = serve.app.dep_retry_tick_ms / 1000;
   serve_cmd->add_option("--dep-retry-tick", dep_retry_s,
                         "seconds between checks for DEP assignments due for a retry")
@@ -105,6 +114,40 @@ int main(int argc, char** argv) {
   dev_kafka_cmd->add_option("--partitions", dev_partitions, "partitions of the event topic")
       ->capture_default_str();
 
+  auto* sim_cmd = cli.add_subcommand("sim", "run a vendor simulator (tests, demo)");
+  sim_cmd->require_subcommand(1);
+  ae::cli::SimAppleDepOptions sim_dep;
+  auto* sim_dep_cmd = sim_cmd->add_subcommand(
+      "apple-dep", "Apple's DEP web service, plus a control API for its test hooks");
+  sim_dep_cmd->add_option("--listen", sim_dep.listen, "127.0.0.1:PORT (0 picks a free port)")
+      ->capture_default_str();
+  sim_dep_cmd->add_option("--control-listen", sim_dep.control_listen,
+                          "127.0.0.1:PORT of the control API (0 picks a free port)")
+      ->capture_default_str();
+  ae::cli::SimAppleDeviceOptions sim_device;
+  auto* sim_device_cmd = sim_cmd->add_subcommand(
+      "apple-device", "play one Apple device through enrollment against a running engine");
+  sim_device_cmd->add_option("--url", sim_device.url, "the engine's public URL")->required();
+  sim_device_cmd->add_option("--serial", sim_device.serial, "serial number")->required();
+  sim_device_cmd->add_option("--udid", sim_device.udid, "UDID (default: derived from the serial)");
+  sim_device_cmd->add_option("--model", sim_device.model, "product, e.g. iPhone14,2")
+      ->capture_default_str();
+  sim_device_cmd->add_option("--os-version", sim_device.os_version, "OS version")
+      ->capture_default_str();
+  sim_device_cmd->add_option("--device-ca-dir", sim_device.device_ca_dir,
+                             "directory of the device CA (created on first use)")->required();
+  sim_device_cmd->add_option("--tls-ca", sim_device.tls_ca_file,
+                             "https: PEM CA certificates to trust for the engine");
+  sim_device_cmd->add_flag("--await-configured", sim_device.await_configured,
+                           "TokenUpdate with AwaitingConfiguration (Setup Assistant waits)");
+  sim_device_cmd->add_option("--max-commands", sim_device.max_commands,
+                             "give up after this many commands")
+      ->check(CLI::Range(1, 10000))->capture_default_str();
+  std::string sim_ca_dir;
+  auto* sim_ca_cmd = sim_cmd->add_subcommand(
+      "apple-device-ca", "create the device CA and print its certificate's path");
+  sim_ca_cmd->add_option("--device-ca-dir", sim_ca_dir, "directory of the device CA")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,6 +177,9 @@ int main(int argc, char** argv) {
     if (!ApplyProps(exp_props, exp.app)) return 2;
     return ae::cli::EventsExport(exp, std::cout, std::cerr);
   }
+  if (*sim_dep_cmd) return ae::cli::SimAppleDep(sim_dep, std::cout, std::cerr);
+  if (*sim_device_cmd) return ae::cli::SimAppleDevice(sim_device, std::cout, std::cerr);
+  if (*sim_ca_cmd) return ae::cli::SimAppleDeviceCa(sim_ca_dir, std::cout, std::cerr);
   if (*dev_kafka_cmd) {
     return ae::cli::DevKafka(brokers, dev_partitions, std::cout, std::cerr);
   }

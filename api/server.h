@@ -113,6 +113,8 @@ void AddUserRoutes(Server& server);
 void AddEventRoutes(Server& server);
 void AddDepRoutes(Server& server);
 void AddDeviceRoutes(Server& server);
+void AddAppleEnrollRoutes(Server& server);
+void AddKmeRoutes(Server& server);
 
 // {ok, records, head_hash, head_hashes, broken_at?, problem?}
 nlohmann::json ChainReportJson(const events::ChainReport& report);

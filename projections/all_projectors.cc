@@ -4,6 +4,7 @@
 
 #include "projections/dep_projector.h"
 #include "projections/devices_projector.h"
+#include "projections/kme_projector.h"
 #include "projections/users_projector.h"
 
 namespace ae::proj {
@@ -13,6 +14,7 @@ std::vector<std::unique_ptr<Projector>> AllProjectors() {
   out.push_back(std::make_unique<UsersProjector>());
   out.push_back(std::make_unique<DepProjector>());
   out.push_back(std::make_unique<DevicesProjector>());
+  out.push_back(std::make_unique<KmeProjector>());
   return out;
 }
 

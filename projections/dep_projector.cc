@@ -378,6 +378,11 @@ Status DepProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
         d["enrolled_at"] = When(e);
       });
     }
+    case events::Envelope::kDeviceCheckedOut: {
+      // The MDM profile was removed from the device: it is no longer enrolled.
+      if (e.stream().rfind("device/", 0) != 0) return Status::Ok();
+      return UpdateDevice(b, r, key, false, [&](json& d) { d["enrollment"] = "not_enrolled"; });
+    }
     default:
       return Status::Ok();
   }

@@ -233,7 +233,26 @@ Result<TestDeviceAuthority> TestDeviceAuthority::Generate(std::string_view commo
                              std::unique_ptr<X509, CertFree>(cert.release()));
 }
 
+Result<TestDeviceAuthority> TestDeviceAuthority::FromPem(std::string_view ca_certificate_pem,
+                                                         std::string_view ca_private_key_pem) {
+  std::vector<ossl::Ptr<X509>> certs = ossl::ReadCertificatesPem(ca_certificate_pem);
+  ossl::Ptr<EVP_PKEY> key = ossl::ReadPrivateKeyPem(ca_private_key_pem);
+  if (certs.size() != 1 || !key) {
+    ossl::ClearErrors();
+    return InvalidArgument("enroll.bad_test_authority",
+                           "expected one PEM CA certificate and one PEM private key");
+  }
+  if (X509_check_private_key(certs.front().get(), key.get()) != 1) {
+    ossl::ClearErrors();
+    return InvalidArgument("enroll.bad_test_authority", "the key is not the CA certificate's");
+  }
+  return TestDeviceAuthority(std::unique_ptr<EVP_PKEY, KeyFree>(key.release()),
+                             std::unique_ptr<X509, CertFree>(certs.front().release()));
+}
+
 std::string TestDeviceAuthority::CaPem() const { return ossl::CertificatePem(cert_.get()); }
+
+std::string TestDeviceAuthority::PrivateKeyPem() const { return ossl::PrivateKeyPem(key_.get()); }
 
 Result<DeviceCertificate> TestDeviceAuthority::IssueDeviceCertificate(std::string_view udid,
                                                                       std::string_view serial,

@@ -101,6 +101,11 @@ struct DeviceCertificate {
 class TestDeviceAuthority {
  public:
   static Result<TestDeviceAuthority> Generate(std::string_view common_name = "Test iPhone Device CA");
+  // Restores an authority saved with CaPem() and PrivateKeyPem().
+  // kInvalidArgument "enroll.bad_test_authority" when either does not parse
+  // or the key is not the certificate's.
+  static Result<TestDeviceAuthority> FromPem(std::string_view ca_certificate_pem,
+                                             std::string_view ca_private_key_pem);
 
   TestDeviceAuthority(TestDeviceAuthority&&) noexcept;
   TestDeviceAuthority& operator=(TestDeviceAuthority&&) noexcept;
@@ -108,6 +113,9 @@ class TestDeviceAuthority {
 
   // The CA certificate: what DeviceTrust::FromPem takes.
   std::string CaPem() const;
+  // The CA's unencrypted PKCS#8 private key, PEM: a secret, for storing with
+  // mode 0600 only; never log it.
+  std::string PrivateKeyPem() const;
 
   // A device certificate (RSA-2048, CN = udid, serialNumber = serial) issued
   // by this CA. `expired` makes one that expired a year ago; `sha1` signs the

@@ -84,7 +84,17 @@ AppleDepSimulator::AppleDepSimulator(AppleDepSimulatorOptions options)
         res.status = 500;
         res.set_content("\"SERVER_ERROR\"", kJsonType);
       });
-  port_ = http_->bind_to_any_port("127.0.0.1");
+  if (options_.port != 0) {
+    if (options_.port < 0 || options_.port > 65535 ||
+        !http_->bind_to_port("127.0.0.1", options_.port)) {
+      log::Get("sim.apple")->error("cannot bind 127.0.0.1:{}", options_.port);
+      port_ = 0;
+      return;
+    }
+    port_ = options_.port;
+  } else {
+    port_ = http_->bind_to_any_port("127.0.0.1");
+  }
   if (port_ <= 0) {
     log::Get("sim.apple")->error("cannot bind 127.0.0.1");
     std::abort();

@@ -64,6 +64,7 @@ struct AppleDepSimulatorOptions {
   int64_t oauth_window_ms = 5 * 60'000;                // accepted oauth_timestamp skew
   bool accept_assign_post = true;                      // PUT is always accepted
   int threads = 4;                                     // HTTP worker threads
+  int port = 0;  // port to bind on 127.0.0.1; 0 picks a free one
 };
 
 // One request as the simulator saw it.
@@ -89,7 +90,9 @@ struct IssueTokenOptions {
 
 class AppleDepSimulator {
  public:
-  // Binds 127.0.0.1 on a free port and returns once the server accepts.
+  // Binds 127.0.0.1 on options.port (a free port when 0) and returns once the
+  // server accepts. When a chosen port cannot be bound, the server does not
+  // start and port() is 0; with port 0 a bind failure aborts.
   explicit AppleDepSimulator(AppleDepSimulatorOptions options = {});
   ~AppleDepSimulator();  // stop() + join()
   AppleDepSimulator(const AppleDepSimulator&) = delete;

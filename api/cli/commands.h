@@ -46,4 +46,32 @@ int EventsExport(const ExportOptions& options, std::ostream& out, std::ostream& 
 // `partitions` partitions, and the person-key topic) until stopped.
 int DevKafka(int brokers, int partitions, std::ostream& out, std::ostream& err);
 
+struct SimAppleDepOptions {
+  std::string listen = "127.0.0.1:0";          // Apple's DEP service (loopback; port 0: free port)
+  std::string control_listen = "127.0.0.1:0";  // the control API (loopback; port 0: free port)
+};
+// Runs the Apple DEP simulator until stopped. Prints "listening on <url>" and
+// "control on <url>"; the control API (POST /sim/tokens, /sim/devices, ...)
+// drives the simulator's test hooks with JSON.
+int SimAppleDep(const SimAppleDepOptions& options, std::ostream& out, std::ostream& err);
+
+struct SimAppleDeviceOptions {
+  std::string url;             // the engine's public URL; the device posts to <url>/enroll/apple
+  std::string serial;          // required
+  std::string udid;            // empty: derived from the serial
+  std::string model = "iPhone14,2";
+  std::string os_version = "17.4";
+  std::string device_ca_dir;   // the device CA (created on first use); required
+  std::string tls_ca_file;     // https: PEM CA certificates that sign the engine's certificate
+  bool await_configured = false;  // TokenUpdate with AwaitingConfiguration
+  int max_commands = 100;         // at most this many commands before giving up
+};
+// Plays one Apple device through enrollment, check-in and the command loop
+// against a running engine, one line per step on `out`. 0 when the server has
+// no more commands; 1 with the failing step otherwise.
+int SimAppleDevice(const SimAppleDeviceOptions& options, std::ostream& out, std::ostream& err);
+// Creates (or loads) the device CA in `device_ca_dir` and prints the path of
+// its certificate, for `serve --apple-device-ca`.
+int SimAppleDeviceCa(const std::string& device_ca_dir, std::ostream& out, std::ostream& err);
+
 }  // namespace ae::cli

@@ -83,6 +83,8 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddEventRoutes(server);
   api::AddDepRoutes(server);
   api::AddDeviceRoutes(server);
+  api::AddAppleEnrollRoutes(server);
+  api::AddKmeRoutes(server);
   auto port = server.Bind();
   if (!port.ok()) {
     logger->error("{}", port.status().ToString());

@@ -9,6 +9,7 @@ DeviceState Evolve(DeviceState s, const Envelope& e) {
     case Envelope::kDeviceEnrolled:
       s.device_id = e.device_enrolled().device_id();
       s.enrolled = true;
+      s.in_inventory = true;
       s.enrollments++;
       s.udid = e.device_enrolled().udid();
       s.push_token_sha256 = e.device_enrolled().push_token_sha256();
@@ -32,8 +33,12 @@ DeviceState Evolve(DeviceState s, const Envelope& e) {
       s.configured = true;
       break;
     case Envelope::kDeviceCheckedOut:
+      s.enrolled = false;
+      s.queue.clear();
+      break;
     case Envelope::kDeviceRemovedFromInventory:
       s.enrolled = false;
+      s.in_inventory = false;
       s.queue.clear();
       break;
     default:
@@ -91,7 +96,8 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const CompleteCommand
   p->set_status(c.status);
   p->set_error(c.error);
   out.push_back(std::move(e));
-  if (c.marks_configured && c.status == "Acknowledged" && !s.configured) {
+  const bool configures = c.marks_configured || it->second == "DeviceConfigured";
+  if (configures && c.status == "Acknowledged" && !s.configured) {
     Envelope d;
     d.mutable_device_configured()->set_device_id(s.device_id);
     out.push_back(std::move(d));
@@ -107,8 +113,7 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const CheckOut&) {
 }
 
 Result<std::vector<Envelope>> Decide(const DeviceState& s, const RemoveFromInventory&) {
-  if (s.enrollments == 0) return NotFound("device.not_found", "no such device in the inventory");
-  if (!s.enrolled) return std::vector<Envelope>{};
+  if (!s.in_inventory) return NotFound("device.not_found", "no such device in the inventory");
   Envelope e;
   e.mutable_device_removed_from_inventory()->set_device_id(s.device_id);
   return std::vector<Envelope>{e};

@@ -19,6 +19,7 @@ namespace pb = autoenroll::events::v1;
 struct DeviceState {
   std::string device_id;
   bool enrolled = false;      // enrolled and not removed / checked out
+  bool in_inventory = false;  // enrolled once and not removed since
   uint64_t enrollments = 0;
   std::string udid;
   std::string push_token_sha256;

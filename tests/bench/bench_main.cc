@@ -8,12 +8,17 @@
 //   engine-apply   --data-dir D --dir VIEWS
 //   prefill-users  --data-dir D --users N
 //   raw-http       --dir D --records N --listen 127.0.0.1:0
+//   kme-csv        --out F --rows N --users U
+//   raw-kme-read   --file F
+//   raw-dep-fetch  --control URL --url URL [--server NAME]
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "events/base/logging.h"
 #include "tests/bench/bench.h"
+#include "tests/bench/bench_dep.h"
+#include "tests/bench/bench_kme.h"
 
 namespace ae::bench {
 
@@ -120,6 +125,24 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
 
+  b::RawDepFetchOptions raw_dep_fetch;
+  auto* raw_dep_fetch_cmd =
+      cli.add_subcommand("raw-dep-fetch", "the DEP client alone paging a simulator's devices");
+  raw_dep_fetch_cmd->add_option("--control", raw_dep_fetch.control, "simulator control URL")
+      ->required();
+  raw_dep_fetch_cmd->add_option("--url", raw_dep_fetch.url, "simulator DEP URL")->required();
+  raw_dep_fetch_cmd->add_option("--server", raw_dep_fetch.server, "MDM server name")
+      ->capture_default_str();
+  b::KmeCsvOptions kme_csv;
+  auto* kme_csv_cmd = cli.add_subcommand("kme-csv", "write a generated Knox portal export");
+  kme_csv_cmd->add_option("--out", kme_csv.out, "file to write")->required();
+  kme_csv_cmd->add_option("--rows", kme_csv.rows, "devices")->capture_default_str();
+  kme_csv_cmd->add_option("--users", kme_csv.users, "bench users (half the User IDs exist)")
+      ->capture_default_str();
+  b::RawKmeReadOptions raw_kme_read;
+  auto* raw_kme_read_cmd = cli.add_subcommand("raw-kme-read", "the Knox CSV reader alone");
+  raw_kme_read_cmd->add_option("--file", raw_kme_read.file, "CSV file")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,5 +158,8 @@ int main(int argc, char** argv) {
   if (*engine_apply_cmd) return b::EngineApply(engine_apply);
   if (*prefill_users_cmd) return b::PrefillUsers(prefill_users);
   if (*raw_http_cmd) return b::RawHttp(raw_http);
+  if (*raw_dep_fetch_cmd) return b::RawDepFetch(raw_dep_fetch);
+  if (*kme_csv_cmd) return b::KmeCsv(kme_csv);
+  if (*raw_kme_read_cmd) return b::RawKmeRead(raw_kme_read);
   return 2;
 }

@@ -7,6 +7,8 @@
 #include <regex>
 
 #include "adapters/apple_dep/server_identity.h"
+#include "adapters/apple_mdm/machine_info.h"
+#include "adapters/simulators/apple_device_simulator.h"
 #include "adapters/simulators/apple_dep_simulator.h"
 #include "tests/support/engine_process.h"
 #include "tests/support/test_support.h"
@@ -22,10 +24,18 @@ constexpr char kServer[] = "MDM Server 1";
 class DepTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    auto authority = mdm::TestDeviceAuthority::Generate();
+    ASSERT_TRUE(authority.ok());
+    authority_.emplace(std::move(*authority));
+    std::string ca_path = dir_.Sub("device-ca.pem");
+    std::ofstream(ca_path) << authority_->CaPem();
     engine_ = std::make_unique<EngineProcess>(
         dir_.Sub("data"), std::vector<std::string>{"--apple-dep-url", sim_.base_url(),
                                                    "--dep-sync-interval", "3600",
-                                                   "--dep-retry-tick", "1"});
+                                                   "--dep-retry-tick", "1",
+                                                   "--apple-device-ca", ca_path,
+                                                   "--agent-manifest-url",
+                                                   "https://apps.example.com/agent.plist"});
     ASSERT_THAT(engine_->Start(), IsOk());
     admin_ = engine_->AdminToken();
   }
@@ -89,7 +99,21 @@ class DepTest : public ::testing::Test {
     EXPECT_EQ(s.status, 202) << s.body;
   }
 
+  std::unique_ptr<sim::AppleDeviceSimulator> Phone(const std::string& serial,
+                                                   const mdm::TestDeviceAuthority* authority = nullptr) {
+    sim::AppleDeviceSimulatorOptions o;
+    o.base_url = "http://127.0.0.1:" + std::to_string(engine_->port());
+    o.serial = serial;
+    o.udid = "00008030-" + serial;
+    o.authority = authority ? authority : &*authority_;
+    o.sha1 = true;           // as real devices sign
+    o.expired_cert = true;   // Apple's device CA chain expired long ago; validity is ignored
+    return std::make_unique<sim::AppleDeviceSimulator>(o);
+  }
+  std::string Enroll() { return "http://127.0.0.1:" + std::to_string(engine_->port()) + "/enroll/apple"; }
+
   TempDir dir_;
+  std::optional<mdm::TestDeviceAuthority> authority_;
   sim::AppleDepSimulator sim_;
   std::unique_ptr<EngineProcess> engine_;
   std::string admin_;
@@ -442,6 +466,107 @@ TEST_F(DepTest, NoSecretAppearsInEventsLogsAnswersOrPlainFiles) {
       EXPECT_EQ(bytes.find(s), std::string::npos) << s << " in " << entry.path();
     }
   }
+}
+
+TEST_F(DepTest, DeviceEnrollsChecksInGetsTheAgentAndIsReleasedFromSetup) {
+  json acc = ActiveAccount(3);
+  std::string id = acc["id"];
+  json profile = DefineProfile(id, "Supervised", /*await_configured=*/true);
+  ASSERT_EQ(engine_->Post("/v1/users", R"({"username":"carol","role":"device_user"})", admin_).status, 201);
+  auto items = engine_->Get("/v1/dep/devices", admin_).json["items"];
+  std::string serial = items[0]["serial_number"], no_profile = items[1]["serial_number"],
+              no_user = items[2]["serial_number"];
+  ASSERT_EQ(engine_->Send("PATCH", "/v1/dep/devices/" + serial,
+                          json{{"profile_id", profile["id"]}, {"user", "carol"}}.dump(), admin_,
+                          "application/json").status, 200);
+  ASSERT_EQ(engine_->Send("PATCH", "/v1/dep/devices/" + no_user,
+                          json{{"profile_id", profile["id"]}}.dump(), admin_,
+                          "application/json").status, 200);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "assigned"; }));
+  ASSERT_TRUE(WaitForDevice(no_user, [](const json& j) { return j["profile_status"] == "assigned"; }));
+
+  // Refusals: each answered 403 with its reason, and recorded.
+  auto refused = Phone(no_profile)->Enroll(Enroll());
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->http_status, 403);
+  EXPECT_NE(refused->error_body.find("enroll.no_profile"), std::string::npos) << refused->error_body;
+  auto refused_user = Phone(no_user)->Enroll(Enroll());
+  ASSERT_TRUE(refused_user.ok());
+  EXPECT_EQ(refused_user->http_status, 403);
+  EXPECT_NE(refused_user->error_body.find("enroll.no_user"), std::string::npos);
+  auto unknown = Phone("F2LUNKNOWN01")->Enroll(Enroll());
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->http_status, 403);
+  EXPECT_NE(unknown->error_body.find("enroll.unknown_device"), std::string::npos);
+  auto stranger_ca = mdm::TestDeviceAuthority::Generate("Not Apple");
+  ASSERT_TRUE(stranger_ca.ok());
+  auto forged = Phone(serial, &*stranger_ca)->Enroll(Enroll());
+  ASSERT_TRUE(forged.ok());
+  EXPECT_EQ(forged->http_status, 403);
+  EXPECT_NE(forged->error_body.find("enroll.bad_signature"), std::string::npos);
+  auto garbage = engine_->Post("/enroll/apple", std::string(2000, 'x'), "", "application/pkcs7-signature");
+  EXPECT_EQ(garbage.status, 400);
+  auto events = engine_->Get("/v1/events?type=DepEnrollmentRefused", admin_);
+  EXPECT_EQ(events.json["items"].size(), 3u);
+
+  // The assigned device with a user enrolls.
+  auto phone = Phone(serial);
+  auto enrolled = phone->Enroll(Enroll());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().ToString();
+  ASSERT_EQ(enrolled->http_status, 200) << enrolled->error_body;
+  EXPECT_EQ(enrolled->content_type, "application/x-apple-aspen-config");
+  ASSERT_TRUE(enrolled->profile.has_value());
+  EXPECT_NE(enrolled->profile->server_url.find("/mdm/apple/server"), std::string::npos);
+  EXPECT_NE(enrolled->profile->checkin_url.find("/mdm/apple/checkin"), std::string::npos);
+  EXPECT_EQ(enrolled->profile->topic.rfind("com.apple.mgmt.External.", 0), 0u);
+  EXPECT_TRUE(enrolled->profile->sign_message);
+  auto auth = phone->Authenticate();
+  ASSERT_TRUE(auth.ok());
+  EXPECT_EQ(*auth, 200);
+  EXPECT_EQ(engine_->Get("/v1/devices/" + serial, admin_).status, 404);  // not until TokenUpdate
+  auto token = phone->TokenUpdate(/*awaiting_configuration=*/true);
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(*token, 200);
+  auto inventory = engine_->Get("/v1/devices/" + serial, admin_);
+  ASSERT_EQ(inventory.status, 200) << inventory.body;
+  EXPECT_EQ(inventory.json["platform"], "apple");
+  EXPECT_EQ(inventory.json["status"], "enrolled");
+  EXPECT_EQ(inventory.json["user"], "carol");
+  EXPECT_EQ(inventory.json["configured"], false);
+  EXPECT_EQ(Device(serial)["enrollment"], "enrolled");
+  auto list = engine_->Get("/v1/devices", admin_);
+  EXPECT_EQ(list.json["items"].size(), 1u);
+
+  // The agent install first, then DeviceConfigured releases Setup Assistant.
+  auto commands = phone->RunCommandLoop(10);
+  ASSERT_TRUE(commands.ok()) << commands.status().ToString();
+  ASSERT_EQ(commands->size(), 2u);
+  EXPECT_EQ((*commands)[0].request_type, "InstallApplication");
+  EXPECT_EQ((*commands)[0].manifest_url, "https://apps.example.com/agent.plist");
+  EXPECT_EQ((*commands)[1].request_type, "DeviceConfigured");
+  inventory = engine_->Get("/v1/devices/" + serial, admin_);
+  EXPECT_EQ(inventory.json["configured"], true);
+  EXPECT_EQ(inventory.json["pending_commands"], 0);
+  auto nothing = phone->Poll();
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_FALSE(nothing->has_value());
+  // A repeated TokenUpdate queues nothing twice.
+  ASSERT_EQ(*phone->TokenUpdate(false), 200);
+  EXPECT_EQ(engine_->Get("/v1/events?type=DeviceEnrolled", admin_).json["items"].size(), 1u);
+
+  // Messages without this server's identity are refused.
+  auto unsigned_put = engine_->Send("PUT", "/mdm/apple/checkin", "<plist/>", "",
+                                    "application/x-apple-aspen-mdm-checkin");
+  EXPECT_EQ(unsigned_put.status, 401);
+
+  // CheckOut, then removal from the inventory: the DEP record stays.
+  ASSERT_EQ(*phone->CheckOut(), 200);
+  EXPECT_EQ(engine_->Get("/v1/devices/" + serial, admin_).json["status"], "checked_out");
+  auto removed = engine_->Delete("/v1/devices/" + serial, admin_);
+  EXPECT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(engine_->Get("/v1/devices/" + serial, admin_).status, 404);
+  EXPECT_EQ(Device(serial)["profile_status"], "assigned");
+  EXPECT_EQ(Device(serial)["user"], "carol");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // One conformance suite, run against every EventLog implementation.
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -62,6 +63,33 @@ TYPED_TEST(EventLogConformance, AppendedEventsReadBackInOrderWithHeaders) {
   }
   EXPECT_EQ(all.front().position, r->first);
   EXPECT_EQ(all.back().position, r->last);
+}
+
+TYPED_TEST(EventLogConformance, AppendBatchDecidesEachItemOnItsOwn) {
+  ASSERT_THAT(this->log().Append(StreamId("policy", "b"), ExpectedVersion::NoStream(),
+                                 this->Events({"b1"})),
+              IsOk());
+  std::vector<EventLog::AppendItem> items;
+  items.push_back({StreamId("policy", "a"), ExpectedVersion::NoStream(), this->Events({"a1", "a2"})});
+  items.push_back({StreamId("policy", "b"), ExpectedVersion::NoStream(), this->Events({"b2"})});
+  items.push_back({StreamId("policy", "c"), ExpectedVersion::NoStream(), this->Events({"c1"})});
+  items.push_back({StreamId("policy", "d"), ExpectedVersion::NoStream(), {}});
+  auto results = this->log().AppendBatch(std::move(items));
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_THAT(results[0], IsOk());
+  EXPECT_EQ(results[0]->stream_version, 2u);
+  EXPECT_THAT(results[1], StatusIs(StatusCode::kConflict, "log.wrong_expected_version"));
+  ASSERT_THAT(results[2], IsOk());
+  EXPECT_EQ(results[2]->stream_version, 1u);
+  EXPECT_THAT(results[3], StatusIs(StatusCode::kInvalidArgument, "log.no_events"));
+  auto all = this->ReadAll();
+  ASSERT_EQ(all.size(), 4u);  // b1, a1, a2, c1: the refused items wrote nothing
+  std::map<std::string, int> per_stream;
+  for (const auto& r : all) per_stream[r.envelope.stream()]++;
+  EXPECT_EQ(per_stream, (std::map<std::string, int>{{"policy/a", 2}, {"policy/b", 1}, {"policy/c", 1}}));
+  auto b = this->log().ReadStream(StreamId("policy", "b"));
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(b->size(), 1u);
 }
 
 TYPED_TEST(EventLogConformance, WrongExpectedVersionWritesNothing) {

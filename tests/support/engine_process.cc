@@ -126,21 +126,31 @@ Result<std::string> ChildProcess::Start(const std::vector<std::string>& args,
                                         const std::string& prefix, int timeout_s) {
   pid_ = Spawn(args, {}, &out_fd_, "/dev/null", nullptr);
   if (pid_ < 0) return Internal("test.spawn", "cannot start " + BinaryPath());
-  std::string out;
+  out_.clear();
+  auto line = ReadLine(prefix, timeout_s);
+  if (!line.ok()) Stop(SIGKILL);
+  return line;
+}
+
+Result<std::string> ChildProcess::ReadLine(const std::string& prefix, int timeout_s) {
   char buf[4096];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (out_fd_ >= 0) {
+    auto at = out_.find(prefix);
+    auto nl = at == std::string::npos ? std::string::npos : out_.find('\n', at);
+    if (nl != std::string::npos) {
+      std::string rest = out_.substr(at + prefix.size(), nl - at - prefix.size());
+      out_.erase(0, nl + 1);
+      return rest;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
     pollfd p{out_fd_, POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
     ssize_t n = read(out_fd_, buf, sizeof buf);
     if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    auto at = out.find(prefix);
-    auto nl = at == std::string::npos ? std::string::npos : out.find('\n', at);
-    if (nl != std::string::npos) return out.substr(at + prefix.size(), nl - at - prefix.size());
+    out_.append(buf, static_cast<size_t>(n));
   }
-  Stop(SIGKILL);
-  return Unavailable("test.child_not_started", "no '" + prefix + "' line; got: " + out);
+  return Unavailable("test.child_not_started", "no '" + prefix + "' line; got: " + out_);
 }
 
 int ChildProcess::Stop(int sig) {

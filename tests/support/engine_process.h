@@ -42,11 +42,15 @@ class ChildProcess {
   // Returns the rest of the first stdout line that starts with `prefix`.
   Result<std::string> Start(const std::vector<std::string>& args, const std::string& prefix,
                             int timeout_s = 30);
+  // Returns the rest of the next stdout line, after those already returned,
+  // that starts with `prefix`.
+  Result<std::string> ReadLine(const std::string& prefix, int timeout_s = 30);
   int Stop(int sig = SIGTERM);
 
  private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  std::string out_;  // stdout read and not yet returned
 };
 
 class EngineProcess {

@@ -104,6 +104,24 @@ TEST_F(AppleMdm, Sha1SignatureAndCertificateStillVerify) {
               IsOk());
 }
 
+TEST_F(AppleMdm, TestAuthorityRestoredFromPemSignsForTheSameTrust) {
+  auto restored = TestDeviceAuthority::FromPem(authority_->CaPem(), authority_->PrivateKeyPem());
+  ASSERT_THAT(restored, IsOk());
+  EXPECT_EQ(restored->CaPem(), authority_->CaPem());
+  auto body = restored->SignMachineInfo(SampleInfo());
+  ASSERT_THAT(body, IsOk());
+  EXPECT_THAT(VerifyMachineInfo(*body, Trust()), IsOk());
+}
+
+TEST_F(AppleMdm, TestAuthorityFromPemRefusesAnotherCasKeyOrGarbage) {
+  EXPECT_THAT(TestDeviceAuthority::FromPem(authority_->CaPem(), foreign_->PrivateKeyPem()),
+              StatusIs(StatusCode::kInvalidArgument, "enroll.bad_test_authority"));
+  EXPECT_THAT(TestDeviceAuthority::FromPem("not pem", authority_->PrivateKeyPem()),
+              StatusIs(StatusCode::kInvalidArgument, "enroll.bad_test_authority"));
+  EXPECT_THAT(TestDeviceAuthority::FromPem(authority_->CaPem(), ""),
+              StatusIs(StatusCode::kInvalidArgument, "enroll.bad_test_authority"));
+}
+
 TEST_F(AppleMdm, MachineInfoFromUnknownCaIsBadSignature) {
   auto body = foreign_->SignMachineInfo(SampleInfo());
   ASSERT_THAT(body, IsOk());

@@ -1,0 +1,299 @@
+// The device-facing Apple enrollment endpoints (API.md "Device-facing
+// enrollment", apple-dep.md §6): the DEP profile's URL, MDM check-in and the
+// MDM command channel. No bearer token: a device proves itself with Apple's
+// signature on its MachineInfo, then with the identity this server issued it
+// (Mdm-Signature on every message).
+
+#include <fstream>
+#include <sstream>
+
+#include "adapters/apple_mdm/checkin.h"
+#include "adapters/apple_mdm/enrollment_profile.h"
+#include "adapters/apple_mdm/machine_info.h"
+#include "adapters/apple_mdm/mdm_ca.h"
+#include "api/lookup.h"
+#include "api/server.h"
+#include "domain/dep/dep.h"
+#include "domain/devices/devices.h"
+#include "events/base/crypto.h"
+#include "events/base/logging.h"
+#include "projections/devices_projector.h"
+
+namespace ae::api {
+
+namespace ddep = domain::dep;
+namespace ddev = domain::devices;
+namespace pb = autoenroll::events::v1;
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxMachineInfoBytes = 64 << 10;
+constexpr const char* kCaCertSecret = "mdm/ca/certificate";
+constexpr const char* kCaKeySecret = "mdm/ca/key";
+
+struct AppleEnrollment {
+  std::optional<mdm::MdmCa> ca;
+  std::optional<mdm::DeviceTrust> trust;
+  Status unavailable;  // why enrollment cannot run here, when it cannot
+  std::string topic;
+};
+
+Result<mdm::MdmCa> LoadOrCreateCa(App& app) {
+  AE_ASSIGN_OR_RETURN(auto cert, app.secrets().Get(kCaCertSecret));
+  AE_ASSIGN_OR_RETURN(auto key, app.secrets().Get(kCaKeySecret));
+  if (cert && key) return mdm::MdmCa::FromPem(*cert, *key);
+  AE_ASSIGN_OR_RETURN(auto ca, mdm::MdmCa::Generate("autoenroll MDM device CA"));
+  AE_RETURN_IF_ERROR(app.secrets().Put(kCaKeySecret, ca.PrivateKeyPem()));
+  AE_RETURN_IF_ERROR(app.secrets().Put(kCaCertSecret, ca.CertificatePem()));
+  return ca;
+}
+
+Result<mdm::DeviceTrust> LoadTrust(const std::string& path) {
+  if (path.empty()) return mdm::DeviceTrust::Bundled();
+  std::ifstream in(path);
+  if (!in) return InvalidArgument("enroll.bad_device_ca", "cannot read --apple-device-ca " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return mdm::DeviceTrust::FromPem(ss.str());
+}
+
+Result<json> View(App& app, const std::string& cf, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
+  return j;
+}
+
+// Why a synced DEP device may not enroll now ("" when it may).
+std::string RefusalReason(const json& d) {
+  if (!d.is_object()) return "unknown_device";
+  if (!d.value("assigned_to_server", false) || d.value("disowned", false)) return "not_assigned";
+  const std::string status = d.value("profile_status", "");
+  if (d.value("profile_id", "").empty() || (status != "assigned" && status != "pushed")) {
+    return "no_profile";
+  }
+  if (d.value("user_id", "").empty()) return "no_user";
+  return "";
+}
+
+Status Refuse(App& app, const std::string& serial, const std::string& udid,
+              const std::string& reason) {
+  domain::CommandContext ctx;
+  ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
+  ctx.actor.set_id("dep-device/" + serial);
+  ctx.correlation_id = crypto::UuidV7(Clock::Real().NowMs());
+  auto r = app.bus().Execute(StreamId("dep-device", serial),
+                             ddep::DeviceDecider(ddep::RefuseEnrollment{serial, reason, udid}), ctx);
+  if (!r.ok()) log::Get("enroll")->warn("cannot record the refusal of {}: {}", serial,
+                                        r.status().ToString());
+  const char* message = reason == "unknown_device" ? "this device is not in any synced DEP account"
+                        : reason == "not_assigned" ? "this device is no longer assigned to us at Apple"
+                        : reason == "no_profile"   ? "this device has no DEP profile assigned"
+                                                   : "this device has no user assigned";
+  return PermissionDenied("enroll." + reason, message);
+}
+
+domain::CommandContext DeviceContext(const std::string& serial) {
+  domain::CommandContext ctx;
+  ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
+  ctx.actor.set_id("device/" + serial);
+  ctx.correlation_id = crypto::UuidV7(Clock::Real().NowMs());
+  return ctx;
+}
+
+// The serial the message's identity was issued to, after checking the signature.
+Result<std::string> Authenticate(const AppleEnrollment& e, const Call& call) {
+  if (!e.ca) return e.unavailable;
+  std::string sig = call.req.get_header_value("Mdm-Signature");
+  if (sig.empty()) {
+    return Unauthenticated("mdm.signature_required",
+                           "device messages need the Mdm-Signature header");
+  }
+  return e.ca->VerifyMdmSignature(call.req.body, sig);
+}
+
+Reply Empty() {
+  Reply r;
+  r.raw = "";
+  r.content_type = "text/plain";
+  return r;
+}
+
+}  // namespace
+
+void AddAppleEnrollRoutes(Server& server) {
+  App& app = server.app();
+  auto state = std::make_shared<AppleEnrollment>();
+  const AppOptions& o = app.options();
+  auto ca = LoadOrCreateCa(app);
+  if (ca.ok()) {
+    state->ca.emplace(std::move(*ca));
+  } else {
+    state->unavailable = Unavailable("enroll.unavailable", "device enrollment is not available: " +
+                                                               ca.status().message());
+    log::Get("enroll")->warn("Apple enrollment disabled: {}", ca.status().ToString());
+  }
+  auto trust = LoadTrust(o.apple_device_ca);
+  if (trust.ok()) {
+    state->trust.emplace(std::move(*trust));
+  } else {
+    state->unavailable = trust.status();
+    state->ca.reset();
+    log::Get("enroll")->error("Apple enrollment disabled: {}", trust.status().ToString());
+  }
+  state->topic = o.apns_topic.empty()
+                     ? "com.apple.mgmt.External." + crypto::Hex(app.secrets().DeriveKey("apns/v1")).substr(0, 32)
+                     : o.apns_topic;
+
+  server.Route("POST", "/enroll/apple", "/enroll/apple", Access::kPublic,
+               [&server, &app, state](Call& call) -> Result<Reply> {
+    if (!state->ca || !state->trust) return state->unavailable;
+    if (call.req.body.size() > kMaxMachineInfoBytes) {
+      return Status(StatusCode::kPayloadTooLarge, "request.too_large",
+                    "MachineInfo is limited to 64 KiB");
+    }
+    AE_ASSIGN_OR_RETURN(auto info, mdm::VerifyMachineInfo(call.req.body, *state->trust));
+    AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", info.serial));
+    std::string reason = RefusalReason(d);
+    if (!reason.empty()) return Refuse(app, info.serial, info.udid, reason);
+    // The identity is issued to the serial Apple vouched for: every later
+    // message is tied to this device by its signature.
+    AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial));
+    AE_ASSIGN_OR_RETURN(json account, View(app, "dep_accounts", d.value("account_id", "")));
+    mdm::EnrollmentProfileOptions po;
+    po.organization = account.is_object() && !account.value("org_name", "").empty()
+                          ? account.value("org_name", "")
+                          : "autoenroll";
+    const std::string& base = server.options().public_url;
+    po.server_url = base + "/mdm/apple/server";
+    po.checkin_url = base + "/mdm/apple/checkin";
+    po.topic = state->topic;
+    po.identity = std::move(identity);
+    po.ca_certificate_pem = state->ca->CertificatePem();
+    po.sign_message = true;
+    AE_ASSIGN_OR_RETURN(std::string profile, mdm::BuildEnrollmentProfile(po));
+    log::Get("enroll")->info("enrollment profile issued to {}", info.serial);
+    Reply r;
+    r.raw = std::move(profile);
+    r.content_type = "application/x-apple-aspen-config";
+    return r;
+  });
+
+  server.Route("PUT", "/mdm/apple/checkin", "/mdm/apple/checkin", Access::kPublic,
+               [&server, &app, state](Call& call) -> Result<Reply> {
+    if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
+      return Status(StatusCode::kPayloadTooLarge, "request.too_large", "check-in body too large");
+    }
+    AE_ASSIGN_OR_RETURN(std::string serial, Authenticate(*state, call));
+    AE_ASSIGN_OR_RETURN(auto msg, mdm::ParseCheckin(call.req.body));
+    if (!msg.user_id.empty()) return Empty();  // user channel: nothing to record
+    const StreamId stream("device", serial);
+    if (msg.message_type == "Authenticate") {
+      AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
+      std::string reason = RefusalReason(d);
+      if (!reason.empty()) return Refuse(app, serial, msg.udid, reason);
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+          stream, ddev::DeviceDecider(ddev::CheckIn{serial, "Authenticate"}), DeviceContext(serial)));
+      (void)res;
+      return Empty();
+    }
+    if (msg.message_type == "TokenUpdate") {
+      AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
+      std::string reason = RefusalReason(d);
+      if (!reason.empty()) return Refuse(app, serial, msg.udid, reason);
+      if (msg.token.empty()) {
+        return InvalidArgument("mdm.bad_checkin", "TokenUpdate without a Token", "Token");
+      }
+      ddev::Enroll cmd;
+      auto& en = cmd.enrolled;
+      en.set_device_id(serial);
+      en.set_platform(pb::PLATFORM_APPLE);
+      en.set_serial_number(serial);
+      en.set_udid(msg.udid);
+      en.set_model(d.value("model", ""));
+      en.set_os_version(msg.os_version);
+      en.set_user_id(d.value("user_id", ""));
+      en.set_policy_id(d.value("policy_id", ""));
+      en.set_ruleset_id(d.value("ruleset_id", ""));
+      en.set_push_topic(msg.topic.empty() ? state->topic : msg.topic);
+      en.set_push_token_sha256(crypto::Sha256(msg.token));
+      const auto& o = app.options();
+      pb::DeviceCommandQueued install;
+      install.set_command_uuid(crypto::UuidV7(Clock::Real().NowMs()));
+      install.set_request_type("InstallApplication");
+      install.set_manifest_url(o.agent_manifest_url.empty()
+                                   ? server.options().public_url + "/agent/manifest.plist"
+                                   : o.agent_manifest_url);
+      cmd.commands.push_back(install);
+      AE_ASSIGN_OR_RETURN(json profile, View(app, "dep_profiles", d.value("profile_id", "")));
+      if (msg.awaiting_configuration && profile.is_object() &&
+          profile.value("await_device_configured", false)) {
+        pb::DeviceCommandQueued configured;
+        configured.set_command_uuid(crypto::UuidV7(Clock::Real().NowMs() + 1));
+        configured.set_request_type("DeviceConfigured");
+        cmd.commands.push_back(configured);
+      }
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, ddev::DeviceDecider(cmd),
+                                                      DeviceContext(serial)));
+      if (!res.events.empty()) {
+        log::Get("enroll")->info("{} enrolled ({} commands queued)", serial, cmd.commands.size());
+      }
+      // The device polls the command channel next: let it find its commands.
+      AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+      Reply r = Empty();
+      r.position = res.position;
+      return r;
+    }
+    if (msg.message_type == "CheckOut") {
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, ddev::DeviceDecider(ddev::CheckOut{}),
+                                                      DeviceContext(serial)));
+      server.WaitForViews(res.position).IgnoreError();
+      Reply r = Empty();
+      r.position = res.position;
+      return r;
+    }
+    return Empty();  // other check-in types are accepted and ignored
+  });
+
+  server.Route("PUT", "/mdm/apple/server", "/mdm/apple/server", Access::kPublic,
+               [&server, &app, state](Call& call) -> Result<Reply> {
+    if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
+      return Status(StatusCode::kPayloadTooLarge, "request.too_large", "command result too large");
+    }
+    AE_ASSIGN_OR_RETURN(std::string serial, Authenticate(*state, call));
+    AE_ASSIGN_OR_RETURN(auto result, mdm::ParseCommandResult(call.req.body));
+    const StreamId stream("device", serial);
+    AE_ASSIGN_OR_RETURN(json device, View(app, "devices", serial));
+    if (!device.is_object() || device.value("status", "") != "enrolled") {
+      return PermissionDenied("mdm.not_enrolled", "the device is not enrolled");
+    }
+    if (result.status != "Idle" && !result.command_uuid.empty()) {
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+          stream,
+          ddev::DeviceDecider(ddev::CompleteCommand{result.command_uuid, result.status,
+                                                    result.error_chain_text, false}),
+          DeviceContext(serial)));
+      AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+      if (result.status == "NotNow") return Empty();  // asked again at the next check-in
+    }
+    // The next queued command, in order.
+    std::optional<mdm::Command> next;
+    AE_RETURN_IF_ERROR(app.views().Scan("mdm_queue", proj::MdmQueuePrefix(serial), "",
+                                        [&](std::string_view, std::string_view v) {
+      json q = json::parse(v, nullptr, false);
+      if (!q.is_object()) return true;
+      next = mdm::Command{q.value("command_uuid", ""), q.value("request_type", ""),
+                          q.value("manifest_url", "")};
+      return false;
+    }));
+    if (!next) return Empty();
+    Reply r;
+    r.raw = mdm::BuildCommandPlist(*next);
+    r.content_type = "application/xml";
+    return r;
+  });
+}
+
+}  // namespace ae::api

@@ -1,0 +1,179 @@
+// The DEP deciders: what a sync, an assignment and its outcome turn into.
+
+#include "domain/dep/dep.h"
+
+#include <gtest/gtest.h>
+
+#include "domain/devices/devices.h"
+#include "tests/support/test_support.h"
+
+namespace ae::domain::dep {
+namespace {
+
+DeviceState Fold(const std::vector<Envelope>& events, DeviceState s = {}) {
+  for (const auto& e : events) s = EvolveDevice(std::move(s), e);
+  return s;
+}
+
+AppleDevice Phone(const std::string& op, int64_t op_date,
+                  pb::DepProfileStatus status = pb::DEP_PROFILE_STATUS_EMPTY) {
+  AppleDevice d;
+  d.serial_number = "C02ABC";
+  d.model = "iPhone 14";
+  d.os = "iOS";
+  d.device_family = "iPhone";
+  d.op_type = op;
+  if (op_date) d.op_date_ms = op_date;
+  d.profile_status = status;
+  return d;
+}
+
+std::vector<Envelope> Must(Result<std::vector<Envelope>> r) {
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : std::vector<Envelope>{};
+}
+
+TEST(DepDeviceDecider, ANewDeviceIsSyncedWithItsStatusAndARepeatChangesNothing) {
+  auto first = Must(Decide(DeviceState{}, ApplySync{"acc", "s1", Phone("added", 1000)}));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_TRUE(first[0].has_dep_device_synced());
+  EXPECT_EQ(first[1].dep_profile_status_changed().status(), pb::DEP_PROFILE_STATUS_EMPTY);
+  DeviceState s = Fold(first);
+  EXPECT_TRUE(s.known);
+  EXPECT_TRUE(s.assigned_to_server);
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s2", Phone("modified", 2000)})).empty());
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s2", Phone("", 0)})).empty());  // fetch
+  auto renamed = Phone("modified", 3000);
+  renamed.asset_tag = "TAG-7";
+  auto changed = Must(Decide(s, ApplySync{"acc", "s3", renamed}));
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].dep_device_synced().asset_tag(), "TAG-7");
+}
+
+TEST(DepDeviceDecider, OlderEventsLoseAndDeletedKeepsTheRecordOnce) {
+  DeviceState s = Fold(Must(Decide(DeviceState{}, ApplySync{"acc", "s", Phone("added", 5000)})));
+  auto stale = Phone("deleted", 4000);
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s", stale})).empty());
+  auto gone = Must(Decide(s, ApplySync{"acc", "s", Phone("deleted", 6000)}));
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_TRUE(gone[0].has_dep_device_unassigned());
+  s = Fold(gone, s);
+  EXPECT_TRUE(s.known);
+  EXPECT_FALSE(s.assigned_to_server);
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s", Phone("deleted", 7000)})).empty());
+  // Never resurrected from an event older than the deletion.
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s", Phone("added", 5500)})).empty());
+}
+
+TEST(DepDeviceDecider, ModifiedRemovedOnAnUnknownDeviceIsAMoveIn) {
+  auto moved = Must(Decide(DeviceState{},
+                           ApplySync{"acc", "s", Phone("modified", 1000, pb::DEP_PROFILE_STATUS_REMOVED)}));
+  ASSERT_EQ(moved.size(), 2u);
+  EXPECT_TRUE(moved[0].has_dep_device_synced());
+  EXPECT_EQ(moved[1].dep_profile_status_changed().status(), pb::DEP_PROFILE_STATUS_REMOVED);
+  EXPECT_TRUE(Fold(moved).assigned_to_server);
+}
+
+TEST(DepDeviceDecider, SyncNeverTouchesLocalAssignments) {
+  DeviceState s = Fold(Must(Decide(DeviceState{}, ApplySync{"acc", "s", Phone("added", 1)})));
+  AssignDevice a;
+  a.user_id = "u1";
+  a.policy_id = "p1";
+  s = Fold(Must(Decide(s, a)), s);
+  auto pushed = Phone("modified", 2, pb::DEP_PROFILE_STATUS_PUSHED);
+  pushed.profile_uuid = "UUID";
+  s = Fold(Must(Decide(s, ApplySync{"acc", "s", pushed})), s);
+  EXPECT_EQ(s.user_id, "u1");
+  EXPECT_EQ(s.policy_id, "p1");
+}
+
+TEST(DepDeviceDecider, OnlyTheOutcomeOfTheRequestInFlightCounts) {
+  DeviceState s = Fold(Must(Decide(DeviceState{}, ApplySync{"acc", "s", Phone("added", 1)})));
+  AssignDevice a;
+  a.profile_id = "prof";
+  a.profile_uuid = "UUID";
+  a.request_id = "r1";
+  auto requested = Must(Decide(s, a));
+  ASSERT_EQ(requested.size(), 1u);
+  EXPECT_EQ(requested[0].dep_profile_assignment_requested().serial_number(), "C02ABC");
+  s = Fold(requested, s);
+  // The same profile again while in flight: nothing new.
+  a.request_id = "r2";
+  EXPECT_TRUE(Must(Decide(s, a)).empty());
+  // A stale answer (another request id) is ignored; the right one lands once.
+  EXPECT_TRUE(Must(Decide(s, AssignmentOutcome{"other", true})).empty());
+  auto ok = Must(Decide(s, AssignmentOutcome{"r1", true}));
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_TRUE(ok[0].has_dep_profile_assigned());
+  s = Fold(ok, s);
+  EXPECT_TRUE(Must(Decide(s, AssignmentOutcome{"r1", true})).empty());  // replayed after a crash
+  EXPECT_EQ(s.apple.profile_status, pb::DEP_PROFILE_STATUS_ASSIGNED);
+}
+
+TEST(DepDeviceDecider, AFailedAssignmentCanBeRequestedAgain) {
+  DeviceState s = Fold(Must(Decide(DeviceState{}, ApplySync{"acc", "s", Phone("added", 1)})));
+  AssignDevice a;
+  a.profile_id = "prof";
+  a.profile_uuid = "UUID";
+  a.request_id = "r1";
+  s = Fold(Must(Decide(s, a)), s);
+  AssignmentOutcome failed{"r1", false, "THROTTLED", 99};
+  auto f = Must(Decide(s, failed));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].dep_profile_assignment_failed().reason(), "THROTTLED");
+  s = Fold(f, s);
+  a.request_id = "r2";
+  auto again = Must(Decide(s, a));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].dep_profile_assignment_requested().request_id(), "r2");
+}
+
+TEST(DepAccountDecider, ATokenOfAnotherServerIsRefusedUnlessForced) {
+  AccountState s = EvolveAccount({}, Must(Decide(AccountState{}, CreateAccount{"a", "n", "", "", ""}))[0]);
+  EXPECT_EQ(s.state, pb::DEP_ACCOUNT_STATE_AWAITING_TOKEN);
+  auto up = Must(Decide(s, UploadToken{"fp1", "ck1", "ref1", 1000}));
+  ASSERT_EQ(up.size(), 2u);
+  for (const auto& e : up) s = EvolveAccount(std::move(s), e);
+  EXPECT_EQ(s.state, pb::DEP_ACCOUNT_STATE_ACTIVE);
+  EXPECT_TRUE(Must(Decide(s, UploadToken{"fp1", "ck1", "ref1", 1000})).empty());
+  auto other = Decide(s, UploadToken{"fp2", "ck2", "ref2", 1000});
+  EXPECT_THAT(other, StatusIs(StatusCode::kUnprocessable, "dep.token_not_for_this_account"));
+  EXPECT_EQ(Must(Decide(s, UploadToken{"fp2", "ck2", "ref2", 1000, true})).size(), 1u);
+}
+
+TEST(DepProfiles, SkipKeysAreApplesCaseSensitiveList) {
+  EXPECT_TRUE(IsKnownSkipKey("AppleID"));
+  EXPECT_TRUE(IsKnownSkipKey("SIMSetup"));
+  EXPECT_TRUE(IsKnownSkipKey("iMessageAndFaceTime"));
+  EXPECT_TRUE(IsKnownSkipKey("Zoom"));
+  EXPECT_FALSE(IsKnownSkipKey("appleid"));
+  EXPECT_FALSE(IsKnownSkipKey(""));
+}
+
+TEST(DeviceInventoryDecider, EnrollsOnceQueuesCommandsAndConfiguresOnAcknowledgement) {
+  devices::DeviceState s;
+  devices::Enroll en;
+  en.enrolled.set_device_id("C02ABC");
+  en.enrolled.set_udid("U1");
+  en.enrolled.set_push_token_sha256("t");
+  pb::DeviceCommandQueued install, configured;
+  install.set_command_uuid("c1");
+  install.set_request_type("InstallApplication");
+  configured.set_command_uuid("c2");
+  configured.set_request_type("DeviceConfigured");
+  en.commands = {install, configured};
+  auto events = Must(devices::Decide(s, en));
+  ASSERT_EQ(events.size(), 3u);
+  for (const auto& e : events) s = devices::Evolve(std::move(s), e);
+  EXPECT_TRUE(Must(devices::Decide(s, en)).empty());  // repeated TokenUpdate
+  EXPECT_EQ(Must(devices::Decide(s, devices::CompleteCommand{"c1", "Acknowledged", "", false})).size(), 1u);
+  auto done = Must(devices::Decide(s, devices::CompleteCommand{"c2", "Acknowledged", "", false}));
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_TRUE(done[1].has_device_configured());
+  EXPECT_TRUE(Must(devices::Decide(s, devices::CompleteCommand{"nope", "Acknowledged", "", false})).empty());
+  EXPECT_THAT(devices::Decide(devices::DeviceState{}, devices::RemoveFromInventory{}),
+              StatusIs(StatusCode::kNotFound, "device.not_found"));
+}
+
+}  // namespace
+}  // namespace ae::domain::dep
