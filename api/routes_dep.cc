@@ -5,7 +5,9 @@
 
 #include "adapters/apple_dep/server_identity.h"
 #include "adapters/apple_dep/token.h"
+#include "api/history.h"
 #include "api/lookup.h"
+#include "projections/dep_projector.h"
 #include "api/server.h"
 #include "domain/dep/dep.h"
 #include "events/base/crypto.h"
@@ -475,8 +477,32 @@ void AddDepRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/dep/devices/([^/]+))", "/v1/dep/devices/{serial}",
                Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(auto as_of, ParseAsOf(call.Param("as_of")));
+    if (as_of) {
+      AE_ASSIGN_OR_RETURN(std::string serial, ParseSerial(call.req.matches[1]));
+      proj::DepProjector projector;
+      AE_ASSIGN_OR_RETURN(json d, AsOf(app, projector,
+                                       {StreamId("dep-device", serial), StreamId("device", serial)},
+                                       "dep_devices", serial, *as_of));
+      if (!d.is_object()) {
+        return NotFound("dep.device_not_found", "no DEP device " + serial + " at that point");
+      }
+      json out = RenderDevice(app, d);
+      out["as_of"] = call.Param("as_of");
+      return Reply::Json(200, out);
+    }
     AE_ASSIGN_OR_RETURN(json d, LoadDevice(app, call.req.matches[1]));
     return Reply::Json(200, RenderDevice(app, d));
+  });
+
+  server.Route("GET", R"(/v1/dep/devices/([^/]+)/history)", "/v1/dep/devices/{serial}/history",
+               Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(std::string serial, ParseSerial(call.req.matches[1]));
+    AE_ASSIGN_OR_RETURN(json h, History(app, {StreamId("dep-device", serial),
+                                              StreamId("device", serial)}));
+    if (h["items"].empty()) return NotFound("dep.device_not_found", "no DEP device " + serial);
+    h["serial_number"] = serial;
+    return Reply::Json(200, h);
   });
 
   server.Route("PATCH", R"(/v1/dep/devices/([^/]+))", "/v1/dep/devices/{serial}",

@@ -1,6 +1,8 @@
 // The inventory of enrolled devices, every platform (API.md "Inventory").
 
+#include "api/history.h"
 #include "api/lookup.h"
+#include "projections/devices_projector.h"
 #include "api/server.h"
 #include "domain/devices/devices.h"
 
@@ -87,8 +89,34 @@ void AddDeviceRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/devices/([^/]+))", "/v1/devices/{id}", Access::kDeviceManager,
                [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(auto as_of, ParseAsOf(call.Param("as_of")));
+    if (as_of) {
+      const std::string id = call.req.matches[1];
+      if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
+      proj::DevicesProjector projector;
+      AE_ASSIGN_OR_RETURN(json d, AsOf(app, projector, {StreamId("device", id)}, "devices", id,
+                                       *as_of));
+      if (!d.is_object()) {
+        return NotFound("device.not_found", "no device " + id + " in the inventory at that point");
+      }
+      json out = RenderInventoryDevice(app, d);
+      out["as_of"] = call.Param("as_of");
+      return Reply::Json(200, out);
+    }
     AE_ASSIGN_OR_RETURN(json d, LoadInventoryDevice(app, call.req.matches[1]));
     return Reply::Json(200, RenderInventoryDevice(app, d));
+  });
+
+  server.Route("GET", R"(/v1/devices/([^/]+)/history)", "/v1/devices/{id}/history",
+               Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    const std::string id = call.req.matches[1];
+    if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
+    // An Apple device's DEP story belongs to it too (its id is its serial).
+    AE_ASSIGN_OR_RETURN(json h, History(app, {StreamId("device", id), StreamId("dep-device", id),
+                                              StreamId("kme-device", id)}));
+    if (h["items"].empty()) return NotFound("device.not_found", "no device " + id);
+    h["id"] = id;
+    return Reply::Json(200, h);
   });
 
   server.Route("DELETE", R"(/v1/devices/([^/]+))", "/v1/devices/{id}", Access::kDeviceManager,

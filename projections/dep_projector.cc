@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "domain/dep/dep.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 
@@ -14,7 +13,22 @@ namespace {
 using nlohmann::json;
 using google::protobuf::util::TimeUtil;
 namespace pb = autoenroll::events::v1;
-namespace ddep = domain::dep;
+
+std::string Lower(std::string s, std::string_view prefix) {
+  if (s.rfind(prefix, 0) == 0) s = s.substr(prefix.size());
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+// "awaiting_token", "active", ... (as the API names account states).
+std::string AccountStateName(pb::DepAccountState s) {
+  if (s == pb::DEP_ACCOUNT_STATE_UNSPECIFIED) return "awaiting_token";
+  return Lower(pb::DepAccountState_Name(s), "DEP_ACCOUNT_STATE_");
+}
+// "empty", "assigned", "pushed", "removed".
+std::string ProfileStatusName(pb::DepProfileStatus s) {
+  if (s == pb::DEP_PROFILE_STATUS_UNSPECIFIED) return "empty";
+  return Lower(pb::DepProfileStatus_Name(s), "DEP_PROFILE_STATUS_");
+}
 
 std::string When(const events::Envelope& e) {
   return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
@@ -175,7 +189,7 @@ Status DepProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
     case events::Envelope::kDepAccountStateChanged: {
       const auto& p = e.dep_account_state_changed();
       return UpdateAccount(b, r, key, [&](json& a) {
-        a["state"] = ddep::AccountStateName(p.state());
+        a["state"] = AccountStateName(p.state());
         a["state_reason"] = p.reason();
       });
     }
@@ -281,7 +295,7 @@ Status DepProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
     case events::Envelope::kDepProfileStatusChanged: {
       const auto& p = e.dep_profile_status_changed();
       return UpdateDevice(b, r, p.serial_number(), true, [&](json& d) {
-        d["profile_status"] = ddep::ProfileStatusName(p.status());
+        d["profile_status"] = ProfileStatusName(p.status());
         d["profile_uuid"] = p.profile_uuid();
         d["profile_assign_time"] = Time(p.has_profile_assign_time(), p.profile_assign_time());
         d["profile_push_time"] = Time(p.has_profile_push_time(), p.profile_push_time());

@@ -93,6 +93,12 @@ Status ViewStore::Write(rocksdb::WriteBatchBase* batch, bool sync) {
 
 Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
   std::string v;
+  if (isolated_) {
+    auto s = batch_.GetFromBatch(store_.cf(cf), rocksdb::DBOptions(), key, &v);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    AE_RETURN_IF_ERROR(FromRocks(s, "read view batch"));
+    return std::optional<std::string>(std::move(v));
+  }
   auto s = batch_.GetFromBatchAndDB(store_.db(), {}, store_.cf(cf), key, &v);
   if (s.IsNotFound()) return std::optional<std::string>();
   AE_RETURN_IF_ERROR(FromRocks(s, "read view batch"));

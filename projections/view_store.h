@@ -56,6 +56,11 @@ class ViewStore {
 class ViewBatch {
  public:
   explicit ViewBatch(ViewStore& store) : store_(store), batch_() {}
+  // A scratch batch that sees only its own writes (never the store): for
+  // applying a few events to an empty view, e.g. a record as it was at a point
+  // in the past. Never written to the store.
+  struct Isolated {};
+  ViewBatch(ViewStore& store, Isolated) : store_(store), batch_(), isolated_(true) {}
   // Reads through this batch's own writes, then the store.
   Result<std::optional<std::string>> Get(const std::string& cf, const std::string& key);
   void Put(const std::string& cf, const std::string& key, const std::string& value);
@@ -66,6 +71,7 @@ class ViewBatch {
  private:
   ViewStore& store_;
   rocksdb::WriteBatchWithIndex batch_;
+  bool isolated_ = false;
 };
 
 }  // namespace ae::proj

@@ -23,6 +23,15 @@ int RawDepFetch(const RawDepFetchOptions& o) {
                                      (res ? std::to_string(res->status) + " " + res->body
                                           : std::string("no answer")));
   }
+  if (o.devices > 0) {
+    nlohmann::json add = {{"server_name", o.server}, {"prefix", "B"}, {"count", o.devices}};
+    auto added = control.Post("/sim/devices", add.dump(), "application/json");
+    if (!added || added->status / 100 != 2) {
+      return Fail("raw-dep-fetch", "POST /sim/devices failed: " +
+                                       (added ? std::to_string(added->status) + " " + added->body
+                                              : std::string("no answer")));
+    }
+  }
   auto token = dep::DecryptToken(res->body, *identity, Clock::Real());
   if (!token.ok()) return Fail("raw-dep-fetch token", token.status());
   dep::DepClientOptions co;

@@ -13,8 +13,10 @@ struct RawDepFetchOptions {
   std::string url;      // the simulator's DEP URL
   std::string server = "Bench";
   int limit = 1000;
+  uint64_t devices = 0;  // > 0: first add this many devices (serials B00000000001, ...)
 };
-// Issues a token for a fresh identity, then fetches every device of `server`.
+// Issues a token for a fresh identity (creating `server`), adds `devices`
+// devices, then fetches every device of `server`.
 // Prints {devices, pages, seconds, per_sec}.
 int RawDepFetch(const RawDepFetchOptions& o);
 

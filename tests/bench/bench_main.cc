@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
   raw_dep_fetch_cmd->add_option("--url", raw_dep_fetch.url, "simulator DEP URL")->required();
   raw_dep_fetch_cmd->add_option("--server", raw_dep_fetch.server, "MDM server name")
       ->capture_default_str();
+  raw_dep_fetch_cmd->add_option("--devices", raw_dep_fetch.devices, "first add this many devices")
+      ->capture_default_str();
   b::KmeCsvOptions kme_csv;
   auto* kme_csv_cmd = cli.add_subcommand("kme-csv", "write a generated Knox portal export");
   kme_csv_cmd->add_option("--out", kme_csv.out, "file to write")->required();

@@ -2,6 +2,7 @@
 // both on loopback. Account -> token -> sync -> profile -> assignment -> pushed
 // -> removed, with the failure paths an administrator meets.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -321,6 +322,36 @@ TEST_F(DepTest, AssignmentPushRemovalAndReassignmentFollowTheProductStatuses) {
   EXPECT_EQ(Device(serial)["user"], "bob");
   EXPECT_FALSE(Device(serial)["profile_push_time"].is_null());
 
+  // The device's story, in order, with a line for a human on each step.
+  auto history = engine_->Get("/v1/dep/devices/" + serial + "/history", admin_);
+  ASSERT_EQ(history.status, 200) << history.body;
+  std::vector<std::string> types;
+  for (const auto& h : history.json["items"]) {
+    types.push_back(h["type"]);
+    EXPECT_FALSE(h["summary"].get<std::string>().empty());
+    EXPECT_FALSE(h["position"].get<std::string>().empty());
+    EXPECT_TRUE(h["time"].is_string());
+  }
+  auto index = [&](const std::string& t) {
+    return std::find(types.begin(), types.end(), t) - types.begin();
+  };
+  ASSERT_LT(index("DepDeviceSynced"), index("DepProfileAssignmentRequested"));
+  ASSERT_LT(index("DepProfileAssignmentRequested"), index("DepProfileAssigned"));
+  EXPECT_NE(std::find(types.begin(), types.end(), "DeviceUserAssigned"), types.end());
+  EXPECT_EQ(history.json["items"].back()["type"], "DepProfileStatusChanged");
+  EXPECT_NE(history.json["items"].back()["summary"].get<std::string>().find("pushed"),
+            std::string::npos);
+  // As it was when the assignment was accepted by us, before Apple answered.
+  std::string at = patched.Header("X-Log-Position");
+  auto then = engine_->Get("/v1/dep/devices/" + serial + "?as_of=" + at, admin_);
+  ASSERT_EQ(then.status, 200) << then.body;
+  EXPECT_EQ(then.json["profile_status"], "empty");
+  EXPECT_EQ(then.json["user"], "bob");
+  EXPECT_EQ(then.json["assignment_pending"], true);
+  auto before = engine_->Get("/v1/dep/devices/" + serial + "?as_of=2000-01-01T00:00:00Z", admin_);
+  EXPECT_EQ(before.status, 404);
+  EXPECT_EQ(engine_->Get("/v1/dep/devices/" + serial + "?as_of=yesterday", admin_).status, 400);
+
   // Unassigned at Apple and re-assigned after a push: "removed", ready for a new profile.
   std::string other_cert =
       engine_->Get("/v1/dep/accounts/" + id + "/certificate", admin_).body;  // any cert will do
@@ -547,6 +578,14 @@ TEST_F(DepTest, DeviceEnrollsChecksInGetsTheAgentAndIsReleasedFromSetup) {
   inventory = engine_->Get("/v1/devices/" + serial, admin_);
   EXPECT_EQ(inventory.json["configured"], true);
   EXPECT_EQ(inventory.json["pending_commands"], 0);
+  auto story = engine_->Get("/v1/devices/" + serial + "/history", admin_);
+  ASSERT_EQ(story.status, 200);
+  std::string text = story.body;
+  for (const char* t : {"DepDeviceSynced", "DepProfileAssigned", "DeviceCheckedIn",
+                        "DeviceEnrolled", "DeviceCommandQueued", "DeviceCommandCompleted",
+                        "DeviceConfigured"}) {
+    EXPECT_NE(text.find(t), std::string::npos) << t;
+  }
   auto nothing = phone->Poll();
   ASSERT_TRUE(nothing.ok());
   EXPECT_FALSE(nothing->has_value());

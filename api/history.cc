@@ -1,0 +1,162 @@
+#include "api/history.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+#include "events/codec.h"
+
+namespace ae::api {
+
+using nlohmann::json;
+using google::protobuf::util::TimeUtil;
+namespace pb = autoenroll::events::v1;
+
+bool AsOfPoint::Includes(const events::RecordedEvent& r) const {
+  if (position) {
+    if (r.position.partition == position->partition) return r.position.offset <= position->offset;
+    // Another partition of a Kafka topic: ordered by when the log accepted it.
+  }
+  int64_t at = TimeUtil::TimestampToMilliseconds(r.envelope.recorded_at());
+  return position ? true : at <= time_ms;
+}
+
+Result<std::optional<AsOfPoint>> ParseAsOf(const std::string& text) {
+  if (text.empty()) return std::optional<AsOfPoint>();
+  AsOfPoint p;
+  if (auto pos = LogPosition::Parse(text); pos && pos->valid()) {
+    p.position = *pos;
+    return std::optional<AsOfPoint>(p);
+  }
+  if (ParseRfc3339(text, &p.time_ms)) return std::optional<AsOfPoint>(p);
+  return InvalidArgument("request.bad_as_of",
+                         "as_of must be an RFC 3339 time (2026-11-25T10:00:00Z) or a log position",
+                         "as_of");
+}
+
+Result<std::vector<events::RecordedEvent>> StreamEvents(App& app,
+                                                        const std::vector<StreamId>& streams,
+                                                        size_t max) {
+  std::vector<events::RecordedEvent> all;
+  for (const auto& s : streams) {
+    AE_ASSIGN_OR_RETURN(auto records, app.log().ReadStream(s, 1, max));
+    for (auto& r : records) all.push_back(std::move(r));
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    if (a.position.partition == b.position.partition) return a.position.offset < b.position.offset;
+    return TimeUtil::TimestampToMilliseconds(a.envelope.recorded_at()) <
+           TimeUtil::TimestampToMilliseconds(b.envelope.recorded_at());
+  });
+  if (all.size() > max) all.resize(max);
+  return all;
+}
+
+namespace {
+std::string Status(pb::DepProfileStatus s) {
+  std::string n = pb::DepProfileStatus_Name(s);
+  if (n.rfind("DEP_PROFILE_STATUS_", 0) == 0) n = n.substr(19);
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n;
+}
+std::string OrNone(const std::string& s) { return s.empty() ? "none" : s; }
+}  // namespace
+
+std::string Summary(const events::Envelope& e) {
+  switch (e.payload_case()) {
+    case events::Envelope::kDepDeviceSynced: {
+      const auto& p = e.dep_device_synced();
+      std::string op = p.op_type().empty() ? "listed by a fetch" : p.op_type() + " at Apple";
+      return "Apple: device " + op + " (" + p.model() + ", account " + p.account_id() + ")";
+    }
+    case events::Envelope::kDepProfileStatusChanged: {
+      const auto& p = e.dep_profile_status_changed();
+      return "Apple reports profile status " + Status(p.status()) +
+             (p.profile_uuid().empty() ? "" : " (profile " + p.profile_uuid() + ")");
+    }
+    case events::Envelope::kDepDeviceUnassigned:
+      return "Apple: device no longer assigned to this MDM server";
+    case events::Envelope::kDepProfileAssignmentRequested:
+      return "profile " + e.dep_profile_assignment_requested().profile_id() + " sent to Apple";
+    case events::Envelope::kDepProfileAssigned:
+      return "Apple accepted profile " + e.dep_profile_assigned().profile_id() + " (assigned)";
+    case events::Envelope::kDepProfileAssignmentFailed: {
+      const auto& p = e.dep_profile_assignment_failed();
+      std::string s = "Apple refused profile " + p.profile_id() + ": " + p.reason();
+      if (p.has_retry_after()) {
+        s += ", retry after " + FormatRfc3339(TimeUtil::TimestampToMilliseconds(p.retry_after()));
+      }
+      return s;
+    }
+    case events::Envelope::kDepProfileRemovalRequested: return "profile removal sent to Apple";
+    case events::Envelope::kDepProfileRemoved:
+      return "Apple removed the profile (" + e.dep_profile_removed().result() + ")";
+    case events::Envelope::kDepDeviceDisownRequested:
+      return "disown requested by user " + e.dep_device_disown_requested().requested_by();
+    case events::Envelope::kDepDeviceDisowned:
+      return "Apple disowned the device (" + e.dep_device_disowned().result() + ")";
+    case events::Envelope::kDepEnrollmentRefused:
+      return "enrollment refused: " + e.dep_enrollment_refused().reason();
+    case events::Envelope::kDeviceUserAssigned:
+      return "user set to " + OrNone(e.device_user_assigned().user_id());
+    case events::Envelope::kDevicePolicyAssigned:
+      return "policy set to " + OrNone(e.device_policy_assigned().policy_id());
+    case events::Envelope::kDeviceRulesetAssigned:
+      return "rule set set to " + OrNone(e.device_ruleset_assigned().ruleset_id());
+    case events::Envelope::kDeviceEnrolled:
+      return "enrolled (" + e.device_enrolled().model() + ")";
+    case events::Envelope::kDeviceCheckedIn:
+      return "check-in: " + e.device_checked_in().message_type();
+    case events::Envelope::kDeviceCommandQueued:
+      return "command queued: " + e.device_command_queued().request_type();
+    case events::Envelope::kDeviceCommandCompleted:
+      return "command " + e.device_command_completed().command_uuid() + ": " +
+             e.device_command_completed().status();
+    case events::Envelope::kDeviceConfigured: return "released from Setup Assistant (configured)";
+    case events::Envelope::kDeviceCheckedOut: return "checked out (MDM profile removed)";
+    case events::Envelope::kDeviceRemovedFromInventory: return "removed from the inventory";
+    case events::Envelope::kKmeDeviceImported: return "imported from Knox";
+    case events::Envelope::kKmeDeviceUpdated: return "updated from Knox";
+    default:
+      return events::PayloadType(e);
+  }
+}
+
+Result<json> History(App& app, const std::vector<StreamId>& streams) {
+  AE_ASSIGN_OR_RETURN(auto records, StreamEvents(app, streams));
+  json items = json::array();
+  for (const auto& r : records) {
+    const auto& e = r.envelope;
+    std::string kind = pb::Actor::Kind_Name(e.actor().kind());
+    if (kind.rfind("KIND_", 0) == 0) kind = kind.substr(5);
+    for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json event = events::RecordToJson(r);
+    items.push_back({{"position", r.position.ToString()},
+                     {"time", FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()))},
+                     {"recorded_at",
+                      FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.recorded_at()))},
+                     {"type", events::PayloadType(e)},
+                     {"stream", e.stream()},
+                     {"actor", {{"kind", kind}, {"id", e.actor().id()}}},
+                     {"summary", Summary(e)},
+                     {"event", event.value("data", json::object())}});
+  }
+  size_t n = items.size();
+  return json{{"items", std::move(items)}, {"count", n}};
+}
+
+Result<json> AsOf(App& app, proj::Projector& projector, const std::vector<StreamId>& streams,
+                  const std::string& cf, const std::string& key, const AsOfPoint& at) {
+  AE_ASSIGN_OR_RETURN(auto records, StreamEvents(app, streams));
+  proj::ViewBatch batch(app.views(), proj::ViewBatch::Isolated{});
+  for (const auto& r : records) {
+    if (!at.Includes(r)) continue;
+    AE_RETURN_IF_ERROR(projector.Apply(r, batch));
+  }
+  AE_ASSIGN_OR_RETURN(auto raw, batch.Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", "record does not parse");
+  return j;
+}
+
+}  // namespace ae::api
