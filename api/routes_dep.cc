@@ -54,8 +54,12 @@ Result<std::string> ParseSerial(const std::string& s) {
   return out;
 }
 
-json RenderAccount(const json& a) {
+json RenderAccount(App& app, const json& a) {
   json out = a;
+  json counts = {{"total", 0}, {"empty", 0}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}};
+  auto c = ViewJson(app, "dep_counts", a.value("id", ""));
+  if (c.ok() && c->is_object()) counts.update(*c);
+  out["device_counts"] = counts;
   out.erase("certificate_pem");
   out.erase("last_position");
   std::string warning;
@@ -276,7 +280,7 @@ void AddDepRoutes(Server& server) {
         call.Context()));
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
     AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, id));
-    return Written(201, RenderAccount(a), res.position);
+    return Written(201, RenderAccount(app, a), res.position);
   });
 
   server.Route("GET", "/v1/dep/accounts", "/v1/dep/accounts", Access::kDeviceManager,
@@ -293,7 +297,7 @@ void AddDepRoutes(Server& server) {
         return false;
       }
       json a = json::parse(v, nullptr, false);
-      if (a.is_object()) items.push_back(RenderAccount(a));
+      if (a.is_object()) items.push_back(RenderAccount(app, a));
       last = std::string(k);
       return true;
     }));
@@ -303,7 +307,7 @@ void AddDepRoutes(Server& server) {
   server.Route("GET", R"(/v1/dep/accounts/([^/]+))", "/v1/dep/accounts/{id}",
                Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
     AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, call.req.matches[1]));
-    return Reply::Json(200, RenderAccount(a));
+    return Reply::Json(200, RenderAccount(app, a));
   });
 
   server.Route("GET", R"(/v1/dep/accounts/([^/]+)/certificate)",
@@ -347,7 +351,7 @@ void AddDepRoutes(Server& server) {
     app.dep().RequestSync(id);
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
     AE_ASSIGN_OR_RETURN(json after, LoadAccount(app, id));
-    return Written(200, RenderAccount(after), res.position);
+    return Written(200, RenderAccount(app, after), res.position);
   });
 
   server.Route("POST", R"(/v1/dep/accounts/([^/]+)/sync)", "/v1/dep/accounts/{id}/sync",

@@ -70,14 +70,17 @@ std::string Bucket(const json& d) {
   return s.empty() ? "empty" : s;
 }
 
+// Device counts live in their own small record per account (dep_counts), so a
+// device change does not rewrite the account record.
 Status Count(ViewBatch& b, const std::string& account_id, const std::string& bucket, int delta) {
   if (account_id.empty() || bucket.empty()) return Status::Ok();
-  AE_ASSIGN_OR_RETURN(json a, Load(b, "dep_accounts", account_id));
-  if (!a.is_object()) return Status::Ok();
-  json& c = a["device_counts"];
+  AE_ASSIGN_OR_RETURN(json c, Load(b, "dep_counts", account_id));
+  if (!c.is_object()) {
+    c = {{"total", 0}, {"empty", 0}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}};
+  }
   c["total"] = c.value("total", 0) + delta;
   c[bucket] = c.value(bucket, 0) + delta;
-  b.Put("dep_accounts", account_id, a.dump());
+  b.Put("dep_counts", account_id, c.dump());
   return Status::Ok();
 }
 
@@ -171,8 +174,6 @@ Status DepProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
                 {"last_sync_error", nullptr},
                 {"sync", nullptr},
                 {"cursor_at", nullptr},
-                {"device_counts",
-                 {{"total", 0}, {"empty", 0}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}}},
                 {"created_at", When(e)},
                 {"updated_at", When(e)},
                 {"last_position", r.position.ToString()}};

@@ -5,8 +5,8 @@
 //   dep_accounts  account_id -> {id, name, state, state_reason, certificate_pem,
 //                   token_expires_at, token_fingerprint, server_name, server_uuid,
 //                   org_*, last_sync_at, last_sync_error, sync{...},
-//                   cursor_at, device_counts{total, empty, assigned, pushed,
-//                   removed}, created_at, updated_at, last_position}
+//                   cursor_at, created_at, updated_at, last_position}
+//   dep_counts    account_id -> {total, empty, assigned, pushed, removed}
 //   dep_profiles  profile_id -> {id, account_id, every profile field,
 //                   profile_uuid, state: pending|defined|failed, error, ...}
 //   dep_devices   serial -> {serial_number, account_id, Apple's attributes,
@@ -26,7 +26,7 @@ class DepProjector : public Projector {
  public:
   std::string name() const override { return "dep"; }
   std::vector<std::string> column_families() const override {
-    return {"dep_accounts", "dep_profiles", "dep_devices", "dep_retries"};
+    return {"dep_accounts", "dep_profiles", "dep_devices", "dep_retries", "dep_counts"};
   }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
 };
