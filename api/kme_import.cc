@@ -45,9 +45,8 @@ Result<json> LoadKmeDevice(App& app, const std::string& device_id) {
   return j;
 }
 
-dkme::DeviceState KmeDeviceStateFromView(const json& rec, StreamVersion* version) {
+dkme::DeviceState KmeDeviceStateFromView(const json& rec) {
   dkme::DeviceState s;
-  if (version) *version = 0;
   if (!rec.is_object()) return s;
   s.exists = true;
   s.device_id = rec.value("id", "");
@@ -76,8 +75,18 @@ dkme::DeviceState KmeDeviceStateFromView(const json& rec, StreamVersion* version
   s.user_id = rec.value("user_id", "");
   s.policy_id = rec.value("policy_id", "");
   s.ruleset_id = rec.value("ruleset_id", "");
-  if (version) *version = rec.value("version", uint64_t{0});
   return s;
+}
+
+Result<StreamVersion> KmeDeviceVersion(App& app, const std::string& device_id) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("kme_versions", device_id));
+  if (!raw) return StreamVersion{0};
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(raw->c_str(), &end, 10);
+  if (raw->empty() || *end != '\0') {
+    return Corruption("view.corruption", "kme version record does not parse");
+  }
+  return static_cast<StreamVersion>(v);
 }
 
 Result<std::string> FindKmeDevice(App& app, const dkme::Identifiers& ids) {
@@ -462,8 +471,11 @@ class Importer {
     }
     std::string device_id = found->empty() ? dkme::DeviceIdFor(cmd.observed.ids) : *found;
     AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app_, device_id));
+    dkme::DeviceState state = KmeDeviceStateFromView(rec);
     StreamVersion version = 0;
-    dkme::DeviceState state = KmeDeviceStateFromView(rec, &version);
+    if (state.exists) {
+      AE_ASSIGN_OR_RETURN(version, KmeDeviceVersion(app_, device_id));
+    }
     cmd.device_id = device_id;
 
     AE_ASSIGN_OR_RETURN(cmd.matched_user_id, MatchUser(row.user_id));

@@ -92,9 +92,11 @@ Result<std::string> FindKmeDevice(App& app, const domain::kme::Identifiers& ids)
 // The kme_devices record of `device_id` (null json when absent).
 Result<nlohmann::json> LoadKmeDevice(App& app, const std::string& device_id);
 
-// The decider's state as the view has it, and the stream version it was read at.
-domain::kme::DeviceState KmeDeviceStateFromView(const nlohmann::json& record,
-                                                StreamVersion* version = nullptr);
+// The decider's state as the view has it (not exists for a null record).
+domain::kme::DeviceState KmeDeviceStateFromView(const nlohmann::json& record);
+
+// The device's stream version as the view has applied it (0: none).
+Result<StreamVersion> KmeDeviceVersion(App& app, const std::string& device_id);
 
 // Parses a device id or any identifier (IMEI, IMEI2, MEID, serial) a client sends and
 // returns the device id; kNotFound "kme.device_not_found" when no device has it.

@@ -1,6 +1,6 @@
 // autoenroll: the engine's one executable. Subcommands:
 //   serve | replay | audit verify | events export | dev-kafka
-//   | sim apple-dep | sim apple-device | sim apple-device-ca
+//   | sim apple-dep | sim apple-device | sim apple-device-ca | sim knox
 // Exit codes: 0 success, 1 failure, 2 usage error.
 
 #include <CLI/CLI.hpp>
@@ -147,6 +147,14 @@ int main(int argc, char** argv) {
   auto* sim_ca_cmd = sim_cmd->add_subcommand(
       "apple-device-ca", "create the device CA and print its certificate's path");
   sim_ca_cmd->add_option("--device-ca-dir", sim_ca_dir, "directory of the device CA")->required();
+  ae::cli::SimKnoxOptions sim_knox;
+  auto* sim_knox_cmd = sim_cmd->add_subcommand(
+      "knox", "Samsung's Knox Cloud API (KME) and OAuth token service, plus a control API");
+  sim_knox_cmd->add_option("--listen", sim_knox.listen, "127.0.0.1:PORT (0 picks a free port)")
+      ->capture_default_str();
+  sim_knox_cmd->add_option("--control-listen", sim_knox.control_listen,
+                           "127.0.0.1:PORT of the control API (0 picks a free port)")
+      ->capture_default_str();
 
   try {
     cli.parse(argc, argv);
@@ -180,6 +188,7 @@ int main(int argc, char** argv) {
   if (*sim_dep_cmd) return ae::cli::SimAppleDep(sim_dep, std::cout, std::cerr);
   if (*sim_device_cmd) return ae::cli::SimAppleDevice(sim_device, std::cout, std::cerr);
   if (*sim_ca_cmd) return ae::cli::SimAppleDeviceCa(sim_ca_dir, std::cout, std::cerr);
+  if (*sim_knox_cmd) return ae::cli::SimKnox(sim_knox, std::cout, std::cerr);
   if (*dev_kafka_cmd) {
     return ae::cli::DevKafka(brokers, dev_partitions, std::cout, std::cerr);
   }

@@ -15,12 +15,13 @@
 
 #include "adapters/apple_dep/server_identity.h"
 #include "api/cli/commands.h"
+#include "api/history.h"
 #include "api/kme_import.h"
 #include "api/lookup.h"
 #include "api/server.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
-#include "events/codec.h"
+#include "projections/kme_projector.h"
 
 namespace ae::api {
 
@@ -511,35 +512,34 @@ void AddKmeRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/kme/devices/([^/]+))", "/v1/kme/devices/{id}",
                Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(auto as_of, ParseAsOf(call.Param("as_of")));
     AE_ASSIGN_OR_RETURN(std::string id, ResolveKmeDeviceRef(app, call.req.matches[1]));
+    if (as_of) {
+      proj::KmeProjector projector;
+      AE_ASSIGN_OR_RETURN(json rec, AsOf(app, projector,
+                                         {StreamId(dkme::kDeviceStreamType, id),
+                                          StreamId(dkme::kInventoryStreamType, id)},
+                                         "kme_devices", id, *as_of));
+      if (!rec.is_object()) {
+        return NotFound("kme.device_not_found", "no KME device " + id + " at that point");
+      }
+      json out = RenderDevice(app, rec);
+      out["as_of"] = call.Param("as_of");
+      return Reply::Json(200, out);
+    }
     AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, id));
     if (!rec.is_object()) return NotFound("kme.device_not_found", "no KME device " + id);
     return Reply::Json(200, RenderDevice(app, rec));
   });
 
+  // The KME record's events and the device's enrollment, in log order.
   server.Route("GET", R"(/v1/kme/devices/([^/]+)/history)", "/v1/kme/devices/{id}/history",
                Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
     AE_ASSIGN_OR_RETURN(std::string id, ResolveKmeDeviceRef(app, call.req.matches[1]));
-    AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
-    StreamVersion from = 1;
-    if (!page.cursor.empty()) {
-      char* end = nullptr;
-      unsigned long long v = std::strtoull(page.cursor.c_str(), &end, 10);
-      if (*end != '\0') return InvalidArgument("request.bad_cursor", "cursor is not valid", "cursor");
-      from = v + 1;
-    }
-    AE_ASSIGN_OR_RETURN(auto records, app.log().ReadStream(StreamId(dkme::kDeviceStreamType, id),
-                                                           from, page.limit + 1));
-    json items = json::array();
-    std::optional<std::string> next;
-    for (const auto& r : records) {
-      if (items.size() == page.limit) {
-        next = std::to_string(r.envelope.stream_version() - 1);
-        break;
-      }
-      items.push_back(events::RecordToJson(r));
-    }
-    return Reply::Json(200, PageJson(std::move(items), next));
+    AE_ASSIGN_OR_RETURN(json h, History(app, {StreamId(dkme::kDeviceStreamType, id),
+                                              StreamId(dkme::kInventoryStreamType, id)}));
+    h["id"] = id;
+    return Reply::Json(200, h);
   });
 
   server.Route("PATCH", R"(/v1/kme/devices/([^/]+))", "/v1/kme/devices/{id}",

@@ -10,6 +10,7 @@
 #include "api/http_errors.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/users_projector.h"
 
 namespace ae::api {
 
@@ -17,7 +18,8 @@ namespace {
 std::atomic<uint64_t> g_request_seq{0};
 
 std::string NewRequestId() {
-  return crypto::Hex(crypto::RandomBytes(6)) + "-" + std::to_string(++g_request_seq);
+  static const std::string prefix = crypto::Hex(crypto::RandomBytes(6)) + "-";
+  return prefix + std::to_string(++g_request_seq);
 }
 
 // cpp-httplib listens with a backlog of 5, and its socket hook runs before
@@ -123,6 +125,24 @@ Result<Principal> Server::Authenticate(const httplib::Request& req) {
   }
   std::string token = auth.substr(prefix.size());
   std::string hash = crypto::Sha256(token);
+  // Read the generation before the lookup: a change committed meanwhile makes
+  // the entry stale at once.
+  const uint64_t generation = proj::UsersViewGeneration().load(std::memory_order_acquire);
+  {
+    std::shared_lock lock(principals_mu_);
+    auto it = principals_.find(hash);
+    if (it != principals_.end() && it->second.generation == generation) {
+      return it->second.principal;
+    }
+  }
+  AE_ASSIGN_OR_RETURN(Principal p, LookUpPrincipal(hash));
+  std::unique_lock lock(principals_mu_);
+  if (principals_.size() >= 10'000) principals_.clear();  // bounded
+  principals_[hash] = {p, generation};
+  return p;
+}
+
+Result<Principal> Server::LookUpPrincipal(const std::string& hash) {
   AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", hash));
   if (!rec) return Unauthenticated("auth.invalid_token", "the token is not valid");
   auto t = nlohmann::json::parse(*rec, nullptr, false);

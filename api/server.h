@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
+#include <unordered_map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -102,7 +104,15 @@ class Server {
 
  private:
   Result<Principal> Authenticate(const httplib::Request& req);
+  Result<Principal> LookUpPrincipal(const std::string& token_hash);
   App& app_;
+  // token SHA-256 -> principal, valid while UsersViewGeneration() has not moved.
+  struct CachedPrincipal {
+    Principal principal;
+    uint64_t generation = 0;
+  };
+  std::shared_mutex principals_mu_;
+  std::unordered_map<std::string, CachedPrincipal> principals_;  // guarded by principals_mu_
   ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
 };

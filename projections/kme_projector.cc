@@ -20,6 +20,7 @@ constexpr const char* kDevices = "kme_devices";
 constexpr const char* kIds = "kme_ids";
 constexpr const char* kByUser = "kme_by_user";
 constexpr const char* kSettings = "kme_settings";
+constexpr const char* kVersions = "kme_versions";
 constexpr std::string_view kDevicePrefix = "kme-device/";
 
 std::string When(const events::Envelope& e) {
@@ -58,21 +59,38 @@ Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
   return j;
 }
 
+// Empty strings, lists and maps are left out of a record (readers default them).
+void SetOrErase(json& rec, const char* key, const std::string& v) {
+  if (v.empty()) {
+    rec.erase(key);
+  } else {
+    rec[key] = v;
+  }
+}
+
 template <typename P>
 void SetRecord(json& rec, const P& p) {
-  rec["imei"] = p.identifiers().imei();
-  rec["imei2"] = p.identifiers().imei2();
-  rec["meid"] = p.identifiers().meid();
-  rec["serial_number"] = p.identifiers().serial_number();
-  rec["model"] = p.model();
-  rec["profile_name"] = p.profile_name();
-  rec["knox_status"] = p.knox_status();
-  json tags = json::array();
-  for (const auto& t : p.tags()) tags.push_back(t);
-  rec["tags"] = std::move(tags);
-  json attrs = json::object();
-  for (const auto& [k, v] : p.attributes()) attrs[k] = v;
-  rec["attributes"] = std::move(attrs);
+  SetOrErase(rec, "imei", p.identifiers().imei());
+  SetOrErase(rec, "imei2", p.identifiers().imei2());
+  SetOrErase(rec, "meid", p.identifiers().meid());
+  SetOrErase(rec, "serial_number", p.identifiers().serial_number());
+  SetOrErase(rec, "model", p.model());
+  SetOrErase(rec, "profile_name", p.profile_name());
+  SetOrErase(rec, "knox_status", p.knox_status());
+  if (p.tags().empty()) {
+    rec.erase("tags");
+  } else {
+    json tags = json::array();
+    for (const auto& t : p.tags()) tags.push_back(t);
+    rec["tags"] = std::move(tags);
+  }
+  if (p.attributes().empty()) {
+    rec.erase("attributes");
+  } else {
+    json attrs = json::object();
+    for (const auto& [k, v] : p.attributes()) attrs[k] = v;
+    rec["attributes"] = std::move(attrs);
+  }
 }
 
 // Re-points the identifier index from `old_keys` to the record's keys.
@@ -87,62 +105,67 @@ Status Reindex(ViewBatch& b, const std::string& id, const std::vector<std::strin
   return Status::Ok();
 }
 
-void Stamp(json& rec, const RecordedEvent& r, bool changed) {
-  if (changed) rec["updated_at"] = When(r.envelope);
-  rec["version"] = r.envelope.stream_version();
+void Changed(json& rec, const RecordedEvent& r) {
+  rec["updated_at"] = When(r.envelope);
   rec["last_position"] = r.position.ToString();
+}
+
+void SetUser(ViewBatch& b, json& rec, const std::string& id, const std::string& user) {
+  std::string old_user = rec.value("user_id", "");
+  if (!old_user.empty()) b.Delete(kByUser, old_user + "/" + id);
+  if (!user.empty()) b.Put(kByUser, user + "/" + id, "");
+  SetOrErase(rec, "user_id", user);
 }
 
 Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
   const events::Envelope& e = r.envelope;
-  if (e.has_kme_device_imported()) {
+  // Every event of the stream moves its version, the expected version of the next writer.
+  b.Put(kVersions, id, std::to_string(e.stream_version()));
+  if (e.has_kme_device_imported()) {  // the first event of its stream: no record before it
     const auto& p = e.kme_device_imported();
-    AE_ASSIGN_OR_RETURN(json old, Load(b, kDevices, id));
-    std::vector<std::string> old_keys;
-    if (old.is_object()) old_keys = MatchKeys(old);
-    json rec = {{"id", id},
-                {"source", SourceName(p.source())},
-                {"user_id", ""},
-                {"policy_id", ""},
-                {"ruleset_id", ""},
-                {"enrollment", "not_enrolled"},
-                {"enrolled_at", ""},
-                {"created_at", When(e)}};
+    json rec = {{"id", id}, {"source", SourceName(p.source())}, {"created_at", When(e)}};
     SetRecord(rec, p);
-    Stamp(rec, r, true);
-    AE_RETURN_IF_ERROR(Reindex(b, id, old_keys, MatchKeys(rec)));
+    SetUser(b, rec, id, p.matched_user_id());  // domain::kme::Evolve does the same
+    Changed(rec, r);
+    AE_RETURN_IF_ERROR(Reindex(b, id, {}, MatchKeys(rec)));
     b.Put(kDevices, id, rec.dump());
     return Status::Ok();
   }
-  AE_ASSIGN_OR_RETURN(json rec, Load(b, kDevices, id));
-  if (!rec.is_object()) return Status::Ok();  // an event before the record: nothing to show
-  bool changed = true;
+  std::string field;
+  const std::string* value = nullptr;
   switch (e.payload_case()) {
-    case events::Envelope::kKmeDeviceUpdated: {
-      std::vector<std::string> old_keys = MatchKeys(rec);
-      SetRecord(rec, e.kme_device_updated());
-      AE_RETURN_IF_ERROR(Reindex(b, id, old_keys, MatchKeys(rec)));
+    case events::Envelope::kKmeDeviceUpdated:
       break;
-    }
-    case events::Envelope::kDeviceUserAssigned: {
-      std::string old_user = rec.value("user_id", "");
-      const std::string& user = e.device_user_assigned().user_id();
-      if (!old_user.empty()) b.Delete(kByUser, old_user + "/" + id);
-      if (!user.empty()) b.Put(kByUser, user + "/" + id, "");
-      rec["user_id"] = user;
+    case events::Envelope::kDeviceUserAssigned:
+      field = "user_id";
+      value = &e.device_user_assigned().user_id();
       break;
-    }
     case events::Envelope::kDevicePolicyAssigned:
-      rec["policy_id"] = e.device_policy_assigned().policy_id();
+      field = "policy_id";
+      value = &e.device_policy_assigned().policy_id();
       break;
     case events::Envelope::kDeviceRulesetAssigned:
-      rec["ruleset_id"] = e.device_ruleset_assigned().ruleset_id();
+      field = "ruleset_id";
+      value = &e.device_ruleset_assigned().ruleset_id();
       break;
     default:
-      changed = false;  // e.g. KmeEnrollmentRefused: only the stream version moves
-      break;
+      return Status::Ok();  // e.g. KmeEnrollmentRefused: only the version moves
   }
-  Stamp(rec, r, changed);
+  AE_ASSIGN_OR_RETURN(json rec, Load(b, kDevices, id));
+  if (!rec.is_object()) return Status::Ok();  // an event before the record: nothing to show
+  if (value) {
+    if (rec.value(field, "") == *value) return Status::Ok();  // e.g. the import's own user
+    if (field == "user_id") {
+      SetUser(b, rec, id, *value);
+    } else {
+      SetOrErase(rec, field.c_str(), *value);
+    }
+  } else {
+    std::vector<std::string> old_keys = MatchKeys(rec);
+    SetRecord(rec, e.kme_device_updated());
+    AE_RETURN_IF_ERROR(Reindex(b, id, old_keys, MatchKeys(rec)));
+  }
+  Changed(rec, r);
   b.Put(kDevices, id, rec.dump());
   return Status::Ok();
 }
@@ -162,8 +185,7 @@ Status KmeProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
       if (!rec.is_object()) return Status::Ok();
       rec["enrollment"] = "enrolled";
       rec["enrolled_at"] = When(e);
-      rec["updated_at"] = When(e);
-      rec["last_position"] = r.position.ToString();
+      Changed(rec, r);
       b.Put(kDevices, p.device_id(), rec.dump());
       return Status::Ok();
     }

@@ -41,6 +41,7 @@ Result<size_t> ProjectionRunner::Step() {
   }
   batch.Put("checkpoints", options_.checkpoint_key, at.ToString());
   AE_RETURN_IF_ERROR(store_.Write(batch.batch()));  // views and checkpoint together
+  for (Projector* p : projectors_) p->Committed();
   {
     std::lock_guard lock(mu_);
     checkpoint_ = at;

@@ -27,6 +27,9 @@ class Projector {
   virtual std::string name() const = 0;
   virtual std::vector<std::string> column_families() const = 0;
   virtual Status Apply(const RecordedEvent& record, ViewBatch& batch) = 0;
+  // Called on the runner's thread after a batch this projector applied to was
+  // written to the store (its updates are visible to readers from now on).
+  virtual void Committed() {}
 };
 
 }  // namespace ae::proj

@@ -42,8 +42,31 @@ Status Named(const RecordedEvent& r, ViewBatch& b, const std::string& cf, const 
 }
 }  // namespace
 
+std::atomic<uint64_t>& UsersViewGeneration() {
+  static std::atomic<uint64_t> generation{0};
+  return generation;
+}
+
+void UsersProjector::Committed() {
+  if (!touched_) return;
+  touched_ = false;
+  UsersViewGeneration().fetch_add(1, std::memory_order_acq_rel);
+}
+
 Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
   const events::Envelope& e = r.envelope;
+  switch (e.payload_case()) {
+    case events::Envelope::kUserCreated:
+    case events::Envelope::kUserTokenIssued:
+    case events::Envelope::kUserTokenRevoked:
+    case events::Envelope::kUserRoleChanged:
+    case events::Envelope::kUserDeleted:
+    case events::Envelope::kPersonForgotten:
+      touched_ = true;
+      break;
+    default:
+      break;
+  }
   switch (e.payload_case()) {
     case events::Envelope::kUserCreated: {
       const auto& p = e.user_created();

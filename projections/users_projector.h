@@ -9,6 +9,9 @@
 //   policies  key (lower name)   -> {id, name, created_at, last_position}
 //   rulesets  key (lower name)   -> {id, name, created_at, last_position}
 
+#include <atomic>
+#include <cstdint>
+
 #include "projections/projector.h"
 
 namespace ae::proj {
@@ -20,6 +23,15 @@ class UsersProjector : public Projector {
     return {"users", "tokens", "policies", "rulesets"};
   }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
+  void Committed() override;
+
+ private:
+  bool touched_ = false;  // users or tokens changed in the batch being applied
 };
+
+// Advanced after every committed change to the users or tokens tables, in any
+// view store of the process: a cache of who a token belongs to stays valid
+// while it has not moved.
+std::atomic<uint64_t>& UsersViewGeneration();
 
 }  // namespace ae::proj

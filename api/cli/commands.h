@@ -74,4 +74,13 @@ int SimAppleDevice(const SimAppleDeviceOptions& options, std::ostream& out, std:
 // its certificate, for `serve --apple-device-ca`.
 int SimAppleDeviceCa(const std::string& device_ca_dir, std::ostream& out, std::ostream& err);
 
+struct SimKnoxOptions {
+  std::string listen = "127.0.0.1:0";          // the Knox Cloud API + OAuth token endpoint
+  std::string control_listen = "127.0.0.1:0";  // the control API (loopback; port 0: free port)
+};
+// Runs the Samsung Knox Cloud API simulator until stopped. Prints "listening on <url>" and
+// "control on <url>"; the control API (POST /sim/credentials, /sim/devices, /sim/faults,
+// ...) drives the simulator's test hooks with JSON.
+int SimKnox(const SimKnoxOptions& options, std::ostream& out, std::ostream& err);
+
 }  // namespace ae::cli

@@ -88,6 +88,7 @@ DeviceState Evolve(DeviceState s, const Envelope& e) {
       s.exists = true;
       s.device_id = p.device_id();
       s.source = p.source();
+      s.user_id = p.matched_user_id();  // the DeviceUserAssigned that follows says the same
       ReadRecord(s, p.identifiers(), p.model(), p.profile_name(), p.tags(), p.attributes(),
                  p.knox_status());
       break;

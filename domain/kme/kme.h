@@ -102,7 +102,9 @@ struct ImportDevice {
   std::string matched_user_id;  // the existing user the source names ("" none)
   SealedPersonal knox_user;     // the source's Knox user id, sealed (optional)
 };
-// New device: KmeDeviceImported, then DeviceUserAssigned when a user matched.
+// New device: KmeDeviceImported, then DeviceUserAssigned when a user matched (the import's
+// matched_user_id already makes that user the device's user; the second event states the
+// assignment for every consumer of device assignments).
 // Known device: KmeDeviceUpdated with the whole merged record when it differs, then
 // DeviceUserAssigned when a user matched and the device has none (an import never
 // overrides a local assignment). Nothing differs: no event.

@@ -177,8 +177,7 @@ TEST_F(KmeTest, PortalExportImportsMatchesUsersAndTheAssignedDeviceEnrolls) {
   EXPECT_EQ(engine_->LogText().find("one-time-secret"), std::string::npos);
 }
 
-// Enable once GET /v1/devices/{id} (the inventory) has landed.
-TEST_F(KmeTest, DISABLED_EnrolledKmeDeviceAppearsInTheInventory) {
+TEST_F(KmeTest, AnEnrolledKmeDeviceIsInTheInventory) {
   CreateUser("alice");
   ImportPortalExport();
   auto enrolled = Enroll({{"enrollment_token", EnrollmentToken()}, {"imei", kAliceImei},
@@ -187,6 +186,11 @@ TEST_F(KmeTest, DISABLED_EnrolledKmeDeviceAppearsInTheInventory) {
   const std::string id = enrolled.json["device_id"];
   auto inventory = engine_->Get("/v1/devices/" + id, admin_);
   ASSERT_EQ(inventory.status, 200) << inventory.body;
+  EXPECT_EQ(inventory.json["user"], "alice");
+  EXPECT_EQ(inventory.json["imei"], kAliceImei);
+  auto history = engine_->Get("/v1/kme/devices/" + id + "/history", admin_);
+  ASSERT_EQ(history.status, 200) << history.body;
+  EXPECT_EQ(history.json["items"].back()["type"], "DeviceEnrolled");
   auto list = engine_->Get("/v1/devices", admin_);
   ASSERT_EQ(list.status, 200) << list.body;
   bool listed = false;
@@ -352,7 +356,14 @@ TEST_F(KmeTest, AssignmentsNeedExistingUsersPoliciesAndDevices) {
   ASSERT_EQ(history.status, 200) << history.body;
   ASSERT_EQ(history.json["items"].size(), 3u);
   EXPECT_EQ(history.json["items"][0]["type"], "KmeDeviceImported");
-  EXPECT_EQ(history.json["items"][2]["data"]["user_id"], nullptr);  // cleared (proto3 default)
+  EXPECT_EQ(history.json["items"][1]["type"], "DeviceUserAssigned");
+  EXPECT_EQ(history.json["items"][2]["type"], "DeviceUserAssigned");
+  // As it was before the clear: alice's.
+  auto before = engine_->Get(std::string("/v1/kme/devices/") + kBobImei + "?as_of=" +
+                                 history.json["items"][1]["position"].get<std::string>(),
+                             admin_);
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(before.json["user"], "alice");
 }
 
 TEST_F(KmeTest, DevicesAreListedByUserAndIdentifierPrefix) {
