@@ -36,8 +36,8 @@ std::string SourceName(v1::KmeSource s) {
   }
 }
 
-// The index keys of a record (domain::kme::MatchKeys; projections may not depend on domain,
-// tests/unit/domain/kme_decider_test.cc checks the two agree).
+// The index keys of a record: the keys of domain::kme::MatchKeys (and of the CSV reader's
+// DeviceIdentity::MatchKeys), repeated here since projections depend on events only.
 std::vector<std::string> MatchKeys(const json& rec) {
   std::vector<std::string> keys;
   for (const char* f : {"imei", "imei2"}) {

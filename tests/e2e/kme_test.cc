@@ -359,11 +359,11 @@ TEST_F(KmeTest, AssignmentsNeedExistingUsersPoliciesAndDevices) {
   EXPECT_EQ(history.json["items"][1]["type"], "DeviceUserAssigned");
   EXPECT_EQ(history.json["items"][2]["type"], "DeviceUserAssigned");
   // As it was before the clear: alice's.
-  auto before = engine_->Get(std::string("/v1/kme/devices/") + kBobImei + "?as_of=" +
-                                 history.json["items"][1]["position"].get<std::string>(),
-                             admin_);
-  ASSERT_EQ(before.status, 200) << before.body;
-  EXPECT_EQ(before.json["user"], "alice");
+  auto then = engine_->Get(std::string("/v1/kme/devices/") + kBobImei + "?as_of=" +
+                               history.json["items"][1]["position"].get<std::string>(),
+                           admin_);
+  ASSERT_EQ(then.status, 200) << then.body;
+  EXPECT_EQ(then.json["user"], "alice");
 }
 
 TEST_F(KmeTest, DevicesAreListedByUserAndIdentifierPrefix) {
