@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"writer", "reader"}))->capture_default_str();
   serve_cmd->add_option("--max-body-bytes", serve.server.max_body_bytes, "request body limit")
       ->capture_default_str();
+  serve_cmd->add_option("--max-upload-bytes", serve.server.max_upload_bytes,
+                        "body limit of file uploads (the Knox CSV import)")
+      ->capture_default_str();
   serve_cmd->add_option("--http-threads", serve.server.threads, "HTTP worker threads")
       ->capture_default_str();
   serve_cmd->add_option("--tls-cert", serve.server.tls_cert, "PEM certificate for HTTPS");

@@ -491,6 +491,7 @@ void AddKmeRoutes(Server& server) {
     return r;
   });
 
+  server.AllowLargeBody("/v1/kme/imports");  // a 100,000-row portal export is ~11 MB
   server.Route("POST", "/v1/kme/imports", "/v1/kme/imports", Access::kDeviceManager,
                [&app](Call& call) -> Result<Reply> {
     std::string dry = call.Param("dry_run", "false");

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -83,7 +84,7 @@ Server::Server(App& app, ServerOptions options) : app_(app), options_(std::move(
   http_->set_tcp_nodelay(true);
   http_->set_keep_alive_max_count(options_.keep_alive_max_count);
   http_->set_keep_alive_timeout(options_.keep_alive_timeout_s);
-  http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_payload_max_length(std::max(options_.max_body_bytes, options_.max_upload_bytes));
   http_->set_read_timeout(30, 0);
   http_->set_write_timeout(30, 0);
   http_->set_socket_options([](socket_t sock) {
@@ -184,6 +185,12 @@ void Server::Route(const std::string& method, const std::string& pattern,
     Status failed;
     Result<Reply> reply = Internal("internal", "not handled");
     do {
+      if (req.body.size() > options_.max_body_bytes && !large_body_labels_.count(label)) {
+        failed = Status(StatusCode::kPayloadTooLarge, "request.too_large",
+                        "the request body exceeds the limit of " +
+                            std::to_string(options_.max_body_bytes) + " bytes");
+        break;
+      }
       if (access != Access::kPublic) {
         auto who = Authenticate(req);
         if (!who.ok()) {

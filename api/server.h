@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 #include <string>
@@ -29,6 +30,7 @@ struct ServerOptions {
   int port = 8080;                          // 0 picks a free port
   std::string public_url;                   // default http://host:port
   size_t max_body_bytes = 10 << 20;         // larger bodies get 413
+  size_t max_upload_bytes = 256 << 20;      // the limit of routes that take files (AllowLargeBody)
   int threads = 96;                         // HTTP worker threads
   int keep_alive_max_count = 10000;
   int keep_alive_timeout_s = 5;
@@ -82,6 +84,11 @@ class Server {
   void Route(const std::string& method, const std::string& pattern, const std::string& label,
              Access access, Handler handler);
 
+  // Lets the route labelled `label` take bodies up to max_upload_bytes (file
+  // uploads such as the Knox CSV); every other route keeps max_body_bytes.
+  // Call before Run().
+  void AllowLargeBody(const std::string& label) { large_body_labels_.insert(label); }
+
   // Binds; returns the bound port or an error (port in use, bad TLS files).
   Result<int> Bind();
   // Serves until Stop(); blocks.
@@ -106,6 +113,7 @@ class Server {
   Result<Principal> Authenticate(const httplib::Request& req);
   Result<Principal> LookUpPrincipal(const std::string& token_hash);
   App& app_;
+  std::set<std::string> large_body_labels_;  // written before Run() only
   // token SHA-256 -> principal, valid while UsersViewGeneration() has not moved.
   struct CachedPrincipal {
     Principal principal;

@@ -230,6 +230,22 @@ TEST_F(KmeTest, ReimportingTheSameFileAppendsOnlyItsSummary) {
   EXPECT_EQ(Events("KmeImportCompleted").size(), 2u);
 }
 
+TEST_F(KmeTest, TheImportTakesFilesLargerThanTheJsonBodyLimit) {
+  // 12 MB: over the 10 MiB limit of every JSON route, within the upload limit.
+  std::string csv = "IMEI,Serial Number,Notes\r\n";
+  csv += "356938035643809,R58N00000001,ok\r\n";
+  csv += "354406065117427,R58N00000002," + std::string(12 << 20, 'x') + "\r\n";
+  auto r = Import(csv, /*dry_run=*/true);
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  EXPECT_EQ(r.json["rows"], 2);
+  EXPECT_EQ(r.json["rejected"], 1);  // the oversized record, named by its line
+  ASSERT_FALSE(r.json["errors"].empty());
+  EXPECT_EQ(r.json["errors"][0]["line"], 3);
+  auto json_route = engine_->Post("/v1/policies", std::string(11 << 20, 'x'), admin_);
+  EXPECT_EQ(json_route.status, 413);
+  EXPECT_EQ(json_route.json["error"]["code"], "request.too_large");
+}
+
 TEST_F(KmeTest, ADryRunReportsButWritesNothing) {
   CreateUser("alice");
   size_t before = Events().size();
