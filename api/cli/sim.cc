@@ -29,6 +29,7 @@
 #include "adapters/simulators/apple_dep_simulator.h"
 #include "adapters/simulators/apple_device_simulator.h"
 #include "api/cli/commands.h"
+#include "api/cli/control_api.h"
 #include "api/http_errors.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
@@ -41,131 +42,13 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr char kJson[] = "application/json";
-constexpr size_t kMaxControlBodyBytes = 1u << 20;  // certificates and small JSON objects
 constexpr int64_t kMaxDevicesPerCall = 100'000;
 constexpr char kCaFile[] = "device-ca.pem";
 constexpr char kCaKeyFile[] = "device-ca-key.pem";
 
-// ---- HOST:PORT ---------------------------------------------------------------
-
-struct Endpoint {
-  std::string host;
-  int port = 0;
-};
-
-// Parses a loopback HOST:PORT ("127.0.0.1:0" or "localhost:8090").
-Result<Endpoint> ParseLoopbackListen(std::string_view flag, const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size() || colon + 6 < text.size()) {
-    return InvalidArgument("cli.bad_listen",
-                           std::string(flag) + " must be HOST:PORT, got '" + text + "'");
-  }
-  Endpoint e{text.substr(0, colon), 0};
-  for (size_t i = colon + 1; i < text.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) {
-      return InvalidArgument("cli.bad_listen",
-                             std::string(flag) + " port must be a number, got '" + text + "'");
-    }
-    e.port = e.port * 10 + (text[i] - '0');
-  }
-  if (e.port > 65535) {
-    return InvalidArgument("cli.bad_listen", std::string(flag) + " port must be <= 65535");
-  }
-  if (e.host != "127.0.0.1" && e.host != "localhost") {
-    return InvalidArgument("cli.bad_listen",
-                           std::string(flag) + " must be on 127.0.0.1 (the simulator is loopback only)");
-  }
-  e.host = "127.0.0.1";
-  return e;
-}
-
-// ---- control API -------------------------------------------------------------
-
-struct Reply {
-  int status = 200;
-  std::string body;
-  std::string content_type = kJson;
-};
-
-Reply JsonReply(const json& j, int status = 200) { return Reply{status, j.dump(), kJson}; }
-
-void WriteError(httplib::Response& res, const Status& s) {
-  res.status = api::HttpStatusFor(s.code());
-  if (res.status < 400) res.status = 500;
-  res.set_content(api::ErrorBody(s).dump(), kJson);
-}
-
-Status BadField(const std::string& field, const std::string& message) {
-  return InvalidArgument("sim.bad_request", message, field);
-}
-
-// The request body as a JSON object; an empty body is {}.
-Result<json> BodyObject(const httplib::Request& req) {
-  if (req.body.empty()) return json::object();
-  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return InvalidArgument("sim.bad_json", "the body must be a JSON object");
-  }
-  return j;
-}
-
-Result<std::string> StringField(const json& body, const std::string& name, bool required,
-                                std::string fallback = "") {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) {
-    if (required) return BadField(name, name + " is required");
-    return fallback;
-  }
-  if (!it->is_string()) return BadField(name, name + " must be a string");
-  if (required && it->get_ref<const std::string&>().empty()) {
-    return BadField(name, name + " must not be empty");
-  }
-  return it->get<std::string>();
-}
-
-Result<int64_t> IntField(const json& body, const std::string& name, bool required, int64_t min,
-                         int64_t max, int64_t fallback = 0) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) {
-    if (required) return BadField(name, name + " is required");
-    return fallback;
-  }
-  if (!it->is_number_integer()) return BadField(name, name + " must be an integer");
-  int64_t v = it->get<int64_t>();
-  if (v < min || v > max) {
-    return BadField(name, name + " must be in " + std::to_string(min) + ".." + std::to_string(max));
-  }
-  return v;
-}
-
-Result<bool> BoolField(const json& body, const std::string& name) {
-  auto it = body.find(name);
-  if (it == body.end() || !it->is_boolean()) return BadField(name, name + " must be true or false");
-  return it->get<bool>();
-}
-
-using ControlHandler = std::function<Result<Reply>(const httplib::Request&, const json& body)>;
-
-// Registers `handler` for `method` `pattern` with JSON parsing and error mapping.
-void Route(httplib::Server& http, const std::string& method, const std::string& pattern,
-           ControlHandler handler) {
-  auto wrapped = [handler = std::move(handler)](const httplib::Request& req,
-                                                httplib::Response& res) {
-    Result<json> body = BodyObject(req);
-    if (!body.ok()) return WriteError(res, body.status());
-    Result<Reply> reply = handler(req, *body);
-    if (!reply.ok()) return WriteError(res, reply.status());
-    res.status = reply->status;
-    res.set_content(reply->body, reply->content_type.c_str());
-  };
-  if (method == "GET") http.Get(pattern, wrapped);
-  else http.Post(pattern, wrapped);
-}
-
 void AddControlRoutes(httplib::Server& http, sim::AppleDepSimulator& sim) {
   // The .p7m Apple's portal hands out, encrypted to the posted certificate.
-  Route(http, "POST", "/sim/tokens", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/tokens", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(std::string cert, StringField(b, "certificate_pem", true));
     AE_ASSIGN_OR_RETURN(std::string server, StringField(b, "server_name", false, "MDM Server 1"));
     AE_ASSIGN_OR_RETURN(std::string expiry, StringField(b, "expiry", false));
@@ -174,10 +57,10 @@ void AddControlRoutes(httplib::Server& http, sim::AppleDepSimulator& sim) {
       return BadField("expiry", "expiry must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z");
     }
     AE_ASSIGN_OR_RETURN(std::string p7m, sim.IssueToken(cert, server, o));
-    return Reply{200, std::move(p7m), "application/pkcs7-mime"};
+    return ControlReply{200, std::move(p7m), "application/pkcs7-mime"};
   });
 
-  Route(http, "POST", "/sim/devices", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/devices", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(std::string server, StringField(b, "server_name", true));
     AE_ASSIGN_OR_RETURN(std::string prefix, StringField(b, "prefix", false, "C02"));
     AE_ASSIGN_OR_RETURN(int64_t count, IntField(b, "count", true, 1, kMaxDevicesPerCall));
@@ -187,37 +70,37 @@ void AddControlRoutes(httplib::Server& http, sim::AppleDepSimulator& sim) {
     json serials = json::array();
     for (const auto& d : devices) serials.push_back(d.serial_number);
     AE_RETURN_IF_ERROR(sim.AddDevices(server, std::move(devices)));
-    return JsonReply({{"server_name", server}, {"serials", serials}}, 201);
+    return ControlJson({{"server_name", server}, {"serials", serials}}, 201);
   });
 
   // A device as Apple's details call shows it.
-  auto device_state = [&sim](const std::string& serial) -> Result<Reply> {
+  auto device_state = [&sim](const std::string& serial) -> Result<ControlReply> {
     std::optional<dep::Device> d = sim.DeviceState(serial);
     if (!d) return NotFound("sim.unknown_device", "no device " + serial);
-    return JsonReply(dep::DeviceToJson(*d));
+    return ControlJson(dep::DeviceToJson(*d));
   };
-  Route(http, "GET", R"(/sim/devices/([^/]+))",
-        [device_state](const httplib::Request& req, const json&) -> Result<Reply> {
+  ControlRoute(http, "GET", R"(/sim/devices/([^/]+))",
+        [device_state](const httplib::Request& req, const json&) -> Result<ControlReply> {
           return device_state(req.matches[1]);
         });
-  Route(http, "POST", R"(/sim/devices/([^/]+)/activate)",
-        [&sim, device_state](const httplib::Request& req, const json&) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/devices/([^/]+)/activate)",
+        [&sim, device_state](const httplib::Request& req, const json&) -> Result<ControlReply> {
           AE_RETURN_IF_ERROR(sim.ActivateDevice(req.matches[1].str()));
           return device_state(req.matches[1]);
         });
-  Route(http, "POST", R"(/sim/devices/([^/]+)/move)",
-        [&sim, device_state](const httplib::Request& req, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/devices/([^/]+)/move)",
+        [&sim, device_state](const httplib::Request& req, const json& b) -> Result<ControlReply> {
           AE_ASSIGN_OR_RETURN(std::string to, StringField(b, "to_server_name", true));
           AE_RETURN_IF_ERROR(sim.MoveDevice(req.matches[1].str(), to));
           return device_state(req.matches[1]);
         });
-  Route(http, "POST", R"(/sim/devices/([^/]+)/remove)",
-        [&sim](const httplib::Request& req, const json&) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/devices/([^/]+)/remove)",
+        [&sim](const httplib::Request& req, const json&) -> Result<ControlReply> {
           AE_RETURN_IF_ERROR(sim.RemoveDevice(req.matches[1].str()));
-          return JsonReply({{"serial_number", req.matches[1].str()}, {"removed", true}});
+          return ControlJson({{"serial_number", req.matches[1].str()}, {"removed", true}});
         });
 
-  Route(http, "POST", "/sim/faults", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/faults", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(std::string path, StringField(b, "path", false));
     AE_ASSIGN_OR_RETURN(int64_t count, IntField(b, "count", false, 1, 1'000'000, 1));
     AE_ASSIGN_OR_RETURN(int64_t status, IntField(b, "status", true, 400, 599));
@@ -234,28 +117,28 @@ void AddControlRoutes(httplib::Server& http, sim::AppleDepSimulator& sim) {
       }
     }
     sim.InjectFailure(path, static_cast<int>(count), static_cast<int>(status), retry_after, body);
-    return JsonReply({{"path", path}, {"count", count}, {"status", status}});
+    return ControlJson({{"path", path}, {"count", count}, {"status", status}});
   });
 
-  Route(http, "POST", "/sim/sessions/expire", [&sim](const httplib::Request&, const json&) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/sessions/expire", [&sim](const httplib::Request&, const json&) -> Result<ControlReply> {
     sim.ExpireSessions();
-    return JsonReply({{"expired", true}});
+    return ControlJson({{"expired", true}});
   });
 
-  Route(http, "POST", R"(/sim/servers/([^/]+)/revoke)",
-        [&sim](const httplib::Request& req, const json&) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/servers/([^/]+)/revoke)",
+        [&sim](const httplib::Request& req, const json&) -> Result<ControlReply> {
           AE_RETURN_IF_ERROR(sim.RevokeToken(req.matches[1].str()));
-          return JsonReply({{"server_name", req.matches[1].str()}, {"revoked", true}});
+          return ControlJson({{"server_name", req.matches[1].str()}, {"revoked", true}});
         });
 
-  Route(http, "POST", "/sim/terms", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/terms", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(bool required, BoolField(b, "required"));
     sim.RequireTermsSigning(required);
-    return JsonReply({{"required", required}});
+    return ControlJson({{"required", required}});
   });
 
-  Route(http, "POST", R"(/sim/serials/([^/]+)/outcome)",
-        [&sim](const httplib::Request& req, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/serials/([^/]+)/outcome)",
+        [&sim](const httplib::Request& req, const json& b) -> Result<ControlReply> {
           AE_ASSIGN_OR_RETURN(std::string status, StringField(b, "status", false));
           if (!status.empty() && status != "FAILED" && status != "THROTTLED") {
             return BadField("status", "status must be FAILED, THROTTLED or \"\" (clear)");
@@ -263,7 +146,7 @@ void AddControlRoutes(httplib::Server& http, sim::AppleDepSimulator& sim) {
           AE_ASSIGN_OR_RETURN(int64_t retry, IntField(b, "retry_after_seconds", false, 0,
                                                       7 * 24 * 3600, 0));
           sim.SetSerialOutcome(req.matches[1].str(), sim::SerialOutcome{status, retry});
-          return JsonReply({{"serial_number", req.matches[1].str()},
+          return ControlJson({{"serial_number", req.matches[1].str()},
                             {"status", status},
                             {"retry_after_seconds", retry}});
         });
@@ -393,46 +276,9 @@ int SimAppleDep(const SimAppleDepOptions& options, std::ostream& out, std::ostre
     return 1;
   }
 
-  httplib::Server control;
-  control.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  control.set_payload_max_length(kMaxControlBodyBytes);
-  control.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                   std::exception_ptr) {
-    WriteError(res, Internal("internal", "the control API failed on this request"));
-  });
-  control.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler's own error
-    WriteError(res, api::StatusForHttp(res.status));
-  });
-  AddControlRoutes(control, sim);
-  int control_port = control_at->port;
-  if (control_port == 0) {
-    control_port = control.bind_to_any_port(control_at->host);
-  } else if (!control.bind_to_port(control_at->host, control_port)) {
-    control_port = -1;
-  }
-  if (control_port <= 0) {
-    err << "sim apple-dep: cannot listen on 127.0.0.1:" << control_at->port
-        << " for the control API\n";
-    return 1;
-  }
-
-  std::thread control_thread([&control] { control.listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs: wait for it (bounded).
-  for (int i = 0; i < 5000 && !control.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  out << "listening on " << sim.base_url() << std::endl;
-  out << "control on http://127.0.0.1:" << control_port << std::endl;
-  err << "sim apple-dep: Apple DEP simulator on " << sim.base_url()
-      << "; control API on http://127.0.0.1:" << control_port << ". Ctrl-C stops it.\n";
-
-  OnStop([&control] { control.stop(); });
-  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  OnStop(nullptr);
-  control.stop();
-  control_thread.join();
-  return 0;
+  return ServeControlApi(
+      "sim apple-dep", *control_at, [&sim](httplib::Server& http) { AddControlRoutes(http, sim); },
+      sim.base_url(), "Apple DEP simulator on " + sim.base_url(), out, err);
 }
 
 // ---- sim apple-device-ca -------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "adapters/samsung_knox/knox_client.h"
 #include "adapters/simulators/knox_simulator.h"
 #include "api/cli/commands.h"
+#include "api/cli/control_api.h"
 #include "api/http_errors.h"
 #include "events/base/status.h"
 
@@ -33,110 +34,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kJson[] = "application/json";
-constexpr size_t kMaxControlBodyBytes = 1u << 20;
 constexpr int64_t kMaxDevicesPerCall = 100'000;
-
-struct Endpoint {
-  std::string host;
-  int port = 0;
-};
-
-// A loopback HOST:PORT ("127.0.0.1:0" or "localhost:8090").
-Result<Endpoint> ParseLoopback(std::string_view flag, const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return InvalidArgument("cli.bad_listen", std::string(flag) + " " + why + ", got '" + text + "'");
-  };
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size() || colon + 6 < text.size()) {
-    return bad("must be HOST:PORT");
-  }
-  Endpoint e{text.substr(0, colon), 0};
-  for (size_t i = colon + 1; i < text.size(); ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return bad("port must be a number");
-    e.port = e.port * 10 + (text[i] - '0');
-  }
-  if (e.port > 65535) return bad("port must be <= 65535");
-  if (e.host != "127.0.0.1" && e.host != "localhost") return bad("must be on 127.0.0.1");
-  e.host = "127.0.0.1";
-  return e;
-}
-
-struct Reply {
-  int status = 200;
-  json body;
-};
-
-void WriteError(httplib::Response& res, const Status& s) {
-  res.status = api::HttpStatusFor(s.code());
-  if (res.status < 400) res.status = 500;
-  res.set_content(api::ErrorBody(s).dump(), kJson);
-}
-
-Status BadField(const std::string& field, const std::string& message) {
-  return InvalidArgument("sim.bad_request", message, field);
-}
-
-Result<std::string> StringField(const json& b, const std::string& name, bool required,
-                                std::string fallback = "") {
-  auto it = b.find(name);
-  if (it == b.end() || it->is_null()) {
-    if (required) return BadField(name, name + " is required");
-    return fallback;
-  }
-  if (!it->is_string()) return BadField(name, name + " must be a string");
-  if (required && it->get_ref<const std::string&>().empty()) {
-    return BadField(name, name + " must not be empty");
-  }
-  return it->get<std::string>();
-}
-
-Result<int64_t> IntField(const json& b, const std::string& name, bool required, int64_t min,
-                         int64_t max, int64_t fallback = 0) {
-  auto it = b.find(name);
-  if (it == b.end() || it->is_null()) {
-    if (required) return BadField(name, name + " is required");
-    return fallback;
-  }
-  if (!it->is_number_integer()) return BadField(name, name + " must be an integer");
-  const int64_t v = it->get<int64_t>();
-  if (v < min || v > max) {
-    return BadField(name, name + " must be in " + std::to_string(min) + ".." + std::to_string(max));
-  }
-  return v;
-}
-
-Result<bool> BoolField(const json& b, const std::string& name, bool fallback) {
-  auto it = b.find(name);
-  if (it == b.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) return BadField(name, name + " must be true or false");
-  return it->get<bool>();
-}
-
-using Handler = std::function<Result<Reply>(const httplib::Request&, const json& body)>;
-
-void Route(httplib::Server& http, const std::string& method, const std::string& pattern,
-           Handler handler) {
-  auto wrapped = [handler = std::move(handler)](const httplib::Request& req,
-                                                httplib::Response& res) {
-    json body = json::object();
-    if (!req.body.empty()) {
-      body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-      if (body.is_discarded() || !body.is_object()) {
-        return WriteError(res, InvalidArgument("sim.bad_json", "the body must be a JSON object"));
-      }
-    }
-    Result<Reply> reply = handler(req, body);
-    if (!reply.ok()) return WriteError(res, reply.status());
-    res.status = reply->status;
-    res.set_content(reply->body.dump(), kJson);
-  };
-  if (method == "GET") {
-    http.Get(pattern, wrapped);
-  } else {
-    http.Post(pattern, wrapped);
-  }
-}
 
 json DeviceJson(const knox::Device& d) {
   json j = knox::DeviceToJson(d);
@@ -146,8 +44,8 @@ json DeviceJson(const knox::Device& d) {
 }
 
 void AddControlRoutes(httplib::Server& http, sim::KnoxSimulator& sim) {
-  Route(http, "POST", "/sim/credentials",
-        [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/credentials",
+        [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
           AE_ASSIGN_OR_RETURN(std::string customer, StringField(b, "customer_id", false));
           std::vector<std::string> scopes;
           auto it = b.find("scopes");
@@ -171,16 +69,16 @@ void AddControlRoutes(httplib::Server& http, sim::KnoxSimulator& sim) {
             }
           }
           sim::KnoxIssuedCredentials c = sim.IssueCredentials(customer, scopes);
-          return Reply{201, {{"client_id", c.client_id},
+          return ControlJson(json({{"client_id", c.client_id},
                              {"client_secret", c.client_secret},
                              {"customer_id", c.customer_id},
                              {"scopes", c.scopes},
                              {"api_url", sim.base_url()},
                              {"token_url", sim.token_url()},
-                             {"credential_public_key", sim.CredentialPublicKey()}}};
+                             {"credential_public_key", sim.CredentialPublicKey()}}), 201);
         });
 
-  Route(http, "POST", "/sim/devices", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/devices", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(int64_t count, IntField(b, "count", true, 1, kMaxDevicesPerCall));
     AE_ASSIGN_OR_RETURN(std::string prefix, StringField(b, "prefix", false));
     AE_ASSIGN_OR_RETURN(int64_t first, IntField(b, "first_index", false, 1, 999'999, 1));
@@ -206,27 +104,27 @@ void AddControlRoutes(httplib::Server& http, sim::KnoxSimulator& sim) {
                       {"serial", devices[i].serial},
                       {"model", devices[i].model}});
     }
-    return Reply{201, {{"upload_id", up.upload_id},
+    return ControlJson(json({{"upload_id", up.upload_id},
                        {"status", sim.UploadStatus(up.upload_id).value_or("")},
-                       {"devices", std::move(list)}}};
+                       {"devices", std::move(list)}}), 201);
   });
 
-  Route(http, "GET", R"(/sim/devices/([^/]+))",
-        [&sim](const httplib::Request& req, const json&) -> Result<Reply> {
+  ControlRoute(http, "GET", R"(/sim/devices/([^/]+))",
+        [&sim](const httplib::Request& req, const json&) -> Result<ControlReply> {
           std::optional<knox::Device> d = sim.DeviceState(req.matches[1].str());
           if (!d) return NotFound("sim.unknown_device", "no device " + req.matches[1].str());
-          return Reply{200, DeviceJson(*d)};
+          return ControlJson(json(DeviceJson(*d)), 200);
         });
 
-  Route(http, "POST", R"(/sim/devices/([^/]+)/state)",
-        [&sim](const httplib::Request& req, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/devices/([^/]+)/state)",
+        [&sim](const httplib::Request& req, const json& b) -> Result<ControlReply> {
           AE_ASSIGN_OR_RETURN(std::string state, StringField(b, "state", true));
           AE_RETURN_IF_ERROR(sim.SetDeviceState(req.matches[1].str(), state));
-          return Reply{200, DeviceJson(*sim.DeviceState(req.matches[1].str()))};
+          return ControlJson(json(DeviceJson(*sim.DeviceState(req.matches[1].str()))), 200);
         });
 
-  Route(http, "POST", R"(/sim/devices/([^/]+)/outcome)",
-        [&sim](const httplib::Request& req, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", R"(/sim/devices/([^/]+)/outcome)",
+        [&sim](const httplib::Request& req, const json& b) -> Result<ControlReply> {
           AE_ASSIGN_OR_RETURN(std::string outcome, StringField(b, "outcome", false));
           for (char& c : outcome) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
           if (!outcome.empty() && outcome != "FAILED" && outcome != "NOT_FOUND" &&
@@ -234,17 +132,17 @@ void AddControlRoutes(httplib::Server& http, sim::KnoxSimulator& sim) {
             return BadField("outcome", "outcome must be FAILED, NOT_FOUND, INVALID or \"\" (clear)");
           }
           sim.SetDeviceOutcome(req.matches[1].str(), outcome);
-          return Reply{200, {{"device", req.matches[1].str()}, {"outcome", outcome}}};
+          return ControlJson(json({{"device", req.matches[1].str()}, {"outcome", outcome}}), 200);
         });
 
-  Route(http, "POST", "/sim/profiles", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/profiles", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(std::string name, StringField(b, "name", true));
     AE_ASSIGN_OR_RETURN(std::string customer, StringField(b, "customer_id", false));
     AE_ASSIGN_OR_RETURN(std::string id, sim.AddProfile(name, customer));
-    return Reply{201, {{"id", id}, {"name", name}}};
+    return ControlJson(json({{"id", id}, {"name", name}}), 201);
   });
 
-  Route(http, "POST", "/sim/faults", [&sim](const httplib::Request&, const json& b) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/faults", [&sim](const httplib::Request&, const json& b) -> Result<ControlReply> {
     AE_ASSIGN_OR_RETURN(std::string path, StringField(b, "path", false));
     AE_ASSIGN_OR_RETURN(int64_t count, IntField(b, "count", false, 1, 1'000'000, 1));
     AE_ASSIGN_OR_RETURN(int64_t status, IntField(b, "status", true, 200, 599));
@@ -261,24 +159,24 @@ void AddControlRoutes(httplib::Server& http, sim::KnoxSimulator& sim) {
       }
     }
     sim.InjectFailure(path, static_cast<int>(count), static_cast<int>(status), retry_after, body);
-    return Reply{200, {{"path", path}, {"count", count}, {"status", status}}};
+    return ControlJson(json({{"path", path}, {"count", count}, {"status", status}}), 200);
   });
 
-  Route(http, "POST", "/sim/tokens/expire", [&sim](const httplib::Request&, const json&) -> Result<Reply> {
+  ControlRoute(http, "POST", "/sim/tokens/expire", [&sim](const httplib::Request&, const json&) -> Result<ControlReply> {
     sim.ExpireTokens();
-    return Reply{200, {{"expired", true}}};
+    return ControlJson(json({{"expired", true}}), 200);
   });
 }
 
 }  // namespace
 
 int SimKnox(const SimKnoxOptions& options, std::ostream& out, std::ostream& err) {
-  Result<Endpoint> api_at = ParseLoopback("--listen", options.listen);
+  Result<Endpoint> api_at = ParseLoopbackListen("--listen", options.listen);
   if (!api_at.ok()) {
     err << "sim knox: " << api_at.status().message() << "\n";
     return 2;
   }
-  Result<Endpoint> control_at = ParseLoopback("--control-listen", options.control_listen);
+  Result<Endpoint> control_at = ParseLoopbackListen("--control-listen", options.control_listen);
   if (!control_at.ok()) {
     err << "sim knox: " << control_at.status().message() << "\n";
     return 2;
@@ -292,46 +190,11 @@ int SimKnox(const SimKnoxOptions& options, std::ostream& out, std::ostream& err)
     return 1;
   }
 
-  httplib::Server control;
-  control.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  control.set_payload_max_length(kMaxControlBodyBytes);
-  control.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                   std::exception_ptr) {
-    WriteError(res, Internal("internal", "the control API failed on this request"));
-  });
-  control.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler's own error
-    WriteError(res, api::StatusForHttp(res.status));
-  });
-  AddControlRoutes(control, sim);
-  int control_port = control_at->port;
-  if (control_port == 0) {
-    control_port = control.bind_to_any_port(control_at->host);
-  } else if (!control.bind_to_port(control_at->host, control_port)) {
-    control_port = -1;
-  }
-  if (control_port <= 0) {
-    err << "sim knox: cannot listen on 127.0.0.1:" << control_at->port << " for the control API\n";
-    return 1;
-  }
-
-  std::thread control_thread([&control] { control.listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs: wait for it (bounded).
-  for (int i = 0; i < 5000 && !control.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  out << "listening on " << sim.base_url() << std::endl;
-  out << "control on http://127.0.0.1:" << control_port << std::endl;
-  err << "sim knox: Knox Cloud API simulator on " << sim.base_url() << " (token endpoint "
-      << sim.token_url() << "); control API on http://127.0.0.1:" << control_port
-      << ". Ctrl-C stops it.\n";
-
-  OnStop([&control] { control.stop(); });
-  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  OnStop(nullptr);
-  control.stop();
-  control_thread.join();
-  return 0;
+  return ServeControlApi(
+      "sim knox", *control_at, [&sim](httplib::Server& http) { AddControlRoutes(http, sim); },
+      sim.base_url(),
+      "Knox Cloud API simulator on " + sim.base_url() + " (token endpoint " + sim.token_url() + ")",
+      out, err);
 }
 
 }  // namespace ae::cli
