@@ -901,6 +901,7 @@ void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& gro
   };
   std::vector<Accepted> accepted;
   std::vector<Outgoing> out;
+  auto versions = store_->NewVersionReader();
   std::map<std::string, StreamVersion> pending;  // versions staged by this group
   std::map<int32_t, std::string> chain;          // per partition: hash of the last staged record
   for (auto* r : group) {
@@ -909,7 +910,7 @@ void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& gro
     if (auto it = pending.find(stream); it != pending.end()) {
       version = it->second;
     } else {
-      auto v = store_->GetStreamVersion(stream);
+      auto v = versions.Get(stream);
       if (!v.ok()) {
         r->result = v.status();
         continue;

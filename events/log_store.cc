@@ -1,9 +1,11 @@
 #include "events/log_store.h"
 
-#include <rocksdb/table.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "events/base/check.h"
@@ -75,7 +77,13 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const LogStoreOptions& options)
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;  // inside the budget, not beside it
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // One budget for the memtables of all column families, charged to the block cache.
+  db_opts.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      options.write_buffer_bytes, table.block_cache);
   rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.write_buffer_size = std::max<size_t>(options.write_buffer_bytes / 2, 1 << 20);
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
@@ -262,13 +270,20 @@ Result<std::vector<RecordedEvent>> LogStore::ReadStream(const std::string& strea
 }
 
 Result<StreamVersion> LogStore::GetStreamVersion(const std::string& stream) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, streams_));
+  return NewVersionReader().Get(stream);
+}
+
+LogStore::VersionReader LogStore::NewVersionReader() const {
+  return VersionReader(std::unique_ptr<rocksdb::Iterator>(db_->NewIterator({}, streams_)));
+}
+
+Result<StreamVersion> LogStore::VersionReader::Get(const std::string& stream) {
   std::string prefix = stream;
   prefix.push_back('\0');
-  it->SeekForPrev(StreamKey(stream, UINT64_MAX));
-  if (!it->status().ok()) return FromRocks(it->status(), "read stream version");
-  if (!it->Valid() || !it->key().starts_with(prefix)) return StreamVersion{0};
-  std::string_view k(it->key().data(), it->key().size());
+  it_->SeekForPrev(StreamKey(stream, UINT64_MAX));
+  if (!it_->status().ok()) return FromRocks(it_->status(), "read stream version");
+  if (!it_->Valid() || !it_->key().starts_with(prefix)) return StreamVersion{0};
+  std::string_view k(it_->key().data(), it_->key().size());
   if (k.size() != prefix.size() + 8) return Corruption("log.corruption", "bad stream key");
   return static_cast<StreamVersion>(GetBe(k, prefix.size(), 8));
 }

@@ -29,7 +29,10 @@ struct LogStoreOptions {
   std::string path;                 // directory of the RocksDB instance
   bool sync = true;                 // fsync every Write (durable appends)
   rocksdb::Env* env = nullptr;      // test seam: fault-injecting env; null = default
-  size_t block_cache_bytes = 64 << 20;
+  // Memory budget: the block cache, and the memtables of every column family together
+  // (charged to that cache, so the store stays within block_cache_bytes plus a little).
+  size_t block_cache_bytes = 32 << 20;
+  size_t write_buffer_bytes = 16 << 20;
   bool read_only = false;           // open without the lock, beside a running writer; no Write()
 };
 
@@ -69,6 +72,19 @@ class LogStore {
   Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream, StreamVersion from,
                                                 size_t max) const;
   Result<StreamVersion> GetStreamVersion(const std::string& stream) const;
+  // Versions of many streams through one iterator on one snapshot: what a group commit
+  // uses (an iterator per stream costs more than the lookup). Sees nothing written after
+  // its creation.
+  class VersionReader {
+   public:
+    Result<StreamVersion> Get(const std::string& stream);
+
+   private:
+    friend class LogStore;
+    explicit VersionReader(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
+    std::unique_ptr<rocksdb::Iterator> it_;
+  };
+  VersionReader NewVersionReader() const;
   Result<std::string> GetMeta(const std::string& key) const;  // "" when absent
   bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const;
 

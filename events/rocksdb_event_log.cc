@@ -75,6 +75,7 @@ void RocksDbEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& g
   PartitionHead head = store_->Head(0);
   int64_t next = head.next_offset;
   std::string prev = head.last_hash;
+  auto versions = store_->NewVersionReader();
   std::map<std::string, StreamVersion> pending;  // versions staged by this group
   std::vector<StagedRecord> staged;
   std::vector<internal::AppendRequest*> accepted;
@@ -84,7 +85,7 @@ void RocksDbEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& g
     if (it != pending.end()) {
       version = it->second;
     } else {
-      auto v = store_->GetStreamVersion(r->stream.str());
+      auto v = versions.Get(r->stream.str());
       if (!v.ok()) {
         r->result = v.status();
         continue;

@@ -3,6 +3,9 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <algorithm>
 
 #include "events/base/check.h"
 
@@ -25,7 +28,14 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const ViewStoreOptions& optio
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;  // inside the budget, not beside it
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // One budget for the memtables of all families (there are many), charged to the cache:
+  // a bulk import fills memtables, and 64 MB per family by default would not be bounded.
+  dbo.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      options.write_buffer_bytes, table.block_cache);
   rocksdb::ColumnFamilyOptions cfo;
+  cfo.write_buffer_size = std::max<size_t>(options.write_buffer_bytes / 4, 1 << 20);
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, "checkpoints"};
   for (const auto& n : options.column_families) names.push_back(n);

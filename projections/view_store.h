@@ -27,7 +27,10 @@ namespace ae::proj {
 struct ViewStoreOptions {
   std::string path;
   std::vector<std::string> column_families;  // besides "default" and "checkpoints"
-  size_t block_cache_bytes = 256 << 20;
+  // Memory budget: the block cache, and the memtables of every column family together
+  // (charged to that cache, so the views stay within block_cache_bytes plus a little).
+  size_t block_cache_bytes = 128 << 20;
+  size_t write_buffer_bytes = 48 << 20;
   bool read_only = false;
 };
 
