@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/http/http_client.h"
+#include "api/kme_knox_sync.h"
+#include "api/views_rebuild.h"
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -75,12 +78,12 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::string key_file = options.master_key_file.empty()
                              ? (fs::path(options.data_dir) / "master-key").string()
                              : options.master_key_file;
-  AE_ASSIGN_OR_RETURN(std::string master,
-                      events::LoadOrCreateMasterKey(
-                          key_file, options.master_key_file.empty() && !options.read_only_log));
-  AE_ASSIGN_OR_RETURN(app->secrets_, events::SecretStore::Open(
-                                         (fs::path(options.data_dir) / "secrets").string(), master,
-                                         options.read_only_log));
+  AE_ASSIGN_OR_RETURN(app->secrets_,
+                      events::OpenSecretStore((fs::path(options.data_dir) / "secrets").string(),
+                                              key_file,
+                                              options.master_key_file.empty() &&
+                                                  !options.read_only_log,
+                                              options.read_only_log));
   if (options.kafka_brokers.empty()) {
     app->key_backend_ = std::make_unique<events::SecretStoreKeyBackend>(*app->secrets_);
   } else {
@@ -97,8 +100,10 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
 
   app->projectors_ = proj::AllProjectors();
   proj::ViewStoreOptions vo;
-  vo.path = options.views_dir.empty() ? (fs::path(options.data_dir) / "views").string()
-                                      : options.views_dir;
+  if (options.views_dir.empty() && !options.read_only_views && !options.read_only_log) {
+    RemoveStaleViewsDirs(options.data_dir);  // a rebuild interrupted by a crash
+  }
+  vo.path = options.views_dir.empty() ? LiveViewsDir(options.data_dir) : options.views_dir;
   vo.column_families = proj::AllColumnFamilies(app->projectors_);
   vo.read_only = options.read_only_views;
   AE_ASSIGN_OR_RETURN(app->views_, proj::ViewStore::Open(vo));
@@ -138,6 +143,19 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   };
   app->dep_ = std::make_unique<dep::DepAdapter>(*app->counting_log_, *app->bus_, *app->secrets_,
                                                 Clock::Real(), dop, std::move(hooks));
+
+  if (!options.knox_api_url.empty()) {
+    if (auto url = http::ParseBaseUrl(options.knox_api_url); !url.ok()) {
+      return InvalidArgument("app.bad_knox_api_url",
+                             "--knox-api-url: " + url.status().message(), "knox_api_url");
+    }
+  }
+  KnoxSyncOptions ko;
+  ko.default_base_url = options.knox_api_url;
+  ko.interval = std::chrono::milliseconds(std::max<int64_t>(0, options.knox_sync_interval_ms));
+  ko.run_background = options.run_adapters;
+  app->knox_ = std::make_unique<KnoxSync>(*app, std::move(ko));
+  app->rebuilder_ = std::make_unique<ViewRebuilder>(*app);
   return app;
 }
 
@@ -145,10 +163,16 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   runner_->Start();
-  return dep_->Start();
+  AE_RETURN_IF_ERROR(dep_->Start());
+  return knox_->Start();
 }
 
 void App::Stop() {
+  if (rebuilder_) {
+    rebuilder_->Cancel();
+    rebuilder_->Wait();
+  }
+  if (knox_) knox_->Stop();
   if (dep_) dep_->Stop();
   if (runner_) runner_->Stop();
 }

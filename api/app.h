@@ -27,7 +27,7 @@ struct AppOptions {
   bool kafka_writer = true;                     // false: a read-only query replica
   std::string kafka_transactional_id = "autoenroll-writer";
   std::map<std::string, std::string> kafka_properties;  // -X key=value
-  std::string views_dir;                        // default: <data_dir>/views
+  std::string views_dir;                        // default: the live one (views.current)
   bool read_only_views = false;
   bool read_only_log = false;                   // tools beside a running server
   // Apple DEP. The adapters (sync poller, assignment) run only in a writing
@@ -42,7 +42,15 @@ struct AppOptions {
   std::string apple_device_ca;
   std::string apns_topic;
   std::string agent_manifest_url;
+  // Samsung Knox Cloud API: the default base URL of a connection (--knox-api-url; ""
+  // = Samsung's), and the time between periodic syncs (0: only on request). The sync runs
+  // only in a writing server (run_adapters).
+  std::string knox_api_url;
+  int64_t knox_sync_interval_ms = 30 * 60 * 1000;
 };
+
+class KnoxSync;
+class ViewRebuilder;
 
 class App {
  public:
@@ -68,6 +76,8 @@ class App {
   domain::CommandBus& bus() { return *bus_; }
   Metrics& metrics() { return metrics_; }
   dep::DepAdapter& dep() { return *dep_; }
+  KnoxSync& knox() { return *knox_; }
+  ViewRebuilder& rebuilder() { return *rebuilder_; }
   const AppOptions& options() const { return options_; }
   const std::string& user_id_key() const { return user_id_key_; }
 
@@ -89,6 +99,8 @@ class App {
   std::unique_ptr<proj::ProjectionRunner> runner_;
   std::unique_ptr<domain::CommandBus> bus_;
   std::unique_ptr<dep::DepAdapter> dep_;
+  std::unique_ptr<KnoxSync> knox_;
+  std::unique_ptr<ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
 };
 
 // Opens the log an AppOptions names (embedded or Kafka) without the rest.

@@ -3,6 +3,9 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
+#include <unordered_map>
 
 #include "events/codec.h"
 
@@ -59,6 +62,14 @@ std::string Status(pb::DepProfileStatus s) {
   return n;
 }
 std::string OrNone(const std::string& s) { return s.empty() ? "none" : s; }
+std::string KmeSourceText(pb::KmeSource s) {
+  switch (s) {
+    case pb::KME_SOURCE_CSV: return "the Knox portal CSV";
+    case pb::KME_SOURCE_KNOX_API: return "the Knox Cloud API";
+    case pb::KME_SOURCE_KNOX_DEPLOYMENT: return "the Knox Deployment App";
+    default: return "Knox";
+  }
+}
 }  // namespace
 
 std::string Summary(const events::Envelope& e) {
@@ -114,8 +125,26 @@ std::string Summary(const events::Envelope& e) {
     case events::Envelope::kDeviceConfigured: return "released from Setup Assistant (configured)";
     case events::Envelope::kDeviceCheckedOut: return "checked out (MDM profile removed)";
     case events::Envelope::kDeviceRemovedFromInventory: return "removed from the inventory";
-    case events::Envelope::kKmeDeviceImported: return "imported from Knox";
-    case events::Envelope::kKmeDeviceUpdated: return "updated from Knox";
+    case events::Envelope::kKmeDeviceImported:
+      return "imported from " + KmeSourceText(e.kme_device_imported().source());
+    case events::Envelope::kKmeDeviceUpdated:
+      return "updated from " + KmeSourceText(e.kme_device_updated().source());
+    case events::Envelope::kKmeKnoxConnected:
+      return "Knox Cloud API connected (" + e.kme_knox_connected().base_url() + ", client " +
+             e.kme_knox_connected().client_id() + ")";
+    case events::Envelope::kKmeKnoxDisconnected: return "Knox Cloud API disconnected";
+    case events::Envelope::kKmeSyncCompleted: {
+      const auto& p = e.kme_sync_completed();
+      std::string s = std::string(p.full() ? "full" : "incremental") + " Knox sync: " +
+                      std::to_string(p.devices_seen()) + " devices, " +
+                      std::to_string(p.created()) + " created, " + std::to_string(p.updated()) +
+                      " updated, " + std::to_string(p.rejected()) + " rejected";
+      if (p.uploads_approved() > 0) {
+        s += ", " + std::to_string(p.uploads_approved()) + " uploads approved";
+      }
+      if (!p.error().empty()) s += "; stopped: " + p.error();
+      return s;
+    }
     default:
       return events::PayloadType(e);
   }
@@ -144,18 +173,63 @@ Result<json> History(App& app, const std::vector<StreamId>& streams) {
   return json{{"items", std::move(items)}, {"count", n}};
 }
 
+namespace {
+
+// Point-in-time records are immutable: the events of a stream never change, so the record
+// a projector builds from the first n events of each stream is the same every time. They
+// are kept (bounded) by table, key and the number of events included per stream. Personal
+// data is opened when an answer is rendered, never here, so a forget still applies.
+class AsOfCache {
+ public:
+  std::optional<json> Find(const std::string& k) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(k);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(const std::string& k, const json& v) {
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();  // bounded; cheap to refill
+    entries_.emplace(k, v);
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 8192;
+  std::mutex mu_;
+  std::unordered_map<std::string, json> entries_;
+};
+
+AsOfCache& Cache() {
+  static AsOfCache cache;
+  return cache;
+}
+
+}  // namespace
+
 Result<json> AsOf(App& app, proj::Projector& projector, const std::vector<StreamId>& streams,
                   const std::string& cf, const std::string& key, const AsOfPoint& at) {
   AE_ASSIGN_OR_RETURN(auto records, StreamEvents(app, streams));
+  std::map<std::string, uint64_t> included;  // per stream: how many of its events
+  for (const auto& r : records) {
+    if (at.Includes(r)) ++included[r.envelope.stream()];
+  }
+  std::string cache_key = projector.name() + '\x1f' + cf + '\x1f' + key;
+  for (const auto& [stream, n] : included) {
+    cache_key += '\x1f' + stream + '=' + std::to_string(n);
+  }
+  if (auto hit = Cache().Find(cache_key)) return *hit;
   proj::ViewBatch batch(app.views(), proj::ViewBatch::Isolated{});
   for (const auto& r : records) {
     if (!at.Includes(r)) continue;
     AE_RETURN_IF_ERROR(projector.Apply(r, batch));
   }
   AE_ASSIGN_OR_RETURN(auto raw, batch.Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "record does not parse");
+  json j;
+  if (raw) {
+    j = json::parse(*raw, nullptr, false);
+    if (!j.is_object()) return Corruption("view.corruption", "record does not parse");
+  }
+  Cache().Put(cache_key, j);
   return j;
 }
 

@@ -26,6 +26,7 @@ nlohmann::json KmeImportReport::ToJson() const {
   for (const auto& e : errors) {
     json j = {{"line", e.line}, {"code", e.code}, {"message", e.message}};
     if (!e.field.empty()) j["field"] = e.field;
+    if (!e.knox_device_id.empty()) j["knox_device_id"] = e.knox_device_id;
     errs.push_back(std::move(j));
   }
   return {{"import_id", import_id},   {"dry_run", dry_run},     {"rows", rows},
@@ -167,14 +168,12 @@ Result<std::string> ResolveKmeDeviceRef(App& app, const std::string& ref) {
   return NotFound("kme.device_not_found", "no KME device '" + ref + "'");
 }
 
-// ---- the import ----------------------------------------------------------------------
+// ---- the shared decision path --------------------------------------------------------
 
-namespace {
-
-// Decided rows, gathered into batches that one thread appends with EventLog::AppendBatch
-// (each batch shares group commits: one durable write for many devices) while the reader
-// decides the next batch.
-class BatchAppender {
+// Decided devices, gathered into batches that one thread appends with
+// EventLog::AppendBatch (each batch shares group commits: one durable write for many
+// devices) while the caller decides the next batch.
+class KmeDeviceIngest::Appender {
  public:
   struct Job {
     StreamId stream;
@@ -183,13 +182,11 @@ class BatchAppender {
     dkme::ImportDevice command;  // to decide again when the view was stale
   };
 
-  BatchAppender(App& app, const KmeImportOptions& o, const domain::CommandContext& ctx,
-                KmeImportReport& report, std::mutex& report_mu)
-      : app_(app), options_(o), ctx_(ctx), report_(report), report_mu_(report_mu) {}
-  ~BatchAppender() { Finish().IgnoreError(); }
+  Appender(KmeDeviceIngest& owner) : owner_(owner), options_(owner.options_) {}
+  ~Appender() { Finish().IgnoreError(); }
 
-  // Adds a decided row; blocks while `max_pending_batches` full batches wait. False once
-  // an append has failed. Called by one thread (the reader's).
+  // Adds a decided device; blocks while `max_pending_batches` full batches wait. False
+  // once an append has failed. Called by one thread (the ingest's caller).
   bool Add(Job job) {
     if (!thread_.joinable()) thread_ = std::thread([this] { Work(); });
     current_events_ += job.events.size();
@@ -200,7 +197,8 @@ class BatchAppender {
     return Flush();
   }
 
-  // Appends what is left and waits for every batch; returns the first failure.
+  // Appends what is left and waits for every batch; returns the first failure. Add may
+  // be called again afterwards.
   Status Finish() {
     if (!current_.empty()) Flush();
     {
@@ -210,6 +208,7 @@ class BatchAppender {
     ready_.notify_all();
     if (thread_.joinable()) thread_.join();
     std::lock_guard lock(mu_);
+    closing_ = false;
     return error_;
   }
 
@@ -246,18 +245,10 @@ class BatchAppender {
     }
   }
 
-  void Count(dkme::ImportOutcome outcome, size_t events) {
-    std::lock_guard rl(report_mu_);
-    switch (outcome) {
-      case dkme::ImportOutcome::kCreated: ++report_.created; break;
-      case dkme::ImportOutcome::kUpdated: ++report_.updated; break;
-      case dkme::ImportOutcome::kUnchanged: ++report_.unchanged; break;
-    }
-    report_.events_appended += events;
-  }
-
   Status Append(std::vector<Job>& batch) {
-    const int64_t now = app_.bus().clock().NowMs();
+    App& app = owner_.app_;
+    const domain::CommandContext& ctx = owner_.ctx_;
+    const int64_t now = app.bus().clock().NowMs();
     std::vector<events::EventLog::AppendItem> items;
     std::vector<dkme::ImportOutcome> outcomes;
     std::vector<size_t> sizes;
@@ -265,36 +256,33 @@ class BatchAppender {
     for (auto& job : batch) {
       for (auto& e : job.events) {
         events::FillEnvelopeDefaults(e, now);
-        *e.mutable_actor() = ctx_.actor;
-        e.set_correlation_id(ctx_.correlation_id);
-        e.set_causation_id(ctx_.causation_id);
+        *e.mutable_actor() = ctx.actor;
+        e.set_correlation_id(ctx.correlation_id);
+        e.set_causation_id(ctx.causation_id);
       }
       outcomes.push_back(dkme::OutcomeOf(job.events));
       sizes.push_back(job.events.size());
       items.push_back({job.stream, ExpectedVersion::Exactly(job.expected), std::move(job.events)});
     }
-    auto results = app_.log().AppendBatch(std::move(items));
+    auto results = app.log().AppendBatch(std::move(items));
     for (size_t i = 0; i < results.size(); ++i) {
       if (results[i].ok()) {
-        Count(outcomes[i], sizes[i]);
+        owner_.Count(outcomes[i], sizes[i]);
         continue;
       }
       if (results[i].status().code() != StatusCode::kConflict) return results[i].status();
       // The view was behind the stream: decide again against the stream itself.
-      AE_ASSIGN_OR_RETURN(auto res, app_.bus().Execute(batch[i].stream,
-                                                       dkme::DeviceDecider(batch[i].command), ctx_));
-      Count(dkme::OutcomeOf(res.events), res.events.size());
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(batch[i].stream,
+                                                      dkme::DeviceDecider(batch[i].command), ctx));
+      owner_.Count(dkme::OutcomeOf(res.events), res.events.size());
     }
     return Status::Ok();
   }
 
-  App& app_;
+  KmeDeviceIngest& owner_;
   const KmeImportOptions& options_;
-  const domain::CommandContext& ctx_;
-  KmeImportReport& report_;
-  std::mutex& report_mu_;
 
-  std::vector<Job> current_;  // owned by the reader's thread
+  std::vector<Job> current_;  // owned by the caller's thread
   size_t current_events_ = 0;
   std::mutex mu_;
   std::condition_variable ready_, space_;
@@ -303,6 +291,159 @@ class BatchAppender {
   Status error_;                          // guarded by mu_
   std::thread thread_;
 };
+
+KmeDeviceIngest::KmeDeviceIngest(App& app, const KmeImportOptions& options,
+                                 const domain::CommandContext& ctx, dkme::KmeSource source,
+                                 std::string run_id, std::string label)
+    : app_(app), options_(options), ctx_(ctx), source_(source), label_(std::move(label)) {
+  report_.import_id = std::move(run_id);
+  report_.dry_run = options.dry_run;
+  if (!options.dry_run) appender_ = std::make_unique<Appender>(*this);
+}
+
+KmeDeviceIngest::~KmeDeviceIngest() { appender_.reset(); }
+
+Status KmeDeviceIngest::Flush() { return appender_ ? appender_->Finish() : Status::Ok(); }
+
+KmeImportReport KmeDeviceIngest::Snapshot() const {
+  std::lock_guard lock(report_mu_);
+  return report_;
+}
+
+void KmeDeviceIngest::Count(dkme::ImportOutcome outcome, size_t events) {
+  std::lock_guard lock(report_mu_);
+  switch (outcome) {
+    case dkme::ImportOutcome::kCreated: ++report_.created; break;
+    case dkme::ImportOutcome::kUpdated: ++report_.updated; break;
+    case dkme::ImportOutcome::kUnchanged: ++report_.unchanged; break;
+  }
+  report_.events_appended += events;
+}
+
+std::string KmeDeviceIngest::Where(uint64_t line, const std::string& knox_device_id) const {
+  if (line > 0) return "line " + std::to_string(line);
+  if (!knox_device_id.empty()) return "Knox device " + knox_device_id;
+  return "device";
+}
+
+void KmeDeviceIngest::Progress(uint64_t rows) {
+  if (options_.progress_every == 0 || rows % options_.progress_every != 0) return;
+  std::lock_guard lock(report_mu_);
+  log::Get("kme")->info("{} {}: {} {} read ({} created, {} updated, {} unchanged, {} rejected "
+                        "so far)",
+                        label_, report_.import_id, rows,
+                        source_ == v1::KME_SOURCE_CSV ? "rows" : "devices", report_.created,
+                        report_.updated, report_.unchanged, report_.rejected);
+}
+
+void KmeDeviceIngest::Reject(uint64_t line, const std::string& knox_device_id, std::string code,
+                             std::string message, std::string field) {
+  uint64_t rows;
+  {
+    std::lock_guard lock(report_mu_);
+    rows = ++report_.rows;
+  }
+  Progress(rows);
+  Rejected(line, knox_device_id, std::move(code), std::move(message), std::move(field));
+}
+
+void KmeDeviceIngest::Rejected(uint64_t line, const std::string& knox_device_id,
+                               std::string code, std::string message, std::string field) {
+  std::lock_guard lock(report_mu_);
+  ++report_.rejected;
+  if (report_.errors.size() < options_.max_reported_errors) {
+    report_.errors.push_back(
+        {line, std::move(code), std::move(message), std::move(field), knox_device_id});
+  } else {
+    report_.errors_truncated = true;
+  }
+}
+
+// The user a source's User ID names ("" none), through a bounded cache.
+Result<std::string> KmeDeviceIngest::MatchUser(const std::string& knox_user_id) {
+  if (knox_user_id.empty()) return std::string();
+  std::string key = domain::users::NormalizeUsername(knox_user_id);
+  auto it = users_.find(key);
+  if (it != users_.end()) return it->second;
+  std::string id;
+  auto resolved =
+      ResolveUserId(app_, knox_user_id, domain::users::Role::ROLE_DEVICE_USER, "user_id");
+  if (resolved.ok()) {
+    id = *resolved;
+  } else if (resolved.status().code() != StatusCode::kUnprocessable) {
+    return resolved.status();
+  }
+  if (users_.size() < options_.user_cache_entries) users_.emplace(std::move(key), id);
+  return id;
+}
+
+Status KmeDeviceIngest::Add(KmeSourceDevice device) {
+  if (options_.cancel && options_.cancel->load()) {
+    return Cancelled("kme.import_cancelled", "the " + label_ + " was cancelled (server stopping)");
+  }
+  uint64_t rows;
+  {
+    std::lock_guard lock(report_mu_);
+    rows = ++report_.rows;
+  }
+  Progress(rows);
+  const std::string where = Where(device.line, device.knox_device_id);
+  dkme::ImportDevice cmd;
+  cmd.observed = std::move(device.observed);
+  cmd.source = source_;
+  cmd.import_id = report_.import_id;  // constant after construction
+  cmd.line = device.line;
+
+  auto found = FindKmeDevice(app_, cmd.observed.ids);
+  if (!found.ok()) {
+    if (found.status().reason() != "kme.identifier_conflict") return found.status();
+    Rejected(device.line, device.knox_device_id, "kme.identifier_conflict",
+             where + ": " + found.status().message(), "");
+    return Status::Ok();
+  }
+  std::string device_id = found->empty() ? dkme::DeviceIdFor(cmd.observed.ids) : *found;
+  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app_, device_id));
+  dkme::DeviceState state = KmeDeviceStateFromView(rec);
+  StreamVersion version = 0;
+  if (state.exists) {
+    AE_ASSIGN_OR_RETURN(version, KmeDeviceVersion(app_, device_id));
+  }
+  cmd.device_id = device_id;
+
+  AE_ASSIGN_OR_RETURN(cmd.matched_user_id, MatchUser(device.knox_user_id));
+  if (!cmd.matched_user_id.empty()) {
+    std::lock_guard lock(report_mu_);
+    ++report_.users_matched;
+  }
+  if (!state.exists && !cmd.matched_user_id.empty() && !options_.dry_run) {
+    v1::PersonalData pd;
+    pd.set_knox_user_id(device.knox_user_id);
+    AE_ASSIGN_OR_RETURN(cmd.knox_user, app_.person_keys().Seal(cmd.matched_user_id, pd));
+  }
+  auto decided = dkme::Decide(state, cmd);
+  if (!decided.ok()) {
+    Rejected(device.line, device.knox_device_id, decided.status().reason(),
+           where + ": " + decided.status().message(), decided.status().field());
+    return Status::Ok();
+  }
+  if (decided->empty() || options_.dry_run) {
+    Count(dkme::OutcomeOf(*decided), 0);
+    return Status::Ok();
+  }
+  Appender::Job job;
+  job.stream = StreamId(dkme::kDeviceStreamType, device_id);
+  job.expected = version;
+  job.events = std::move(*decided);
+  job.command = std::move(cmd);
+  if (!appender_->Add(std::move(job))) {
+    return Unavailable("kme.import_aborted", "an append failed; the " + label_ + " stopped");
+  }
+  return Status::Ok();
+}
+
+// ---- the CSV import ------------------------------------------------------------------
+
+namespace {
 
 std::string DateText(const knox::KnoxCsvDate& d) {
   if (d.epoch_ms && !d.ambiguous) return FormatRfc3339(*d.epoch_ms);
@@ -317,17 +458,15 @@ class Importer {
   Result<KmeImportReport> Run(std::string_view file) {
     auto logger = log::Get("kme");
     const int64_t started_ms = app_.bus().clock().NowMs();
-    report_.import_id = crypto::UuidV7(started_ms);
-    report_.dry_run = options_.dry_run;
-    report_.file_sha256 = crypto::Hex(crypto::Sha256(file));
+    KmeDeviceIngest ingest(app_, options_, ctx_, v1::KME_SOURCE_CSV,
+                           crypto::UuidV7(started_ms));
+    ingest_ = &ingest;
+    const std::string file_sha256 = crypto::Hex(crypto::Sha256(file));
     if (file.empty()) {
       return InvalidArgument("kme.import_empty", "the body is empty: send the CSV file exported "
                                                  "from the Knox portal");
     }
     knox::KnoxCsvReader reader;
-    std::optional<BatchAppender> pool;
-    if (!options_.dry_run) pool.emplace(app_, options_, ctx_, report_, report_mu_);
-    pool_ = pool ? &*pool : nullptr;
     Status status;
     const size_t chunk = std::max<size_t>(options_.chunk_bytes, 1024);
     auto sink = [&](knox::KnoxCsvRecord&& rec) { return Row(reader, std::move(rec)); };
@@ -337,8 +476,7 @@ class Importer {
     }
     if (status.ok()) status = reader.Finish();
     if (status.ok()) status = reader.Drain(sink);
-    Status appends = pool ? pool->Finish() : Status::Ok();
-    AE_RETURN_IF_ERROR(appends);  // the first failed append, before the reader's echo of it
+    AE_RETURN_IF_ERROR(ingest.Flush());  // the first failed append, before the reader's echo
     if (!status.ok()) {
       if (status.reason() == "csv.empty_file") {
         return InvalidArgument("kme.import_empty", "the file has no rows: " + status.message());
@@ -349,30 +487,22 @@ class Importer {
       }
       return status;
     }
-    std::sort(report_.errors.begin(), report_.errors.end(),
+    KmeImportReport& report = ingest.report();
+    report.file_sha256 = file_sha256;
+    std::sort(report.errors.begin(), report.errors.end(),
               [](const KmeImportError& a, const KmeImportError& b) { return a.line < b.line; });
-    if (!options_.dry_run) AE_RETURN_IF_ERROR(Complete());
-    report_.seconds = (app_.bus().clock().NowMs() - started_ms) / 1000.0;
+    if (!options_.dry_run) AE_RETURN_IF_ERROR(Complete(report));
+    report.seconds = (app_.bus().clock().NowMs() - started_ms) / 1000.0;
     logger->info(
         "import {}{}: {} rows, {} created, {} updated, {} unchanged, {} rejected, {} users "
         "matched, {} events, {:.2f} s",
-        report_.import_id, options_.dry_run ? " (dry run)" : "", report_.rows, report_.created,
-        report_.updated, report_.unchanged, report_.rejected, report_.users_matched,
-        report_.events_appended, report_.seconds);
-    return std::move(report_);
+        report.import_id, options_.dry_run ? " (dry run)" : "", report.rows, report.created,
+        report.updated, report.unchanged, report.rejected, report.users_matched,
+        report.events_appended, report.seconds);
+    return std::move(report);
   }
 
  private:
-  void Reject(uint64_t line, std::string code, std::string message, std::string field) {
-    std::lock_guard lock(report_mu_);
-    ++report_.rejected;
-    if (report_.errors.size() < options_.max_reported_errors) {
-      report_.errors.push_back({line, std::move(code), std::move(message), std::move(field)});
-    } else {
-      report_.errors_truncated = true;
-    }
-  }
-
   void Presence(const knox::KnoxCsvReader& reader) {
     if (presence_known_) return;
     presence_known_ = true;
@@ -388,15 +518,7 @@ class Importer {
     if (Has(F::kModel)) o.model = row.model;
     if (Has(F::kProfile)) o.profile_name = row.profile_name;
     if (Has(F::kTags)) o.tags = row.tags;
-    if (Has(F::kStatus)) {
-      if (row.status == knox::KmeDeviceStatus::kUnspecified) {
-        o.knox_status = "";
-      } else if (row.status == knox::KmeDeviceStatus::kUnknown) {
-        o.knox_status = row.status_raw;
-      } else {
-        o.knox_status = std::string(knox::KmeDeviceStatusName(row.status));
-      }
-    }
+    if (Has(F::kStatus)) o.knox_status = KmeStatusText(row.status, row.status_raw);
     // Columns kept as attributes. Not kept: the user id and password (personal data and a
     // secret), "Last modified admin" (an administrator's name or e-mail), the device name.
     auto attr = [&](F f, const char* name, std::string value) {
@@ -416,118 +538,36 @@ class Importer {
     return o;
   }
 
-  // The user a row's User ID names ("" none), through a bounded cache.
-  Result<std::string> MatchUser(const std::string& knox_user_id) {
-    if (knox_user_id.empty()) return std::string();
-    std::string key = domain::users::NormalizeUsername(knox_user_id);
-    auto it = users_.find(key);
-    if (it != users_.end()) return it->second;
-    std::string id;
-    auto resolved =
-        ResolveUserId(app_, knox_user_id, domain::users::Role::ROLE_DEVICE_USER, "user_id");
-    if (resolved.ok()) {
-      id = *resolved;
-    } else if (resolved.status().code() != StatusCode::kUnprocessable) {
-      return resolved.status();
-    }
-    if (users_.size() < options_.user_cache_entries) users_.emplace(std::move(key), id);
-    return id;
-  }
-
   Status Row(const knox::KnoxCsvReader& reader, knox::KnoxCsvRecord&& record) {
     if (options_.cancel && options_.cancel->load()) {
       return Cancelled("kme.import_cancelled", "the import was cancelled (server stopping)");
     }
     Presence(reader);
-    uint64_t rows;
-    {
-      std::lock_guard lock(report_mu_);
-      rows = ++report_.rows;
-    }
-    if (options_.progress_every > 0 && rows % options_.progress_every == 0) {
-      std::lock_guard lock(report_mu_);
-      log::Get("kme")->info("import {}: {} rows read ({} created, {} updated, {} unchanged, {} "
-                            "rejected so far)",
-                            report_.import_id, rows, report_.created, report_.updated,
-                            report_.unchanged, report_.rejected);
-    }
     if (auto* rej = std::get_if<knox::KnoxCsvRejection>(&record)) {
-      Reject(rej->line, rej->code, rej->message, rej->field);
+      ingest_->Reject(rej->line, "", rej->code, rej->message, rej->field);
       return Status::Ok();
     }
     auto& row = std::get<knox::KnoxCsvRow>(record);
-    dkme::ImportDevice cmd;
-    cmd.observed = Observe(row);
-    cmd.source = v1::KME_SOURCE_CSV;
-    cmd.import_id = report_.import_id;
-    cmd.line = row.line;
-
-    auto found = FindKmeDevice(app_, cmd.observed.ids);
-    if (!found.ok()) {
-      if (found.status().reason() != "kme.identifier_conflict") return found.status();
-      Reject(row.line, "kme.identifier_conflict",
-             "line " + std::to_string(row.line) + ": " + found.status().message(), "");
-      return Status::Ok();
-    }
-    std::string device_id = found->empty() ? dkme::DeviceIdFor(cmd.observed.ids) : *found;
-    AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app_, device_id));
-    dkme::DeviceState state = KmeDeviceStateFromView(rec);
-    StreamVersion version = 0;
-    if (state.exists) {
-      AE_ASSIGN_OR_RETURN(version, KmeDeviceVersion(app_, device_id));
-    }
-    cmd.device_id = device_id;
-
-    AE_ASSIGN_OR_RETURN(cmd.matched_user_id, MatchUser(row.user_id));
-    if (!cmd.matched_user_id.empty()) {
-      std::lock_guard lock(report_mu_);
-      ++report_.users_matched;
-    }
-    if (!state.exists && !cmd.matched_user_id.empty() && !options_.dry_run) {
-      v1::PersonalData pd;
-      pd.set_knox_user_id(row.user_id);
-      AE_ASSIGN_OR_RETURN(cmd.knox_user, app_.person_keys().Seal(cmd.matched_user_id, pd));
-    }
-    auto decided = dkme::Decide(state, cmd);
-    if (!decided.ok()) {
-      Reject(row.line, decided.status().reason(),
-             "line " + std::to_string(row.line) + ": " + decided.status().message(),
-             decided.status().field());
-      return Status::Ok();
-    }
-    if (decided->empty() || options_.dry_run) {
-      std::lock_guard lock(report_mu_);
-      switch (dkme::OutcomeOf(*decided)) {
-        case dkme::ImportOutcome::kCreated: ++report_.created; break;
-        case dkme::ImportOutcome::kUpdated: ++report_.updated; break;
-        case dkme::ImportOutcome::kUnchanged: ++report_.unchanged; break;
-      }
-      return Status::Ok();
-    }
-    BatchAppender::Job job;
-    job.stream = StreamId(dkme::kDeviceStreamType, device_id);
-    job.expected = version;
-    job.events = std::move(*decided);
-    job.command = std::move(cmd);
-    if (!pool_->Add(std::move(job))) {
-      return Unavailable("kme.import_aborted", "an append failed; the import stopped");
-    }
-    return Status::Ok();
+    KmeSourceDevice device;
+    device.observed = Observe(row);
+    device.knox_user_id = row.user_id;
+    device.line = row.line;
+    return ingest_->Add(std::move(device));
   }
 
-  Status Complete() {
+  Status Complete(KmeImportReport& report) {
     events::Envelope e;
     auto* p = e.mutable_kme_import_completed();
-    p->set_import_id(report_.import_id);
-    p->set_rows(report_.rows);
-    p->set_created(report_.created);
-    p->set_updated(report_.updated);
-    p->set_unchanged(report_.unchanged);
-    p->set_rejected(report_.rejected);
-    p->set_users_matched(report_.users_matched);
-    AE_ASSIGN_OR_RETURN(std::string sha, crypto::FromHex(report_.file_sha256));
+    p->set_import_id(report.import_id);
+    p->set_rows(report.rows);
+    p->set_created(report.created);
+    p->set_updated(report.updated);
+    p->set_unchanged(report.unchanged);
+    p->set_rejected(report.rejected);
+    p->set_users_matched(report.users_matched);
+    AE_ASSIGN_OR_RETURN(std::string sha, crypto::FromHex(report.file_sha256));
     p->set_file_sha256(sha);
-    for (const auto& err : report_.errors) {
+    for (const auto& err : report.errors) {
       auto* x = p->add_errors();
       x->set_line(err.line);
       x->set_code(err.code);
@@ -538,26 +578,29 @@ class Importer {
     *e.mutable_actor() = ctx_.actor;
     e.set_correlation_id(ctx_.correlation_id);
     e.set_causation_id(ctx_.causation_id);
-    AE_ASSIGN_OR_RETURN(auto res, app_.log().Append(StreamId("kme-import", report_.import_id),
+    AE_ASSIGN_OR_RETURN(auto res, app_.log().Append(StreamId("kme-import", report.import_id),
                                                     ExpectedVersion::NoStream(), {e}));
-    report_.events_appended += 1;
-    report_.position = res.last;
-    report_.views_caught_up = app_.runner().WaitUntilCovers(res.last, options_.view_wait);
+    report.events_appended += 1;
+    report.position = res.last;
+    report.views_caught_up = app_.runner().WaitUntilCovers(res.last, options_.view_wait);
     return Status::Ok();
   }
 
   App& app_;
   const KmeImportOptions& options_;
   const domain::CommandContext& ctx_;
-  std::mutex report_mu_;
-  KmeImportReport report_;  // guarded by report_mu_ while the pool runs
-  BatchAppender* pool_ = nullptr;
+  KmeDeviceIngest* ingest_ = nullptr;
   bool presence_known_ = false;
   std::array<bool, static_cast<size_t>(knox::KnoxCsvField::kAttribute) + 1> has_{};
-  std::unordered_map<std::string, std::string> users_;
 };
 
 }  // namespace
+
+std::string KmeStatusText(knox::KmeDeviceStatus status, const std::string& raw) {
+  if (status == knox::KmeDeviceStatus::kUnspecified) return "";
+  if (status == knox::KmeDeviceStatus::kUnknown) return raw;
+  return std::string(knox::KmeDeviceStatusName(status));
+}
 
 Result<KmeImportReport> ImportKmeCsv(App& app, std::string_view file,
                                      const KmeImportOptions& options,

@@ -1,37 +1,49 @@
 #pragma once
-// The Knox portal CSV import (POST /v1/kme/imports) and the KME view lookups the KME routes
-// share.
+// The Knox portal CSV import (POST /v1/kme/imports), the one decision path every device a
+// Knox source reports goes through (KmeDeviceIngest: a CSV row and a Knox Cloud API device
+// alike), and the KME view lookups the KME routes share.
 //
-// ImportKmeCsv streams the file through ae::kme::KnoxCsvReader in chunks. Each row is
-// decided in memory (domain::kme::Decide) against the KME view, then its events are
-// appended to the device's own stream, with the view's stream version as the expected
-// version: rows are gathered into batches that one thread appends with
-// EventLog::AppendBatch (a group commit for many devices) while the next batch is decided.
-// When the view was stale (kConflict) the row is decided again through the CommandBus
-// against the stream itself. The answer comes once every append is
-// done, the KmeImportCompleted summary is appended and the views have applied it.
+// KmeDeviceIngest decides each device in memory (domain::kme::Decide) against the KME
+// view: its identifiers find the device (kme_ids), the view gives its state and stream
+// version, the source's user id names a user, the Knox user id is sealed under that
+// user's key. Its events are then appended to the device's own stream, with the view's
+// stream version as the expected version: devices are gathered into batches that one
+// thread appends with EventLog::AppendBatch (a group commit for many devices) while the
+// next batch is decided. When the view was stale (kConflict) the device is decided again
+// through the CommandBus against the stream itself.
 //
-// A row matches an existing device when any of its identifiers does (kme_ids); a row
+// ImportKmeCsv streams the file through ae::kme::KnoxCsvReader in chunks into a
+// KmeDeviceIngest (source KME_SOURCE_CSV). The answer comes once every append is done,
+// the KmeImportCompleted summary is appended and the views have applied it. The Knox
+// Cloud API sync (api/kme_knox_sync.h) feeds the devices it lists into the same path
+// (source KME_SOURCE_KNOX_API).
+//
+// A device matches an existing device when any of its identifiers does (kme_ids); one
 // whose identifiers name two different devices is rejected (kme.identifier_conflict).
-// A row's User ID that names an existing user (not deleted) assigns that user to a device
-// that has none. The Knox user id is sealed under that user's key in KmeDeviceImported;
-// an unmatched one is not recorded. The password column is never read.
+// A User ID (userName) that names an existing user (not deleted) assigns that user to a
+// device that has none. The Knox user id is sealed under that user's key in
+// KmeDeviceImported; an unmatched one is not recorded. The password column is never read.
 //
 // Memory: the reader's buffer, one chunk, at most max_pending_batches + 1 decided batches,
-// and a cache of the User IDs seen (bounded). Nothing is kept per row.
+// and a cache of the User IDs seen (bounded). Nothing is kept per device.
 //
-// Thread-safety: ImportKmeCsv may run concurrently with itself and with other writers.
+// Thread-safety: ImportKmeCsv may run concurrently with itself and with other writers. A
+// KmeDeviceIngest is used by one thread (plus its own appending thread).
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/samsung_knox/csv_reader.h"
 #include "api/app.h"
 #include "domain/kme/kme.h"
 
@@ -51,10 +63,11 @@ struct KmeImportOptions {
 };
 
 struct KmeImportError {
-  uint64_t line = 0;
+  uint64_t line = 0;           // the CSV line (0 for a Knox Cloud API device)
   std::string code;
   std::string message;
   std::string field;
+  std::string knox_device_id;  // Samsung's id of a Knox Cloud API device
 };
 
 struct KmeImportReport {
@@ -62,7 +75,7 @@ struct KmeImportReport {
   bool dry_run = false;
   uint64_t rows = 0;  // data rows (blank rows are not counted)
   uint64_t created = 0, updated = 0, unchanged = 0, rejected = 0, users_matched = 0;
-  std::vector<KmeImportError> errors;  // in line order, at most max_reported_errors
+  std::vector<KmeImportError> errors;  // CSV: in line order; at most max_reported_errors
   bool errors_truncated = false;
   std::string file_sha256;       // hex
   uint64_t events_appended = 0;  // device events and the summary
@@ -71,6 +84,65 @@ struct KmeImportReport {
   double seconds = 0;
 
   nlohmann::json ToJson() const;
+};
+
+// One device as a Knox source reports it: a row of the portal CSV or a device of the Knox
+// Cloud API.
+struct KmeSourceDevice {
+  domain::kme::DeviceObservation observed;
+  std::string knox_user_id;    // the source's User ID / userName ("" none); personal data
+  uint64_t line = 0;           // the CSV line (0 for the API)
+  std::string knox_device_id;  // Samsung's id (API); names the device in errors
+};
+
+// The shared decision path (see above). Counts into its report; `run_id` is the import or
+// sync id the device events carry (import_id).
+class KmeDeviceIngest {
+ public:
+  KmeDeviceIngest(App& app, const KmeImportOptions& options, const domain::CommandContext& ctx,
+                  domain::kme::KmeSource source, std::string run_id,
+                  std::string label = "import");
+  ~KmeDeviceIngest();
+  KmeDeviceIngest(const KmeDeviceIngest&) = delete;
+  KmeDeviceIngest& operator=(const KmeDeviceIngest&) = delete;
+
+  // Decides one device and queues its events (counts it in `rows`). A problem of the
+  // device itself (no or conflicting identifiers) is counted as rejected, with its error,
+  // and answers OK. An error return stops the caller: a failing view read or append
+  // (kme.import_aborted), or options.cancel turned true (kCancelled
+  // "kme.import_cancelled").
+  Status Add(KmeSourceDevice device);
+  // Counts a device rejected before it could be decided (an unreadable CSV row, a Knox
+  // device without a usable identifier), in `rows` too.
+  void Reject(uint64_t line, const std::string& knox_device_id, std::string code,
+              std::string message, std::string field = "");
+  // Appends what is queued and waits for it; returns the first failed append. Add may be
+  // called again afterwards.
+  Status Flush();
+  // The counts so far (a copy; thread-safe).
+  KmeImportReport Snapshot() const;
+  // The report itself; only between Flush() and the next Add().
+  KmeImportReport& report() { return report_; }
+
+ private:
+  class Appender;
+  void Count(domain::kme::ImportOutcome outcome, size_t events);
+  // Counts a rejection (not the row: the caller has).
+  void Rejected(uint64_t line, const std::string& knox_device_id, std::string code,
+                std::string message, std::string field);
+  void Progress(uint64_t rows);
+  Result<std::string> MatchUser(const std::string& knox_user_id);
+  std::string Where(uint64_t line, const std::string& knox_device_id) const;
+
+  App& app_;
+  const KmeImportOptions& options_;
+  const domain::CommandContext& ctx_;
+  const domain::kme::KmeSource source_;
+  const std::string label_;
+  mutable std::mutex report_mu_;
+  KmeImportReport report_;  // guarded by report_mu_ while appends run
+  std::unique_ptr<Appender> appender_;  // null on a dry run
+  std::unordered_map<std::string, std::string> users_;  // User ID -> user id ("" none)
 };
 
 // Imports one Knox portal CSV file. File-level failures, before anything is appended:
@@ -82,6 +154,10 @@ struct KmeImportReport {
 Result<KmeImportReport> ImportKmeCsv(App& app, std::string_view file,
                                      const KmeImportOptions& options,
                                      const domain::CommandContext& ctx);
+
+// The knox_status text of a device status (§6.2): the canonical name, the raw text of an
+// unknown status, "" when none was given.
+std::string KmeStatusText(ae::kme::KmeDeviceStatus status, const std::string& raw);
 
 // ---- KME view lookups ------------------------------------------------------------
 

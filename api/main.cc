@@ -4,6 +4,8 @@
 // Exit codes: 0 success, 1 failure, 2 usage error.
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "api/cli/commands.h"
@@ -61,6 +63,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-upload-bytes", serve.server.max_upload_bytes,
                         "body limit of file uploads (the Knox CSV import)")
       ->capture_default_str();
+  serve_cmd->add_option("--enroll-rate", serve.server.enroll_rate_per_s,
+                        "enrollment requests per second per client address, after the burst "
+                        "(0: no limit)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  serve_cmd->add_option("--enroll-burst", serve.server.enroll_burst,
+                        "enrollment requests a client address may make at once")
+      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
   serve_cmd->add_option("--http-threads", serve.server.threads, "HTTP worker threads")
       ->capture_default_str();
   serve_cmd->add_option("--tls-cert", serve.server.tls_cert, "PEM certificate for HTTPS");
@@ -79,6 +88,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--agent-manifest-url", serve.app.agent_manifest_url,
                         "manifest of the agent app installed after enrollment "
                         "(default <public-url>/agent/manifest.plist)");
+  serve_cmd->add_option("--knox-api-url", serve.app.knox_api_url,
+                        "default Knox Cloud API URL of the KME connection (a simulator's URL in "
+                        "tests; its token URL is <url>/ams/v1/oauth2/token); default Samsung's");
+  int64_t knox_sync_s = serve.app.knox_sync_interval_ms / 1000;
+  serve_cmd->add_option("--knox-sync-interval", knox_sync_s,
+                        "seconds between periodic Knox Cloud API syncs (0: only on request)")
+      ->check(CLI::Range(int64_t{0}, int64_t{7 * 24 * 3600}))->capture_default_str();
   int64_t dep_retry_s = serve.app.dep_retry_tick_ms / 1000;
   serve_cmd->add_option("--dep-retry-tick", dep_retry_s,
                         "seconds between checks for DEP assignments due for a retry")
@@ -90,7 +106,30 @@ int main(int argc, char** argv) {
   AddLogOptions(replay_cmd, replay.app, replay_props);
   replay_cmd->add_option("--out", replay.out_dir,
                          "build the views into this new directory (beside a running server) "
-                         "instead of replacing <data-dir>/views");
+                         "instead of replacing the live views");
+  replay_cmd->add_option("--until", replay.until,
+                         "stop at this log position or RFC 3339 time: the views as they were "
+                         "then (needs --out)");
+
+  ae::cli::DiffOptions diff;
+  std::vector<std::string> diff_props;
+  auto* diff_cmd = cli.add_subcommand(
+      "diff", "list the devices whose status, profile or user changed between two points");
+  AddLogOptions(diff_cmd, diff.app, diff_props);
+  diff_cmd->add_option("--from", diff.from, "a log position or an RFC 3339 time")->required();
+  diff_cmd->add_option("--to", diff.to, "a log position or an RFC 3339 time")->required();
+
+  ae::cli::ViewsRebuildOptions rebuild;
+  std::string rebuild_token_file;
+  auto* views_cmd = cli.add_subcommand("views", "the views of a running server");
+  views_cmd->require_subcommand(1);
+  auto* rebuild_cmd = views_cmd->add_subcommand(
+      "rebuild", "rebuild every view beside the live ones and swap them in, without downtime");
+  rebuild_cmd->add_option("--url", rebuild.url, "the server")->capture_default_str();
+  rebuild_cmd->add_option("--token-file", rebuild_token_file,
+                          "a file holding an administrator's token (default: $AUTOENROLL_TOKEN)");
+  rebuild_cmd->add_flag("--require-identical", rebuild.require_identical,
+                        "refuse the swap when the live views differ from the rebuilt ones");
 
   ae::api::AppOptions audit;
   std::vector<std::string> audit_props;
@@ -98,6 +137,25 @@ int main(int argc, char** argv) {
   audit_cmd->require_subcommand(1);
   auto* verify_cmd = audit_cmd->add_subcommand("verify", "walk the hash chain of the log");
   AddLogOptions(verify_cmd, audit, audit_props);
+  ae::cli::AuditExportOptions audit_export;
+  std::vector<std::string> audit_export_props;
+  auto* audit_export_cmd = audit_cmd->add_subcommand(
+      "export", "write one stream's records with their hash chain, checkable without autoenroll");
+  AddLogOptions(audit_export_cmd, audit_export.app, audit_export_props);
+  audit_export_cmd->add_option("--stream", audit_export.stream, "<type>/<id>")->required();
+  audit_export_cmd->add_option("--out", audit_export.out, "the file (default: standard output)");
+
+  ae::cli::RotateMasterKeyOptions rotate;
+  auto* secrets_cmd = cli.add_subcommand("secrets", "the secret store");
+  secrets_cmd->require_subcommand(1);
+  auto* rotate_cmd = secrets_cmd->add_subcommand(
+      "rotate-master-key", "re-seal every secret under a new master key (server stopped)");
+  rotate_cmd->add_option("--data-dir", rotate.app.data_dir, "data directory")
+      ->capture_default_str();
+  rotate_cmd->add_option("--master-key-file", rotate.app.master_key_file,
+                         "the current key file (default: <data-dir>/master-key)");
+  rotate_cmd->add_option("--new-master-key-file", rotate.new_key_file,
+                         "the new key (32 bytes or 64 hex characters; default: a random key)");
 
   ae::cli::ExportOptions exp;
   std::vector<std::string> exp_props;
@@ -174,15 +232,37 @@ int main(int argc, char** argv) {
     serve.app.run_adapters = serve.app.kafka_brokers.empty() || serve.app.kafka_writer;
     serve.app.dep_sync_interval_ms = dep_sync_s * 1000;
     serve.app.dep_retry_tick_ms = dep_retry_s * 1000;
+    serve.app.knox_sync_interval_ms = knox_sync_s * 1000;
     return ae::cli::Serve(serve, std::cout);
   }
   if (*replay_cmd) {
     if (!ApplyProps(replay_props, replay.app)) return 2;
     return ae::cli::Replay(replay, std::cout, std::cerr);
   }
+  if (*diff_cmd) {
+    if (!ApplyProps(diff_props, diff.app)) return 2;
+    return ae::cli::Diff(diff, std::cout, std::cerr);
+  }
+  if (*rebuild_cmd) {
+    if (!rebuild_token_file.empty()) {
+      std::ifstream in(rebuild_token_file);
+      if (!in || !std::getline(in, rebuild.token)) {
+        std::cerr << "views rebuild: cannot read " << rebuild_token_file << "\n";
+        return 2;
+      }
+    } else if (const char* t = std::getenv("AUTOENROLL_TOKEN")) {
+      rebuild.token = t;
+    }
+    return ae::cli::ViewsRebuild(rebuild, std::cout, std::cerr);
+  }
   if (*verify_cmd) {
     if (!ApplyProps(audit_props, audit)) return 2;
     return ae::cli::AuditVerify(audit, std::cout, std::cerr);
+  }
+  if (*rotate_cmd) return ae::cli::RotateMasterKey(rotate, std::cout, std::cerr);
+  if (*audit_export_cmd) {
+    if (!ApplyProps(audit_export_props, audit_export.app)) return 2;
+    return ae::cli::AuditExport(audit_export, std::cout, std::cerr);
   }
   if (*export_cmd) {
     if (!ApplyProps(exp_props, exp.app)) return 2;

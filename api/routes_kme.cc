@@ -586,6 +586,8 @@ void AddKmeRoutes(Server& server) {
 
   server.Route("POST", "/enroll/android", "/enroll/android", Access::kPublic,
                [&server](Call& call) { return EnrollAndroid(server, call); });
+
+  AddKmeKnoxRoutes(server);
 }
 
 }  // namespace ae::api

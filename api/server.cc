@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "api/http_errors.h"
+#include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "projections/users_projector.h"
@@ -73,6 +74,8 @@ domain::CommandContext Call::Context() const {
 }
 
 Server::Server(App& app, ServerOptions options) : app_(app), options_(std::move(options)) {
+  enroll_limiter_ =
+      std::make_unique<RateLimiter>(options_.enroll_rate_per_s, options_.enroll_burst);
   if (!options_.tls_cert.empty() && !options_.tls_key.empty()) {
     http_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
                                                  options_.tls_key.c_str());
@@ -178,13 +181,22 @@ Status Server::WaitForViews(const LogPosition& pos) {
 
 void Server::Route(const std::string& method, const std::string& pattern,
                    const std::string& label, Access access, Handler handler) {
+  routes_.push_back({method, label, access});
   auto wrapped = [this, method, label, access, handler](const httplib::Request& req,
                                                         httplib::Response& res) {
     auto started = std::chrono::steady_clock::now();
     Call call{req, {}, NewRequestId()};
     Status failed;
     Result<Reply> reply = Internal("internal", "not handled");
+    int retry_after_s = 0;
     do {
+      if (limited_labels_.count(label) &&
+          !enroll_limiter_->Allow(req.remote_addr, Clock::Real().NowMs(), &retry_after_s)) {
+        failed = ResourceExhausted("request.rate_limited",
+                                   "too many requests from this address; retry in " +
+                                       std::to_string(retry_after_s) + " s");
+        break;
+      }
       if (req.body.size() > options_.max_body_bytes && !large_body_labels_.count(label)) {
         failed = Status(StatusCode::kPayloadTooLarge, "request.too_large",
                         "the request body exceeds the limit of " +
@@ -224,6 +236,7 @@ void Server::Route(const std::string& method, const std::string& pattern,
     } while (false);
     if (!failed.ok()) {
       WriteError(res, failed);
+      if (retry_after_s > 0) res.set_header("Retry-After", std::to_string(retry_after_s));
       if (HttpStatusFor(failed.code()) >= 500) {
         log::Get("api")->warn("{} {} -> {}", req.method, label, failed.ToString());
       }

@@ -14,12 +14,14 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "api/app.h"
+#include "api/rate_limiter.h"
 #include "domain/users/users.h"
 #include "events/hash_chain.h"
 
@@ -37,6 +39,10 @@ struct ServerOptions {
   int listen_backlog = 1024;
   std::chrono::milliseconds min_position_wait{5000};
   std::string tls_cert, tls_key;            // HTTPS when both are set
+  // Device-facing enrollment routes (RateLimit): requests per second per client address,
+  // after a burst. 0 = no limit.
+  double enroll_rate_per_s = 5;
+  double enroll_burst = 50;
 };
 
 struct Principal {
@@ -88,6 +94,16 @@ class Server {
   // uploads such as the Knox CSV); every other route keeps max_body_bytes.
   // Call before Run().
   void AllowLargeBody(const std::string& label) { large_body_labels_.insert(label); }
+  // Limits the route labelled `label` per client address (enroll_rate_per_s after
+  // enroll_burst): beyond it, 429 request.rate_limited with Retry-After. Call before Run().
+  void RateLimit(const std::string& label) { limited_labels_.insert(label); }
+
+  // Every registered route, in registration order.
+  struct RouteInfo {
+    std::string method, label;
+    Access access;
+  };
+  const std::vector<RouteInfo>& routes() const { return routes_; }
 
   // Binds; returns the bound port or an error (port in use, bad TLS files).
   Result<int> Bind();
@@ -114,6 +130,9 @@ class Server {
   Result<Principal> LookUpPrincipal(const std::string& token_hash);
   App& app_;
   std::set<std::string> large_body_labels_;  // written before Run() only
+  std::set<std::string> limited_labels_;     // written before Run() only
+  std::vector<RouteInfo> routes_;            // written before Run() only
+  std::unique_ptr<RateLimiter> enroll_limiter_;
   // token SHA-256 -> principal, valid while UsersViewGeneration() has not moved.
   struct CachedPrincipal {
     Principal principal;
@@ -132,7 +151,9 @@ void AddEventRoutes(Server& server);
 void AddDepRoutes(Server& server);
 void AddDeviceRoutes(Server& server);
 void AddAppleEnrollRoutes(Server& server);
-void AddKmeRoutes(Server& server);
+void AddKmeRoutes(Server& server);      // and AddKmeKnoxRoutes
+void AddKmeKnoxRoutes(Server& server);  // the Knox Cloud API connection and sync
+void AddAdminRoutes(Server& server);    // /v1/admin/views/rebuild, /v1/admin/routes
 
 // {ok, records, head_hash, head_hashes, broken_at?, problem?}
 nlohmann::json ChainReportJson(const events::ChainReport& report);

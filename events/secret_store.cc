@@ -13,6 +13,8 @@
 namespace ae::events {
 
 namespace {
+constexpr char kRootName[] = "root/v1";
+
 Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::Ok();
   return Unavailable("secrets.unavailable", std::string(what) + ": " + s.ToString());
@@ -34,7 +36,92 @@ Result<std::unique_ptr<SecretStore>> SecretStore::Open(const std::string& path,
                                          : rocksdb::DB::Open(o, path, &raw),
                                "open secret store"));
   s->db_.reset(raw);
+  s->root_key_ = master_key;
+  std::string sealed_root;
+  auto got = s->db_->Get({}, kRootName, &sealed_root);
+  if (got.ok()) {
+    auto root = crypto::Open(master_key, sealed_root, kRootName);
+    if (!root.ok()) {
+      return FailedPrecondition("secrets.wrong_master_key",
+                                "the master key does not open the secret store at " + path);
+    }
+    s->root_key_ = *root;
+  } else if (!got.IsNotFound()) {
+    return FromRocks(got, "read secret store root");
+  }
   return s;
+}
+
+Result<size_t> SecretStore::RotateMasterKey(const std::string& path,
+                                            const std::string& old_master,
+                                            const std::string& new_master) {
+  if (new_master.size() != crypto::kAeadKeyBytes) {
+    return InvalidArgument("secrets.bad_master_key", "the new master key must be 32 bytes");
+  }
+  if (new_master == old_master) {
+    return InvalidArgument("secrets.same_master_key", "the new master key is the old one");
+  }
+  AE_ASSIGN_OR_RETURN(auto store, Open(path, old_master, /*read_only=*/false));
+  rocksdb::WriteBatch batch;
+  size_t n = 0;
+  bool has_root = false;
+  std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator({}));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string name = it->key().ToString();
+    auto plain = crypto::Open(old_master, std::string_view(it->value().data(), it->value().size()),
+                              name);
+    if (!plain.ok()) {
+      return FailedPrecondition("secrets.wrong_master_key",
+                                "the master key does not open the secret " + name);
+    }
+    AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(new_master, *plain, name));
+    batch.Put(name, sealed);
+    has_root = has_root || name == kRootName;
+    ++n;
+  }
+  AE_RETURN_IF_ERROR(FromRocks(it->status(), "read secrets"));
+  it.reset();
+  if (!has_root) {  // derived keys keep coming from the key the store started with
+    AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(new_master, store->root_key_, kRootName));
+    batch.Put(kRootName, sealed);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  AE_RETURN_IF_ERROR(FromRocks(store->db_->Write(wo, &batch), "re-seal secrets"));
+  AE_RETURN_IF_ERROR(FromRocks(store->db_->Flush({}), "flush secrets"));
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  AE_RETURN_IF_ERROR(FromRocks(store->db_->CompactRange(co, nullptr, nullptr), "compact secrets"));
+  return n;
+}
+
+Status WriteMasterKeyFile(const std::string& path, const std::string& key) {
+  std::string hex = crypto::Hex(key) + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Unavailable("secrets.master_key_write", "cannot create " + path);
+  bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Unavailable("secrets.master_key_write", "cannot write " + path);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SecretStore>> OpenSecretStore(const std::string& path,
+                                                     const std::string& key_file, bool create,
+                                                     bool read_only) {
+  AE_ASSIGN_OR_RETURN(std::string master, LoadOrCreateMasterKey(key_file, create));
+  auto store = SecretStore::Open(path, master, read_only);
+  if (store.ok() || store.status().reason() != "secrets.wrong_master_key") return store;
+  const std::string next = key_file + ".new";
+  std::error_code ec;
+  if (!std::filesystem::exists(next, ec)) return store;
+  AE_ASSIGN_OR_RETURN(std::string new_master, LoadOrCreateMasterKey(next, false));
+  AE_ASSIGN_OR_RETURN(auto reopened, SecretStore::Open(path, new_master, read_only));
+  if (!read_only) {
+    std::filesystem::rename(next, key_file, ec);  // finish the interrupted rotation
+    if (ec) return Unavailable("secrets.master_key_write", "cannot move " + next + ": " + ec.message());
+  }
+  return reopened;
 }
 
 SecretStore::~SecretStore() = default;
@@ -66,7 +153,7 @@ Status SecretStore::Delete(const std::string& name) {
 }
 
 std::string SecretStore::DeriveKey(const std::string& purpose) const {
-  return crypto::HmacSha256(master_key_, "autoenroll/" + purpose);
+  return crypto::HmacSha256(root_key_, "autoenroll/" + purpose);
 }
 
 Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create) {
@@ -76,13 +163,7 @@ Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create) 
       return FailedPrecondition("secrets.master_key_missing", "master key file " + path + " not found");
     }
     std::string key = crypto::RandomBytes(32);
-    std::string hex = crypto::Hex(key) + "\n";
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) return Unavailable("secrets.master_key_write", "cannot create " + path);
-    bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
-              ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Unavailable("secrets.master_key_write", "cannot write " + path);
+    AE_RETURN_IF_ERROR(WriteMasterKeyFile(path, key));
     return key;
   }
   std::ifstream in(path, std::ios::binary);

@@ -35,14 +35,34 @@ class SecretStore {
   // Deletes the secret and compacts it away, so no copy stays on disk.
   Status Delete(const std::string& name);
 
-  // A key derived from the master key for one purpose (HMAC-SHA256 based).
+  // A key derived for one purpose (HMAC-SHA256 based) from the store's root key: the
+  // secret "root/v1" when present (written by the first master key rotation, holding the
+  // key the store started with), else the master key. Rotating the master key therefore
+  // never changes a derived key (user ids, the person-key topic's sealing key, ...).
   std::string DeriveKey(const std::string& purpose) const;
+
+  // Re-seals every secret of the store at `path` under `new_master` in one durable batch,
+  // keeps the root of derived keys, and compacts so no value sealed under `old_master`
+  // stays on disk. kFailedPrecondition "secrets.wrong_master_key" when `old_master` does
+  // not open the store. Returns the number of secrets re-sealed.
+  static Result<size_t> RotateMasterKey(const std::string& path, const std::string& old_master,
+                                        const std::string& new_master);
 
  private:
   SecretStore() = default;
   std::string master_key_;
+  std::string root_key_;
   std::unique_ptr<rocksdb::DB> db_;
 };
+
+// Opens the secret store at `path` with the master key in `key_file` (created when `create`
+// and missing). A rotation interrupted after the store was re-sealed leaves the new key in
+// `<key_file>.new`: it is then used, and (unless `read_only`) moved over `key_file`.
+Result<std::unique_ptr<SecretStore>> OpenSecretStore(const std::string& path,
+                                                     const std::string& key_file, bool create,
+                                                     bool read_only);
+// Writes a master key file (64 hex characters, mode 0600, fsync). Fails if it exists.
+Status WriteMasterKeyFile(const std::string& path, const std::string& key);
 
 // Loads the master key from `path` (32 raw bytes or 64 hex characters). When
 // `create` and the file is missing, generates one with mode 0600.

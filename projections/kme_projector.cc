@@ -21,6 +21,7 @@ constexpr const char* kIds = "kme_ids";
 constexpr const char* kByUser = "kme_by_user";
 constexpr const char* kSettings = "kme_settings";
 constexpr const char* kVersions = "kme_versions";
+constexpr const char* kKnoxKey = "knox";
 constexpr std::string_view kDevicePrefix = "kme-device/";
 
 std::string When(const events::Envelope& e) {
@@ -169,6 +170,81 @@ Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string
   b.Put(kDevices, id, rec.dump());
   return Status::Ok();
 }
+json TimeJson(const google::protobuf::Timestamp& t) {
+  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(t));
+}
+
+// The Knox Cloud API connection and its last sync (stream kme-knox/default).
+Status ApplyKnox(const RecordedEvent& r, ViewBatch& b) {
+  const events::Envelope& e = r.envelope;
+  AE_ASSIGN_OR_RETURN(json rec, Load(b, kSettings, kKnoxKey));
+  if (!rec.is_object()) rec = json::object();
+  switch (e.payload_case()) {
+    case events::Envelope::kKmeKnoxConnected: {
+      const auto& p = e.kme_knox_connected();
+      rec = {{"configured", true},
+             {"connection_id", p.connection_id()},
+             {"base_url", p.base_url()},
+             {"token_url", p.token_url()},
+             {"client_id", p.client_id()},
+             {"customer_id", p.customer_id()},
+             {"auto_approve_uploads", p.auto_approve_uploads()},
+             {"client_secret_ref", p.client_secret_ref()},
+             {"client_secret_sha256", crypto::Hex(p.client_secret_sha256())},
+             {"connected_at", When(e)},
+             {"state", "never_synced"}};
+      break;
+    }
+    case events::Envelope::kKmeKnoxDisconnected:
+      if (rec.value("connection_id", "") != e.kme_knox_disconnected().connection_id()) {
+        return Status::Ok();  // not the current connection
+      }
+      rec = {{"configured", false}, {"disconnected_at", When(e)}};
+      break;
+    case events::Envelope::kKmeSyncCompleted: {
+      const auto& p = e.kme_sync_completed();
+      if (!rec.value("configured", false) ||
+          rec.value("connection_id", "") != p.connection_id()) {
+        return Status::Ok();  // a sync of another (older) connection
+      }
+      json last = {{"sync_id", p.sync_id()},
+                   {"at", When(e)},
+                   {"started_at", TimeJson(p.started_at())},
+                   {"full", p.full()},
+                   {"devices_seen", p.devices_seen()},
+                   {"events_written", p.events_written()},
+                   {"created", p.created()},
+                   {"updated", p.updated()},
+                   {"unchanged", p.unchanged()},
+                   {"rejected", p.rejected()},
+                   {"users_matched", p.users_matched()},
+                   {"uploads_approved", p.uploads_approved()}};
+      if (!p.full()) last["changed_after"] = TimeJson(p.changed_after());
+      if (!p.error().empty()) {
+        last["error"] = {{"code", p.error()}, {"message", p.error_message()}};
+      }
+      if (!p.errors().empty()) {
+        json errs = json::array();
+        for (const auto& x : p.errors()) {
+          json j = {{"code", x.code()}, {"message", x.message()}};
+          if (!x.knox_device_id().empty()) j["knox_device_id"] = x.knox_device_id();
+          if (x.line() > 0) j["line"] = x.line();
+          errs.push_back(std::move(j));
+        }
+        last["errors"] = std::move(errs);
+      }
+      rec["last_sync"] = std::move(last);
+      if (!p.connection_state().empty()) rec["state"] = p.connection_state();
+      if (p.error().empty()) rec["last_success_at"] = TimeJson(p.started_at());
+      break;
+    }
+    default:
+      return Status::Ok();
+  }
+  rec["last_position"] = r.position.ToString();
+  b.Put(kSettings, kKnoxKey, rec.dump());
+  return Status::Ok();
+}
 }  // namespace
 
 Status KmeProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
@@ -189,6 +265,10 @@ Status KmeProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
       b.Put(kDevices, p.device_id(), rec.dump());
       return Status::Ok();
     }
+    case events::Envelope::kKmeKnoxConnected:
+    case events::Envelope::kKmeKnoxDisconnected:
+    case events::Envelope::kKmeSyncCompleted:
+      return ApplyKnox(r, b);
     case events::Envelope::kKmeEnrollmentTokenRotated: {
       const auto& p = e.kme_enrollment_token_rotated();
       json j = {{"token_sha256", crypto::Hex(p.token_sha256())},

@@ -15,10 +15,25 @@
 //   kme_by_user   <user_id> "/" <device_id> -> "" (devices of a user, for ?user=)
 //   kme_settings  "enrollment_token" -> {token_sha256 (hex), secret_ref, rotated_at,
 //                                        last_position}
+//                 "knox" -> the Knox Cloud API connection (stream kme-knox/default):
+//                   connected:    {configured: true, connection_id, base_url, token_url,
+//                                  client_id, customer_id, auto_approve_uploads,
+//                                  client_secret_ref, client_secret_sha256 (hex, a
+//                                  fingerprint), connected_at, state, last_sync?,
+//                                  last_success_at?, last_position}
+//                   disconnected: {configured: false, disconnected_at, last_position}
+//                 `state` is "never_synced" until a sync of this connection completes,
+//                 then its KmeSyncCompleted.connection_state (a cancelled sync leaves it);
+//                 `last_sync` is the summary of the connection's last sync {sync_id, at,
+//                 started_at, full, changed_after?, devices_seen, events_written, created,
+//                 updated, unchanged, rejected, users_matched, uploads_approved,
+//                 error?: {code, message}, errors?: [{code, message, knox_device_id?}]}.
+//                 Syncs of an older connection change nothing.
 //
 // Events: KmeDeviceImported / KmeDeviceUpdated, DeviceUserAssigned, DevicePolicyAssigned and
 // DeviceRuleSetAssigned on kme-device/ streams, DeviceEnrolled with platform ANDROID whose
-// device_id is a KME device (enrollment: "enrolled"), KmeEnrollmentTokenRotated.
+// device_id is a KME device (enrollment: "enrolled"), KmeEnrollmentTokenRotated,
+// KmeKnoxConnected, KmeKnoxDisconnected, KmeSyncCompleted.
 
 #include "projections/projector.h"
 

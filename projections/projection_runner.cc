@@ -19,15 +19,23 @@ Status ProjectionRunner::Init() {
     if (!parsed) return Corruption("view.bad_checkpoint", "checkpoint does not parse: " + *saved);
     c = *parsed;
   }
-  std::lock_guard lock(mu_);
-  checkpoint_ = c;
-  stats_.checkpoint = c;
+  {
+    std::lock_guard lock(mu_);
+    checkpoint_ = c;
+    stats_.checkpoint = c;
+  }
+  advanced_.notify_all();  // a reload (after a swap of the store) may jump ahead
   return Status::Ok();
 }
 
-Result<size_t> ProjectionRunner::Step() {
+Result<size_t> ProjectionRunner::Step(const LogCursor* limit) {
   LogCursor at = checkpoint();
   AE_ASSIGN_OR_RETURN(auto records, log_.Read(at, options_.batch_size));
+  if (limit) {
+    std::erase_if(records, [&](const events::RecordedEvent& r) {
+      return r.position.offset >= limit->Next(r.position.partition);
+    });
+  }
   if (records.empty()) return size_t{0};
   ViewBatch batch(store_);
   for (const auto& r : records) {
@@ -100,6 +108,42 @@ Status ProjectionRunner::CatchUp(const std::function<void(uint64_t)>& progress,
     if (done) break;
   }
   return Status::Ok();
+}
+
+Status ProjectionRunner::CatchUpTo(const LogCursor& target,
+                                   const std::function<void(uint64_t)>& progress,
+                                   const std::atomic<bool>* cancel) {
+  auto reached = [&](bool* beyond) {
+    LogCursor at = checkpoint();
+    bool done = true;
+    for (const auto& [p, next] : target.next_offsets()) {
+      if (at.Next(p) < next) done = false;
+    }
+    for (const auto& [p, next] : at.next_offsets()) {
+      if (next > target.Next(p)) *beyond = true;
+    }
+    return done;
+  };
+  uint64_t applied = 0;
+  while (true) {
+    bool beyond = false;
+    bool done = reached(&beyond);
+    if (beyond) {
+      return FailedPrecondition("view.beyond_target", "the views are at " +
+                                                          checkpoint().ToString() +
+                                                          ", past " + target.ToString());
+    }
+    if (done) return Status::Ok();
+    if (cancel && cancel->load()) return Cancelled("view.cancelled", "replay cancelled");
+    AE_ASSIGN_OR_RETURN(size_t n, Step(&target));
+    applied += n;
+    if (progress && n > 0) progress(applied);
+    if (n == 0) {
+      return Unavailable("view.target_unreachable",
+                         "the log has no records up to " + target.ToString() + " after " +
+                             checkpoint().ToString());
+    }
+  }
 }
 
 LogCursor ProjectionRunner::checkpoint() const {

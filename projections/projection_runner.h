@@ -43,7 +43,8 @@ class ProjectionRunner {
                    std::vector<Projector*> projectors, ProjectionRunnerOptions options = {});
   ~ProjectionRunner();
 
-  // Loads the checkpoint. Must be called once before Start or CatchUp.
+  // Loads the checkpoint. Must be called once before Start or CatchUp, and again
+  // (while stopped) after the store was swapped for another.
   Status Init();
   // Runs the apply loop on its own thread until Stop().
   void Start();
@@ -54,9 +55,17 @@ class ProjectionRunner {
   Status CatchUp(const std::function<void(uint64_t)>& progress = nullptr,
                  const std::atomic<bool>* cancel = nullptr);
 
+  // Applies synchronously until the checkpoint equals `target` (records past it, per
+  // partition, are left alone): two runners brought to one cursor hold the same views.
+  // kFailedPrecondition "view.beyond_target" when the checkpoint is already past it.
+  Status CatchUpTo(const LogCursor& target,
+                   const std::function<void(uint64_t)>& progress = nullptr,
+                   const std::atomic<bool>* cancel = nullptr);
+
   // One step: read a batch after the checkpoint, apply, commit. Returns the
-  // number of records applied (0 when nothing was there).
-  Result<size_t> Step();
+  // number of records applied (0 when nothing was there). With `limit`, records at
+  // or past limit->Next(partition) are not applied.
+  Result<size_t> Step(const LogCursor* limit = nullptr);
 
   LogCursor checkpoint() const;
   RunnerStats stats() const;

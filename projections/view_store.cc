@@ -50,6 +50,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const ViewStoreOptions& optio
     s = rocksdb::DB::Open(dbo, options.path, cfs, &handles, &raw);
   }
   AE_RETURN_IF_ERROR(FromRocks(s, "open view store"));
+  store->path_ = options.path;
   store->db_.reset(raw);
   for (size_t i = 0; i < names.size(); ++i) store->handles_[names[i]] = handles[i];
   return store;
@@ -61,21 +62,41 @@ ViewStore::~ViewStore() {
 }
 
 rocksdb::ColumnFamilyHandle* ViewStore::cf(const std::string& name) const {
+  std::shared_lock lock(swap_mu_);
+  return CfLocked(name);
+}
+
+rocksdb::ColumnFamilyHandle* ViewStore::CfLocked(const std::string& name) const {
   auto it = handles_.find(name);
   AE_CHECK(it != handles_.end());
   return it->second;
 }
 
 std::vector<std::string> ViewStore::column_families() const {
+  std::shared_lock lock(swap_mu_);
   std::vector<std::string> out;
   for (const auto& [n, h] : handles_) out.push_back(n);
   return out;
 }
 
+void ViewStore::SwapWith(ViewStore& other) {
+  if (&other == this) return;
+  std::scoped_lock lock(swap_mu_, other.swap_mu_);
+  std::swap(path_, other.path_);
+  std::swap(db_, other.db_);
+  std::swap(handles_, other.handles_);
+}
+
+Status ViewStore::WithDb(const std::function<Status(rocksdb::DB*, const Handles&)>& fn) const {
+  std::shared_lock lock(swap_mu_);
+  return fn(db_.get(), handles_);
+}
+
 Result<std::optional<std::string>> ViewStore::Get(const std::string& cf_name,
                                                   const std::string& key) const {
+  std::shared_lock lock(swap_mu_);
   std::string v;
-  auto s = db_->Get({}, cf(cf_name), key, &v);
+  auto s = db_->Get({}, CfLocked(cf_name), key, &v);
   if (s.IsNotFound()) return std::optional<std::string>();
   AE_RETURN_IF_ERROR(FromRocks(s, "read view"));
   return std::optional<std::string>(std::move(v));
@@ -84,7 +105,8 @@ Result<std::optional<std::string>> ViewStore::Get(const std::string& cf_name,
 Status ViewStore::Scan(const std::string& cf_name, const std::string& prefix,
                        const std::string& start,
                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, cf(cf_name)));
+  std::shared_lock lock(swap_mu_);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, CfLocked(cf_name)));
   for (it->Seek(start.empty() ? prefix : std::max(start, prefix));
        it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (!fn(std::string_view(it->key().data(), it->key().size()),
@@ -96,30 +118,47 @@ Status ViewStore::Scan(const std::string& cf_name, const std::string& prefix,
 }
 
 Status ViewStore::Write(rocksdb::WriteBatchBase* batch, bool sync) {
+  std::shared_lock lock(swap_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   return FromRocks(db_->Write(wo, batch->GetWriteBatch()), "write views");
 }
 
-Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
+Result<std::optional<std::string>> ViewStore::GetThrough(rocksdb::WriteBatchWithIndex& batch,
+                                                         const std::string& cf,
+                                                         const std::string& key) const {
+  std::shared_lock lock(swap_mu_);
   std::string v;
-  if (isolated_) {
-    auto s = batch_.GetFromBatch(store_.cf(cf), rocksdb::DBOptions(), key, &v);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    AE_RETURN_IF_ERROR(FromRocks(s, "read view batch"));
-    return std::optional<std::string>(std::move(v));
-  }
-  auto s = batch_.GetFromBatchAndDB(store_.db(), {}, store_.cf(cf), key, &v);
+  auto s = batch.GetFromBatchAndDB(db_.get(), {}, CfLocked(cf), key, &v);
   if (s.IsNotFound()) return std::optional<std::string>();
   AE_RETURN_IF_ERROR(FromRocks(s, "read view batch"));
   return std::optional<std::string>(std::move(v));
 }
 
+Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
+  if (isolated_) {
+    auto it = scratch_.find({cf, key});
+    if (it == scratch_.end()) return std::optional<std::string>();
+    return it->second;
+  }
+  return store_.GetThrough(batch_, cf, key);
+}
+
 void ViewBatch::Put(const std::string& cf, const std::string& key, const std::string& value) {
+  if (isolated_) {
+    store_.cf(cf);  // an unknown family is a programming error here too
+    scratch_[{cf, key}] = value;
+    return;
+  }
   AE_CHECK(batch_.Put(store_.cf(cf), key, value).ok());
 }
 
 void ViewBatch::Delete(const std::string& cf, const std::string& key) {
+  if (isolated_) {
+    store_.cf(cf);
+    scratch_[{cf, key}] = std::nullopt;
+    return;
+  }
   AE_CHECK(batch_.Delete(store_.cf(cf), key).ok());
 }
 

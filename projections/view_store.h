@@ -8,7 +8,9 @@
 // of one device in one batch see each other).
 //
 // Thread-safety: ViewStore reads are safe from any thread; a ViewBatch belongs
-// to one thread.
+// to one thread. SwapWith() exchanges the RocksDB instance under the store's
+// exclusive lock while readers wait (never fail); the one writer (the runner)
+// must be stopped around it.
 
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
@@ -17,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -39,10 +42,20 @@ class ViewStore {
   static Result<std::unique_ptr<ViewStore>> Open(const ViewStoreOptions& options);
   ~ViewStore();
 
-  rocksdb::DB* db() { return db_.get(); }
-  // The handle of `name`; aborts on an unknown name (a programming error).
+  const std::string& path() const { return path_; }
+  // The handle of `name`; aborts on an unknown name (a programming error). Valid
+  // until the next SwapWith().
   rocksdb::ColumnFamilyHandle* cf(const std::string& name) const;
   std::vector<std::string> column_families() const;
+
+  // Exchanges the RocksDB instances (and paths) of this store and `other`, under
+  // both stores' exclusive locks: a reader sees the old views or the new ones,
+  // never a mix. The writer of each store must be stopped.
+  void SwapWith(ViewStore& other);
+  // Runs fn(db, handles by family name) under the shared lock (no swap meanwhile);
+  // fn must not call this store's other members.
+  using Handles = std::map<std::string, rocksdb::ColumnFamilyHandle*>;
+  Status WithDb(const std::function<Status(rocksdb::DB*, const Handles&)>& fn) const;
 
   Result<std::optional<std::string>> Get(const std::string& cf, const std::string& key) const;
   // Calls fn(key, value) for keys >= start with `prefix`, in order, while fn returns true.
@@ -52,6 +65,14 @@ class ViewStore {
 
  private:
   ViewStore() = default;
+  rocksdb::ColumnFamilyHandle* CfLocked(const std::string& name) const;
+  Result<std::optional<std::string>> GetThrough(rocksdb::WriteBatchWithIndex& batch,
+                                                const std::string& cf,
+                                                const std::string& key) const;
+  friend class ViewBatch;
+
+  mutable std::shared_mutex swap_mu_;  // shared: every use of db_; exclusive: SwapWith
+  std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;  // destroyed before db_
 };
@@ -69,12 +90,17 @@ class ViewBatch {
   void Put(const std::string& cf, const std::string& key, const std::string& value);
   void Delete(const std::string& cf, const std::string& key);
   rocksdb::WriteBatchWithIndex* batch() { return &batch_; }
-  size_t count() { return static_cast<size_t>(batch_.GetWriteBatch()->Count()); }
+  size_t count() {
+    return isolated_ ? scratch_.size() : static_cast<size_t>(batch_.GetWriteBatch()->Count());
+  }
 
  private:
   ViewStore& store_;
   rocksdb::WriteBatchWithIndex batch_;
   bool isolated_ = false;
+  // An isolated batch keeps its writes here, by (family, key); nullopt = deleted. It
+  // holds no handle of the store, so a swap of the store cannot invalidate it.
+  std::map<std::pair<std::string, std::string>, std::optional<std::string>> scratch_;
 };
 
 }  // namespace ae::proj

@@ -29,11 +29,51 @@ int Serve(const ServeOptions& options, std::ostream& out);
 
 struct ReplayOptions {
   api::AppOptions app;
-  std::string out_dir;  // empty: rebuild <data_dir>/views in place (server stopped)
+  std::string out_dir;  // empty: rebuild the live views in place (server stopped)
+  std::string until;    // a log position or cursor, or an RFC 3339 time (needs out_dir)
 };
 int Replay(const ReplayOptions& options, std::ostream& out, std::ostream& err);
+// The cursor just after the last record at or before `text` (a position, a cursor
+// "p:o,...", or an RFC 3339 time matched against recorded_at).
+Result<LogCursor> ResolveUntil(const events::EventLog& log, const std::string& text);
+
+struct DiffOptions {
+  api::AppOptions app;
+  std::string from, to;  // a log position or an RFC 3339 time
+};
+// One JSON line per device whose status, profile or user differs between `from` and
+// `to`, then a summary line.
+int Diff(const DiffOptions& options, std::ostream& out, std::ostream& err);
+
+struct ViewsRebuildOptions {
+  std::string url = "http://127.0.0.1:8080";  // the running server
+  std::string token;                          // an administrator's token
+  bool require_identical = false;
+};
+// Starts a rebuild on a running server (POST /v1/admin/views/rebuild), prints its progress
+// and waits for the swap. Exit 0 when the new views are live.
+int ViewsRebuild(const ViewsRebuildOptions& options, std::ostream& out, std::ostream& err);
 
 int AuditVerify(const api::AppOptions& app, std::ostream& out, std::ostream& err);
+
+struct RotateMasterKeyOptions {
+  api::AppOptions app;          // data_dir, master_key_file
+  std::string new_key_file;     // the new key (32 bytes or 64 hex); empty: a random one
+};
+// Re-seals the secret store under a new master key and replaces the key file (server
+// stopped). Crash-safe: the new key is written to <key file>.new first.
+int RotateMasterKey(const RotateMasterKeyOptions& options, std::ostream& out, std::ostream& err);
+
+struct AuditExportOptions {
+  api::AppOptions app;
+  std::string stream;  // <type>/<id>
+  std::string out;     // a file; empty: standard output
+};
+// Writes the records of one stream with the hash chain from them to the head, in a
+// text file that AuditProcedure() checks with bash, coreutils and openssl only.
+int AuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err);
+// The verification procedure (bash), with EXPORT_FILE standing for the file's name.
+std::string AuditProcedure();
 
 struct ExportOptions {
   api::AppOptions app;

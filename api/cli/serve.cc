@@ -85,6 +85,9 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddDeviceRoutes(server);
   api::AddAppleEnrollRoutes(server);
   api::AddKmeRoutes(server);
+  api::AddAdminRoutes(server);  // last: its route list includes every route
+  server.RateLimit("/enroll/apple");
+  server.RateLimit("/enroll/android");
   auto port = server.Bind();
   if (!port.ok()) {
     logger->error("{}", port.status().ToString());

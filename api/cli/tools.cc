@@ -1,30 +1,76 @@
 // replay, audit verify, events export.
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/util/time_util.h>
 
 #include "api/cli/commands.h"
+#include "api/views_rebuild.h"
+#include "events/base/clock.h"
+#include "events/base/crypto.h"
 #include "events/codec.h"
 #include "events/hash_chain.h"
+#include "events/secret_store.h"
 
 namespace ae::cli {
 
 namespace fs = std::filesystem;
 
+Result<LogCursor> ResolveUntil(const events::EventLog& log, const std::string& text) {
+  if (auto pos = LogPosition::Parse(text)) return LogCursor::After(*pos);
+  if (auto cursor = LogCursor::Parse(text); cursor && text.find(':') != std::string::npos &&
+                                            text.find('T') == std::string::npos) {
+    return *cursor;
+  }
+  int64_t until_ms = 0;
+  if (!ParseRfc3339(text, &until_ms)) {
+    return InvalidArgument("replay.bad_until",
+                           "--until must be a log position (e.g. 1234 or 0:1234,1:99) or an "
+                           "RFC 3339 time, not '" + text + "'");
+  }
+  // Every record recorded at or before the time, per partition (times are stamped by the
+  // writer in log order within a partition).
+  LogCursor read, until;
+  std::set<int32_t> done;
+  while (!StopRequested().load()) {
+    AE_ASSIGN_OR_RETURN(auto batch, log.Read(read, 1000));
+    if (batch.empty()) break;
+    for (const auto& r : batch) {
+      read.Advance(r.position);
+      if (done.count(r.position.partition)) continue;
+      int64_t at = google::protobuf::util::TimeUtil::TimestampToMilliseconds(
+          r.envelope.recorded_at());
+      if (at <= until_ms) {
+        until.Advance(r.position);
+      } else {
+        done.insert(r.position.partition);
+      }
+    }
+  }
+  if (StopRequested().load()) return Cancelled("replay.cancelled", "stopped");
+  return until;
+}
+
 int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   api::AppOptions opts = o.app;
   fs::path data(opts.data_dir);
-  fs::path target = o.out_dir.empty() ? data / "views.rebuild" : fs::path(o.out_dir);
+  if (!o.until.empty() && o.out_dir.empty()) {
+    err << "replay: --until needs --out DIR (the live views always follow the log)\n";
+    return 2;
+  }
+  const std::string previous = api::LiveViewsDir(opts.data_dir);
+  const std::string name = api::NewViewsDirName();
+  fs::path target = o.out_dir.empty() ? data / name : fs::path(o.out_dir);
   std::error_code ec;
   if (fs::exists(target, ec) && !fs::is_empty(target, ec)) {
-    if (!o.out_dir.empty()) {
-      err << "replay: " << target << " exists and is not empty\n";
-      return 1;
-    }
-    fs::remove_all(target, ec);
+    err << "replay: " << target << " exists and is not empty\n";
+    return 1;
   }
   opts.views_dir = target.string();
   // Beside a running server the log is read without its lock; in place, the
@@ -33,37 +79,41 @@ int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   auto app = api::App::Open(opts);
   if (!app.ok()) {
     err << "replay: " << app.status().ToString() << "\n";
+    if (o.out_dir.empty()) fs::remove_all(target, ec);
     return 1;
   }
   auto started = std::chrono::steady_clock::now();
-  Status s = (*app)->runner().CatchUp(
-      [&](uint64_t applied) {
-        if (applied % 100000 < 1000) err << "replay: " << applied << " records applied\n";
-      },
-      &StopRequested());
+  auto progress = [&](uint64_t applied) {
+    if (applied % 100000 < 1000) err << "replay: " << applied << " records applied\n";
+  };
+  Status s;
+  LogCursor until;
+  if (o.until.empty()) {
+    s = (*app)->runner().CatchUp(progress, &StopRequested());
+  } else {
+    auto resolved = ResolveUntil((*app)->raw_log(), o.until);
+    s = resolved.ok() ? (*app)->runner().CatchUpTo(*resolved, progress, &StopRequested())
+                      : resolved.status();
+    if (s.reason() == "view.target_unreachable") s = Status::Ok();  // past the head: all of it
+  }
   if (!s.ok()) {
     err << "replay: " << s.ToString() << "\n";
-    return 1;
+    app->reset();
+    if (o.out_dir.empty()) fs::remove_all(target, ec);
+    return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   auto stats = (*app)->runner().stats();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   app->reset();
   if (o.out_dir.empty()) {
-    fs::path live = data / "views";
-    fs::path old = data / "views.old";
-    fs::remove_all(old, ec);
-    if (fs::exists(live)) fs::rename(live, old, ec);
-    if (ec) {
-      err << "replay: cannot move the old views aside: " << ec.message() << "\n";
+    // The new directory becomes the live one in one rename; the old one goes.
+    Status set = api::SetLiveViewsDir(opts.data_dir, name);
+    if (!set.ok()) {
+      err << "replay: " << set.ToString() << "\n";
+      fs::remove_all(target, ec);
       return 1;
     }
-    fs::rename(target, live, ec);
-    if (ec) {
-      err << "replay: cannot swap in the rebuilt views: " << ec.message() << "\n";
-      return 1;
-    }
-    fs::remove_all(old, ec);
-    target = live;
+    if (fs::path(previous) != target) fs::remove_all(previous, ec);
   }
   out << nlohmann::json({{"records", stats.applied},
                          {"position", stats.checkpoint.ToString()},
@@ -93,6 +143,179 @@ int AuditVerify(const api::AppOptions& o, std::ostream& out, std::ostream& err) 
   }
   out << api::ChainReportJson(*report).dump() << std::endl;
   return report->ok ? 0 : 1;
+}
+
+// The procedure an auditor runs on an export, with bash, coreutils, awk and openssl
+// only. Also written at the top of every export, and in events/README.md.
+constexpr char kAuditProcedure[] = R"sh(f=EXPORT_FILE; bad=0
+while read -r _ off hash prev b64; do
+  got=$(printf '%s' "$b64" | openssl base64 -d -A | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$hash" ] || { echo "record $off: its bytes do not hash to $hash"; bad=1; }
+  if [ "$prev" != "-" ]; then
+    printf '%s' "$b64" | openssl base64 -d -A | od -An -tx1 -v | tr -d ' 
+' | grep -q "$prev" ||
+      { echo "record $off: does not carry the hash of its predecessor"; bad=1; }
+  fi
+done < <(grep '^record ' "$f")
+awk '$1=="record" {r[$2]=$3; rp[$2]=$4}
+     $1=="chain" {c[$2]=$3; cp[$2]=$4; if (n++ && $4 != last) {print "chain broken at " $2; bad=1}; last=$3}
+     $1=="head" {head=$3}
+     END {for (o in r) if (c[o] != r[o] || cp[o] != rp[o]) {print "record " o " is not in the chain"; bad=1}
+          if (last != head) {print "the chain does not end at the head"; bad=1}
+          exit bad}' "$f" || bad=1
+[ "$bad" = 0 ] && echo "OK: $(grep -c '^record ' "$f") records chained to head $(awk '$1=="head" {print $3}' "$f")"
+exit "$bad")sh";
+
+std::string AuditProcedure() { return kAuditProcedure; }
+
+int AuditExport(const AuditExportOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.stream.find('/') == std::string::npos) {
+    err << "audit export: --stream must be <type>/<id>, e.g. kme-device/imei:356938035643809\n";
+    return 2;
+  }
+  api::AppOptions ro = o.app;
+  ro.read_only_log = true;
+  auto log = api::OpenLog(ro);
+  if (!log.ok()) {
+    err << "audit export: " << log.status().ToString() << "\n";
+    return 1;
+  }
+  auto records = (*log)->ReadStream(StreamId(o.stream), 1, 1'000'000);
+  if (!records.ok()) {
+    err << "audit export: " << records.status().ToString() << "\n";
+    return 1;
+  }
+  if (records->empty()) {
+    err << "audit export: the log has no stream " << o.stream << "\n";
+    return 1;
+  }
+  auto head = (*log)->Head();
+  if (!head.ok()) {
+    err << "audit export: " << head.status().ToString() << "\n";
+    return 1;
+  }
+  const int32_t partition = records->front().position.partition;
+  auto hex_prev = [](const events::Envelope& e) {
+    return e.prev_hash().empty() ? std::string("-") : crypto::Hex(e.prev_hash());
+  };
+  std::ostringstream body;
+  body << "# autoenroll audit export: the records of one stream, with the hash chain that\n"
+          "# links each of them to the head of the log. Each `record` line holds the record's\n"
+          "# offset, the SHA-256 of its stored bytes, the hash of the record before it in the\n"
+          "# log, and the bytes (base64; an autoenroll.events.v1.Envelope, see events.desc).\n"
+          "# `chain` lines list every record of the partition from the first one exported to\n"
+          "# the head (offset, hash, previous hash), without their content.\n"
+          "# Compare the head line with the head hash published by `autoenroll audit verify`\n"
+          "# (or GET /v1/audit/verify) when the export was made, then check the file with:\n"
+          "#\n";
+  std::istringstream proc(kAuditProcedure);
+  for (std::string line; std::getline(proc, line);) body << "#   " << line << "\n";
+  body << "#\nautoenroll-audit-export 1\nstream " << o.stream << "\npartition " << partition
+       << "\n";
+  for (const auto& r : *records) {
+    body << "record " << r.position.offset << " " << crypto::Hex(crypto::Sha256(r.raw)) << " "
+         << hex_prev(r.envelope) << " " << crypto::Base64(r.raw) << "\n";
+  }
+  // The partition from the first exported record to the head; other partitions are
+  // skipped by starting them at their heads.
+  LogCursor cursor;
+  for (const auto& [p, next] : head->next_offsets()) {
+    if (p != partition) cursor.Advance(LogPosition{p, next - 1});
+  }
+  if (records->front().position.offset > 0) {
+    cursor.Advance(LogPosition{partition, records->front().position.offset - 1});
+  }
+  std::string last_offset, last_hash;
+  uint64_t chained = 0;
+  while (!StopRequested().load()) {
+    auto batch = (*log)->Read(cursor, 1000);
+    if (!batch.ok()) {
+      err << "audit export: " << batch.status().ToString() << "\n";
+      return 1;
+    }
+    bool any = false;
+    for (const auto& r : *batch) {
+      cursor.Advance(r.position);
+      if (r.position.partition != partition) continue;
+      if (r.position.offset >= head->Next(partition)) continue;
+      any = true;
+      last_offset = std::to_string(r.position.offset);
+      last_hash = crypto::Hex(crypto::Sha256(r.raw));
+      body << "chain " << last_offset << " " << last_hash << " " << hex_prev(r.envelope) << "\n";
+      if (++chained % 100000 == 0) err << "audit export: " << chained << " chain records\n";
+    }
+    if (batch->empty() || (!any && cursor.Next(partition) >= head->Next(partition))) break;
+  }
+  if (StopRequested().load()) return 1;
+  body << "head " << last_offset << " " << last_hash << "\n";
+  std::string text = body.str();
+  size_t marker = 0;
+  while ((marker = text.find("EXPORT_FILE", marker)) != std::string::npos) {
+    std::string name = o.out.empty() ? std::string("export.aetrail") : o.out;
+    text.replace(marker, 11, "'" + name + "'");
+    marker += name.size() + 2;
+  }
+  if (o.out.empty()) {
+    out << text;
+    out.flush();
+  } else {
+    std::ofstream f(o.out, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    if (!f) {
+      err << "audit export: cannot write " << o.out << "\n";
+      return 1;
+    }
+  }
+  err << "audit export: " << records->size() << " records of " << o.stream << ", " << chained
+      << " chain records to head " << last_offset << "\n";
+  return 0;
+}
+
+int RotateMasterKey(const RotateMasterKeyOptions& o, std::ostream& out, std::ostream& err) {
+  const fs::path data(o.app.data_dir);
+  const std::string key_file =
+      o.app.master_key_file.empty() ? (data / "master-key").string() : o.app.master_key_file;
+  const std::string store = (data / "secrets").string();
+  const std::string next = key_file + ".new";
+  auto fail = [&](const Status& s) {
+    err << "secrets rotate-master-key: " << s.ToString() << "\n";
+    return 1;
+  };
+  {
+    // Completes an interrupted rotation first; fails while a server holds the store.
+    auto opened = events::OpenSecretStore(store, key_file, false, false);
+    if (!opened.ok()) return fail(opened.status());
+  }
+  std::error_code ec;
+  fs::remove(next, ec);  // a rotation that stopped before re-sealing: its key was never used
+  auto old_key = events::LoadOrCreateMasterKey(key_file, false);
+  if (!old_key.ok()) return fail(old_key.status());
+  std::string new_key;
+  if (o.new_key_file.empty()) {
+    new_key = crypto::RandomBytes(32);
+  } else {
+    auto loaded = events::LoadOrCreateMasterKey(o.new_key_file, false);
+    if (!loaded.ok()) return fail(loaded.status());
+    new_key = *loaded;
+  }
+  Status written = events::WriteMasterKeyFile(next, new_key);
+  if (!written.ok()) return fail(written);
+  auto n = events::SecretStore::RotateMasterKey(store, *old_key, new_key);
+  if (!n.ok()) {
+    fs::remove(next, ec);
+    return fail(n.status());
+  }
+  fs::rename(next, key_file, ec);
+  if (ec) {
+    err << "secrets rotate-master-key: the secrets are sealed under the key in " << next
+        << ", which could not replace " << key_file << ": " << ec.message()
+        << " (the next start uses it)\n";
+    return 1;
+  }
+  out << nlohmann::json({{"secrets_resealed", *n}, {"master_key_file", key_file}}).dump()
+      << std::endl;
+  return 0;
 }
 
 int EventsExport(const ExportOptions& o, std::ostream& out, std::ostream& err) {

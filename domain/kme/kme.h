@@ -10,6 +10,8 @@
 //   kme-settings/default    KmeEnrollmentTokenRotated
 //   kme-import/<import_id>  KmeImportCompleted (one per import that was not a dry run)
 //   kme-enrollment/refused  KmeEnrollmentRefused of devices that have no record
+//   kme-knox/default        KmeKnoxConnected, KmeKnoxDisconnected, KmeSyncCompleted (the
+//                           Knox Cloud API connection: knox_connection.h)
 //   device/<device_id>      DeviceEnrolled (platform ANDROID): the inventory's stream
 //
 // Device id: derived once, when the device is first recorded, from its primary identifier
@@ -76,7 +78,8 @@ struct DeviceState {
 // Total: events of other streams or types leave `s` unchanged.
 DeviceState Evolve(DeviceState s, const Envelope& e);
 
-// What a CSV row (or an enrollment of the Knox Deployment App) says about a device. A
+// What a CSV row, a Knox Cloud API device (or an enrollment of the Knox Deployment App)
+// says about a device. A
 // std::nullopt field is not known to the source (the file has no such column) and keeps
 // its current value. An attribute with an empty value removes that attribute.
 struct DeviceObservation {
@@ -97,8 +100,8 @@ struct ImportDevice {
   std::string device_id;  // the id of a new device (DeviceIdFor of the identifiers)
   DeviceObservation observed;
   KmeSource source = v1::KME_SOURCE_CSV;
-  std::string import_id;  // "" outside a CSV import
-  uint64_t line = 0;      // the CSV line
+  std::string import_id;  // the CSV import's id, or the Knox Cloud API sync's id
+  uint64_t line = 0;      // the CSV line (0 from the Knox Cloud API)
   std::string matched_user_id;  // the existing user the source names ("" none)
   SealedPersonal knox_user;     // the source's Knox user id, sealed (optional)
 };

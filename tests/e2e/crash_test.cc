@@ -70,7 +70,7 @@ TEST(CrashSafety, KillNineWhileProjectingLosesAndDuplicatesNothing) {
     // Every user has exactly its tokens: a record applied twice would add one.
     auto projectors = proj::AllProjectors();
     proj::ViewStoreOptions vo;
-    vo.path = data + "/views";
+    vo.path = LiveViewsDir(data);
     vo.column_families = proj::AllColumnFamilies(projectors);
     vo.read_only = true;
     auto views = proj::ViewStore::Open(vo);
@@ -86,7 +86,7 @@ TEST(CrashSafety, KillNineWhileProjectingLosesAndDuplicatesNothing) {
   }
   auto replay = RunTool({"replay", "--data-dir", data, "--out", dir.Sub("fresh")});
   ASSERT_EQ(replay.exit_code, 0) << replay.err;
-  EXPECT_EQ(DiffViewStores(data + "/views", dir.Sub("fresh")), "");
+  EXPECT_EQ(DiffViewStores(LiveViewsDir(data), dir.Sub("fresh")), "");
   auto audit = RunTool({"audit", "verify", "--data-dir", data});
   EXPECT_EQ(audit.exit_code, 0) << audit.out << audit.err;
   EXPECT_EQ(kills, 6);
@@ -113,11 +113,15 @@ TEST(Replay, RebuiltViewsAreByteIdenticalToTheLiveViews) {
   auto beside = RunTool({"replay", "--data-dir", data, "--out", dir.Sub("beside")});
   ASSERT_EQ(beside.exit_code, 0) << beside.err;
   ASSERT_EQ(engine.Stop(SIGTERM), 0);
-  EXPECT_EQ(DiffViewStores(data + "/views", dir.Sub("beside")), "");
+  EXPECT_EQ(DiffViewStores(LiveViewsDir(data), dir.Sub("beside")), "");
   // In place, with the server stopped; the engine then serves the rebuilt views.
+  const std::string before = LiveViewsDir(data);
   auto in_place = RunTool({"replay", "--data-dir", data});
   ASSERT_EQ(in_place.exit_code, 0) << in_place.err;
-  EXPECT_EQ(DiffViewStores(data + "/views", dir.Sub("beside")), "");
+  // The new views are live (views.current names them) and the old ones are gone.
+  EXPECT_NE(LiveViewsDir(data), before);
+  EXPECT_FALSE(std::filesystem::exists(before));
+  EXPECT_EQ(DiffViewStores(LiveViewsDir(data), dir.Sub("beside")), "");
   ASSERT_THAT(engine.Start(), IsOk());
   EXPECT_EQ(engine.Get("/v1/users/user7", admin).status, 200);
   EXPECT_EQ(engine.Get("/v1/users/user3", admin).status, 404);

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 
+#include <fstream>
 #include <memory>
 #include <vector>
 
@@ -64,6 +65,13 @@ std::string DiffViewStores(const std::string& a, const std::string& b) {
   }
   if (compared == 0) return "both view stores are empty: nothing was compared";
   return "";
+}
+
+std::string LiveViewsDir(const std::string& data_dir) {
+  std::ifstream in(data_dir + "/views.current");
+  std::string name;
+  if (in && std::getline(in, name) && !name.empty()) return data_dir + "/" + name;
+  return data_dir + "/views";
 }
 
 }  // namespace ae::testing

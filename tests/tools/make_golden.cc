@@ -134,6 +134,7 @@ const std::string kProfileUuid = "4D5C0E2B7A9F41C3B8E6D2A1F0C9B7E5";
 const std::string kKmeDeviceId = "352099001761481";
 const std::string kImportId = "0190a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b";
 const std::string kSyncId = "018e3c4f-2a10-7b6c-9d8e-7f6a5b4c3d2e";
+const std::string kKnoxConnectionId = "018e3d02-11f4-7a3b-8c5d-4e6f7a8b9c0d";
 
 void Header(v1::Envelope* env, const std::string& stream, uint64_t version,
             v1::Actor::Kind actor_kind, const std::string& actor_id) {
@@ -552,10 +553,12 @@ std::map<std::string, Builder> Builders() {
     err1->set_line(42);
     err1->set_code("invalid_imei");
     err1->set_message("IMEI 35209900176148X fails the Luhn check");
+    err1->set_knox_device_id("3520000417");
     auto* err2 = p->add_errors();
     err2->set_line(97);
     err2->set_code("duplicate_device");
     err2->set_message("IMEI 352099001761481 already appears on line 17");
+    err2->set_knox_device_id("3520000418");
     p->set_source(v1::KME_SOURCE_CSV);
   };
   b["kme_enrollment_refused"] = [=](v1::Envelope* e) {
@@ -584,6 +587,41 @@ std::map<std::string, Builder> Builders() {
     p->set_sync_id("018e3e10-5d6c-7b8a-9f0e-1d2c3b4a5968");
     p->set_devices_seen(1250);
     p->set_events_written(37);
+    p->set_connection_id(kKnoxConnectionId);
+    SetTime(p->mutable_started_at(), kBaseMs + 406 * 60017 - 95000);
+    p->set_full(false);
+    SetTime(p->mutable_changed_after(), kBaseMs + 406 * 60017 - 95000 - 1800000 - 300000);
+    p->set_created(12);
+    p->set_updated(9);
+    p->set_unchanged(1228);
+    p->set_rejected(1);
+    p->set_users_matched(19);
+    p->set_uploads_approved(2);
+    p->set_error("knox.unavailable");
+    p->set_error_message("GET /kcs/v1/kme/devices/list: still failing after 6 attempt(s) (HTTP 503)");
+    p->set_connection_state("unavailable");
+    auto* err = p->add_errors();
+    err->set_line(3);  // 0 for API devices; set here because the corpus sets every field
+    err->set_code("kme.bad_identifier");
+    err->set_message("Knox device 3520001187: \"3.50925E+14\" is not an IMEI or MEID, and there "
+                     "is no serial number");
+    err->set_knox_device_id("3520001187");
+  };
+  b["kme_knox_connected"] = [=](v1::Envelope* e) {
+    Header(e, "kme-knox/default", 1, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_kme_knox_connected();
+    p->set_connection_id(kKnoxConnectionId);
+    p->set_base_url("https://eu-kcs-api.samsungknox.com");
+    p->set_token_url("https://api.samsungknox.com/ams/v1/oauth2/token");
+    p->set_client_id("kme-app-5f3a9c21d07e4b18");
+    p->set_customer_id("1000000001");
+    p->set_auto_approve_uploads(true);
+    p->set_client_secret_ref("kme/knox/client_secret/" + crypto::Hex(Sha256Of("knox client secret")).substr(0, 16));
+    p->set_client_secret_sha256(Sha256Of("knox client secret"));
+  };
+  b["kme_knox_disconnected"] = [=](v1::Envelope* e) {
+    Header(e, "kme-knox/default", 4, K::KIND_USER, kAdminId);
+    e->mutable_kme_knox_disconnected()->set_connection_id(kKnoxConnectionId);
   };
   return b;
 }

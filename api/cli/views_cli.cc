@@ -1,0 +1,195 @@
+// autoenroll diff (what changed between two points of the log) and autoenroll views
+// rebuild (the zero-downtime rebuild of a running server).
+
+#include <chrono>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "api/cli/commands.h"
+#include "api/history.h"
+#include "events/base/clock.h"
+#include "projections/all_projectors.h"
+
+namespace ae::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// A device kind: its stream type, its view record and the fields a diff compares
+// (status, profile, user), as the view names them.
+struct DeviceKind {
+  const char* kind;
+  const char* stream_type;
+  const char* projector;
+  const char* cf;
+  const char* status;
+  const char* profile;
+  const char* user;
+};
+constexpr DeviceKind kKinds[] = {
+    {"dep", "dep-device", "dep", "dep_devices", "profile_status", "profile_id", "user_id"},
+    {"kme", "kme-device", "kme", "kme_devices", "enrollment", "profile_name", "user_id"},
+    {"device", "device", "devices", "devices", "status", "", "user_id"},
+};
+
+// A point for AsOf: a position, or a time.
+Result<api::AsOfPoint> ParsePoint(const std::string& text, const char* flag) {
+  auto p = api::ParseAsOf(text);
+  if (!p.ok() || !p->has_value()) {
+    return InvalidArgument("diff.bad_point", std::string(flag) +
+                                                 " must be a log position or an RFC 3339 time, "
+                                                 "not '" + text + "'");
+  }
+  return **p;
+}
+
+bool Before(const api::AsOfPoint& point, const events::RecordedEvent& r) {
+  return point.Includes(r);
+}
+
+json Field(const json& rec, const char* name) {
+  if (!*name || !rec.is_object()) return nullptr;
+  auto it = rec.find(name);
+  if (it == rec.end() || (it->is_string() && it->get<std::string>().empty())) return nullptr;
+  return *it;
+}
+
+}  // namespace
+
+int Diff(const DiffOptions& o, std::ostream& out, std::ostream& err) {
+  auto from = ParsePoint(o.from, "--from");
+  auto to = ParsePoint(o.to, "--to");
+  if (!from.ok() || !to.ok()) {
+    err << "diff: " << (!from.ok() ? from.status() : to.status()).message() << "\n";
+    return 2;
+  }
+  api::AppOptions opts = o.app;
+  opts.read_only_log = true;
+  opts.read_only_views = true;
+  auto app = api::App::Open(opts);
+  if (!app.ok()) {
+    err << "diff: " << app.status().ToString() << "\n";
+    return 1;
+  }
+  api::App& a = **app;
+  // The device streams with a record between the two points (bounded by the log).
+  std::set<std::pair<size_t, std::string>> touched;
+  LogCursor read;
+  uint64_t scanned = 0;
+  while (!StopRequested().load()) {
+    auto batch = a.raw_log().Read(read, 1000);
+    if (!batch.ok()) {
+      err << "diff: " << batch.status().ToString() << "\n";
+      return 1;
+    }
+    if (batch->empty()) break;
+    for (const auto& r : *batch) {
+      read.Advance(r.position);
+      ++scanned;
+      if (Before(*from, r) || !Before(*to, r)) continue;
+      StreamId stream(r.envelope.stream());
+      for (size_t k = 0; k < std::size(kKinds); ++k) {
+        if (stream.type() == kKinds[k].stream_type) touched.emplace(k, std::string(stream.id()));
+      }
+    }
+  }
+  if (StopRequested().load()) return 1;
+  auto projectors = proj::AllProjectors();
+  auto projector = [&](const char* name) -> proj::Projector* {
+    for (auto& p : projectors) {
+      if (p->name() == name) return p.get();
+    }
+    return nullptr;
+  };
+  uint64_t changed = 0;
+  for (const auto& [k, id] : touched) {
+    const DeviceKind& kind = kKinds[k];
+    proj::Projector* p = projector(kind.projector);
+    if (!p) continue;
+    std::vector<StreamId> streams = {StreamId(kind.stream_type, id)};
+    auto before = api::AsOf(a, *p, streams, kind.cf, id, *from);
+    auto after = api::AsOf(a, *p, streams, kind.cf, id, *to);
+    if (!before.ok() || !after.ok()) {
+      err << "diff: " << (!before.ok() ? before.status() : after.status()).ToString() << "\n";
+      return 1;
+    }
+    json changes = json::object();
+    for (auto [label, field] : {std::pair{"status", kind.status}, std::pair{"profile", kind.profile},
+                                std::pair{"user", kind.user}}) {
+      json x = Field(*before, field), y = Field(*after, field);
+      if (x != y) changes[label] = {{"from", x}, {"to", y}};
+    }
+    bool created = before->is_null() && !after->is_null();
+    if (changes.empty() && !created) continue;
+    ++changed;
+    json line = {{"kind", kind.kind}, {"id", id}, {"changes", changes}};
+    if (created) line["new"] = true;
+    out << line.dump() << "\n";
+  }
+  out << json({{"summary", true},
+               {"from", o.from},
+               {"to", o.to},
+               {"records_scanned", scanned},
+               {"devices_touched", touched.size()},
+               {"devices_changed", changed}})
+             .dump()
+      << std::endl;
+  return 0;
+}
+
+int ViewsRebuild(const ViewsRebuildOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.token.empty()) {
+    err << "views rebuild: an administrator's token is needed (--token-file or "
+           "AUTOENROLL_TOKEN)\n";
+    return 2;
+  }
+  httplib::Client client(o.url);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(30);
+  client.set_bearer_token_auth(o.token);
+  std::string path = "/v1/admin/views/rebuild";
+  auto started = client.Post(path + (o.require_identical ? "?require_identical=true" : ""));
+  if (!started) {
+    err << "views rebuild: cannot reach " << o.url << ": " << httplib::to_string(started.error())
+        << "\n";
+    return 1;
+  }
+  if (started->status != 202) {
+    err << "views rebuild: the server answered " << started->status << ": " << started->body
+        << "\n";
+    return 1;
+  }
+  bool cancel_sent = false;
+  std::string last_line;
+  // Bounded by the server's own progress: polls until a final state.
+  while (true) {
+    if (StopRequested().load() && !cancel_sent) {
+      client.Delete(path);
+      cancel_sent = true;
+    }
+    auto got = client.Get(path);
+    if (!got || got->status != 200) {
+      err << "views rebuild: lost the server while rebuilding\n";
+      return 1;
+    }
+    json p = json::parse(got->body, nullptr, false);
+    std::string state = p.is_object() ? p.value("state", "") : "";
+    if (state == "done" || state == "failed" || state == "cancelled") {
+      out << p.dump() << std::endl;
+      return state == "done" ? 0 : 1;
+    }
+    std::string line = state + ": " + std::to_string(p.value("applied", 0)) + " of " +
+                       std::to_string(p.value("total", 0)) + " records";
+    if (p.contains("eta_seconds")) line += ", about " + p["eta_seconds"].dump() + " s left";
+    if (line != last_line) err << "views rebuild: " << line << "\n";
+    last_line = line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace ae::cli
