@@ -17,13 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -31,7 +24,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 // The procedure written at the top of the export ("#   " lines), run with bash.
 ToolResult RunProcedure(const std::string& export_path, const std::string& script_path) {
-  std::istringstream in(ReadFile(export_path));
+  std::istringstream in(ReadWholeFile(export_path));
   std::string script;
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("#   ", 0) == 0) script += line.substr(4) + "\n";
@@ -41,7 +34,7 @@ ToolResult RunProcedure(const std::string& export_path, const std::string& scrip
   std::string cmd = "bash " + script_path + " > " + script_path + ".out 2>&1";
   int rc = std::system(cmd.c_str());
   r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = ReadFile(script_path + ".out");
+  r.out = ReadWholeFile(script_path + ".out");
   return r;
 }
 
@@ -74,7 +67,7 @@ TEST(AuditExport, AStreamsExportVerifiesWithoutAutoenrollAndTamperingIsFound) {
   auto exported = RunTool({"audit", "export", "--data-dir", data, "--stream", "kme-device/" + id,
                            "--out", file});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  const std::string text = ReadFile(file);
+  const std::string text = ReadWholeFile(file);
   // Two records of the device (imported, user assigned), the chain to the head.
   int records = 0;
   std::string head_line;

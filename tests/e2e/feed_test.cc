@@ -17,16 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The first ```sh block after "**Decoding.**" in events/README.md.
 std::string DecodingExample() {
-  std::string readme = ReadFile(fs::path(SourceDir()) / "events" / "README.md");
+  std::string readme = ReadWholeFile(fs::path(SourceDir()) / "events" / "README.md");
   size_t at = readme.find("**Decoding.**");
   if (at == std::string::npos) return "";
   size_t start = readme.find("```sh\n", at);
@@ -61,8 +54,8 @@ TEST(Feed, TheReadmesKcatAndProtocExampleDecodesARecordOfTheTopic) {
                     " && timeout 60 bash example.sh > decoded.txt 2> errors.txt";
   int rc = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0)
-      << ReadFile(dir.path() / "work" / "errors.txt");
-  std::string decoded = ReadFile(dir.path() / "work" / "decoded.txt");
+      << ReadWholeFile(dir.path() / "work" / "errors.txt");
+  std::string decoded = ReadWholeFile(dir.path() / "work" / "decoded.txt");
   // The first record of the topic: the administrator created at the first start.
   EXPECT_NE(decoded.find("event_id: \""), std::string::npos) << decoded;
   EXPECT_NE(decoded.find("stream: \"user/"), std::string::npos) << decoded;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "adapters/samsung_knox/identifiers.h"
 #include "tests/support/engine_process.h"
 #include "tests/support/test_support.h"
 
@@ -74,18 +75,10 @@ std::string FindInDataDir(const std::string& data_dir, const std::vector<std::st
   return found;
 }
 
+// A valid 15-digit IMEI (Luhn check digit) from a number below 10^12.
 std::string Imei(uint64_t body) {
   std::string s = std::to_string(35000000000000ULL + body);
-  int sum = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    int d = s[s.size() - 1 - i] - '0';
-    if (i % 2 == 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return s + std::to_string((10 - sum % 10) % 10);
+  return s + kme::ImeiCheckDigit(s);
 }
 
 TEST(Forget, AForgottenPersonLeavesNoPlaintextAndTheHistoryAndChainStayWhole) {

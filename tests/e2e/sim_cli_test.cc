@@ -45,13 +45,6 @@ HttpAnswer Call(int port, const std::string& method, const std::string& path,
   return a;
 }
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class SimAppleDepCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -206,12 +199,12 @@ TEST(SimAppleDeviceCa, IsCreatedOnceWithAPrivateKeyAndThenReused) {
   ASSERT_EQ(::stat((fs::path(ca_dir) / "device-ca-key.pem").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_THAT(first.out + first.err, ::testing::Not(HasSubstr("PRIVATE KEY")));
-  const std::string pem = ReadFile(cert);
+  const std::string pem = ReadWholeFile(cert);
   EXPECT_THAT(pem, StartsWith("-----BEGIN CERTIFICATE-----"));
 
   auto second = RunTool({"sim", "apple-device-ca", "--device-ca-dir", ca_dir});
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_EQ(ReadFile(cert), pem);
+  EXPECT_EQ(ReadWholeFile(cert), pem);
 
   // Half a CA is refused rather than silently replaced.
   fs::remove(fs::path(ca_dir) / "device-ca-key.pem");

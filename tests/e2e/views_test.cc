@@ -7,6 +7,7 @@
 
 #include "projections/all_projectors.h"
 #include "projections/view_store.h"
+#include "adapters/samsung_knox/identifiers.h"
 #include "tests/support/engine_process.h"
 #include "tests/support/test_support.h"
 #include "tests/support/view_compare.h"
@@ -16,19 +17,10 @@ namespace {
 
 using nlohmann::json;
 
-// A valid 15-digit IMEI (Luhn check digit) from a 14-digit body.
+// A valid 15-digit IMEI (Luhn check digit) from a number below 10^12.
 std::string Imei(uint64_t body) {
   std::string s = std::to_string(35000000000000ULL + body);
-  int sum = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    int d = s[s.size() - 1 - i] - '0';
-    if (i % 2 == 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return s + std::to_string((10 - sum % 10) % 10);
+  return s + kme::ImeiCheckDigit(s);
 }
 
 std::string Csv(int rows, int users) {

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <thread>
 
@@ -101,6 +103,13 @@ events::Envelope MakePolicyEvent(const std::string& name) {
   env.mutable_actor()->set_kind(autoenroll::events::v1::Actor::KIND_SYSTEM);
   env.mutable_actor()->set_id("test");
   return env;
+}
+
+std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::string SourceDir() {

@@ -53,6 +53,8 @@ class FaultInjection {
 events::Envelope MakePolicyEvent(const std::string& name);
 
 std::string SourceDir();  // AE_SOURCE_DIR
+// The whole content of a file ("" when it cannot be read).
+std::string ReadWholeFile(const std::filesystem::path& path);
 std::string BinaryPath();  // AE_BINARY: the autoenroll executable
 
 }  // namespace ae::testing
