@@ -70,10 +70,9 @@ struct AuditExportOptions {
   std::string out;     // a file; empty: standard output
 };
 // Writes the records of one stream with the hash chain from them to the head, in a
-// text file that AuditProcedure() checks with bash, coreutils and openssl only.
+// text file whose header holds the procedure that checks it with bash, coreutils and
+// openssl only.
 int AuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err);
-// The verification procedure (bash), with EXPORT_FILE standing for the file's name.
-std::string AuditProcedure();
 
 struct ExportOptions {
   api::AppOptions app;

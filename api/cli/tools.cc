@@ -166,8 +166,6 @@ awk '$1=="record" {r[$2]=$3; rp[$2]=$4}
 [ "$bad" = 0 ] && echo "OK: $(grep -c '^record ' "$f") records chained to head $(awk '$1=="head" {print $3}' "$f")"
 exit "$bad")sh";
 
-std::string AuditProcedure() { return kAuditProcedure; }
-
 int AuditExport(const AuditExportOptions& o, std::ostream& out, std::ostream& err) {
   if (o.stream.find('/') == std::string::npos) {
     err << "audit export: --stream must be <type>/<id>, e.g. kme-device/imei:356938035643809\n";

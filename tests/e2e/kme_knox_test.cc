@@ -19,26 +19,6 @@ using ::testing::Not;
 
 std::string S(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
-int PortOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
-
-HttpAnswer ControlCall(int port, const std::string& method, const std::string& path,
-                       const std::string& body) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(30, 0);
-  auto res = method == "POST" ? cli.Post(path, body, "application/json") : cli.Get(path);
-  HttpAnswer a;
-  if (!res) {
-    a.status = -1;
-    a.body = httplib::to_string(res.error());
-    return a;
-  }
-  a.status = res->status;
-  a.body = res->body;
-  a.json = json::parse(a.body, nullptr, false);
-  if (a.json.is_discarded()) a.json = nullptr;
-  return a;
-}
-
 constexpr const char* kDeviceEventTypes[] = {"KmeDeviceImported", "KmeDeviceUpdated",
                                              "DeviceUserAssigned"};
 
@@ -61,7 +41,7 @@ class KmeKnoxTest : public ::testing::Test {
 
   HttpAnswer Control(const std::string& method, const std::string& path,
                      const json& body = nullptr) {
-    return ControlCall(control_port_, method, path, body.is_null() ? "" : body.dump());
+    return CallLoopback(control_port_, method, path, body.is_null() ? "" : body.dump());
   }
   json Credentials() {
     auto c = Control("POST", "/sim/credentials", {{"scopes", "kme"}});

@@ -16,27 +16,6 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-int PortOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
-
-HttpAnswer Call(int port, const std::string& method, const std::string& path,
-                const std::string& body = "") {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(30, 0);
-  auto res = method == "POST" ? cli.Post(path, body, "application/json") : cli.Get(path);
-  HttpAnswer a;
-  if (!res) {
-    a.status = -1;
-    a.body = httplib::to_string(res.error());
-    return a;
-  }
-  a.status = res->status;
-  a.body = res->body;
-  a.headers = res->headers;
-  a.json = json::parse(a.body, nullptr, false);
-  if (a.json.is_discarded()) a.json = nullptr;
-  return a;
-}
-
 class SimKnoxCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,7 +31,7 @@ class SimKnoxCli : public ::testing::Test {
   }
 
   HttpAnswer Control(const std::string& method, const std::string& path, const json& body = {}) {
-    return Call(control_port_, method, path, body.is_null() ? "" : body.dump());
+    return CallLoopback(control_port_, method, path, body.is_null() ? "" : body.dump());
   }
 
   // A client for credentials issued through the control API.
@@ -142,7 +121,7 @@ TEST_F(SimKnoxCli, FaultsAndExpiredTokensAreAbsorbedByTheClient) {
   ASSERT_EQ(Control("POST", "/sim/tokens/expire").status, 200);
   ASSERT_THAT(client->ListDevices({}), IsOk());
   // Without a token the API answers Samsung's error shape.
-  auto anonymous = Call(PortOf(api_url_), "GET", knox::kDevicesListPath);
+  auto anonymous = CallLoopback(PortOf(api_url_), "GET", knox::kDevicesListPath);
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(anonymous.json["message"], "AUTHORIZATION_FAIL");
 }
@@ -160,7 +139,7 @@ TEST_F(SimKnoxCli, RejectsBadRequestsWithJsonErrors) {
   auto dup = Control("POST", "/sim/profiles", {{"name", "P"}});
   EXPECT_EQ(dup.status, 201);
   EXPECT_EQ(Control("POST", "/sim/profiles", {{"name", "p"}}).status, 409);
-  auto bad_json = Call(control_port_, "POST", "/sim/faults", "{not json");
+  auto bad_json = CallLoopback(control_port_, "POST", "/sim/faults", "{not json");
   EXPECT_EQ(bad_json.status, 400);
   EXPECT_EQ(bad_json.json["error"]["code"], "sim.bad_json");
   auto no_route = Control("GET", "/sim/nothing");

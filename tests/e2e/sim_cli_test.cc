@@ -23,28 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr char kServer[] = "MDM Server 1";
 
-int PortOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
-
-HttpAnswer Call(int port, const std::string& method, const std::string& path,
-                const std::string& body = "", const httplib::Headers& headers = {}) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(30, 0);
-  auto res = method == "POST" ? cli.Post(path, headers, body, "application/json")
-                              : cli.Get(path, headers);
-  HttpAnswer a;
-  if (!res) {
-    a.status = -1;
-    a.body = httplib::to_string(res.error());
-    return a;
-  }
-  a.status = res->status;
-  a.body = res->body;
-  a.headers = res->headers;
-  a.json = json::parse(a.body, nullptr, false);
-  if (a.json.is_discarded()) a.json = nullptr;
-  return a;
-}
-
 class SimAppleDepCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -61,7 +39,7 @@ class SimAppleDepCli : public ::testing::Test {
   }
 
   HttpAnswer Control(const std::string& method, const std::string& path, const json& body = {}) {
-    return Call(control_port_, method, path, body.is_null() ? "" : body.dump());
+    return CallLoopback(control_port_, method, path, body.is_null() ? "" : body.dump());
   }
 
   // Issues a token for a fresh server identity, which creates `server`.
@@ -121,11 +99,11 @@ TEST_F(SimAppleDepCli, InjectedFaultIsAnsweredByTheDepService) {
                        {{"path", "/session"}, {"count", 1}, {"status", 503}, {"retry_after", 7}});
   ASSERT_EQ(fault.status, 200) << fault.body;
   const httplib::Headers ua = {{"User-Agent", "sim-cli-test"}};
-  auto first = Call(dep_port_, "GET", "/session", "", ua);
+  auto first = CallLoopback(dep_port_, "GET", "/session", "", ua);
   EXPECT_EQ(first.status, 503);
   EXPECT_EQ(first.Header("Retry-After"), "7");
   // One fault only: the next call reaches the session check (no OAuth header: 400).
-  auto second = Call(dep_port_, "GET", "/session", "", ua);
+  auto second = CallLoopback(dep_port_, "GET", "/session", "", ua);
   EXPECT_EQ(second.status, 400) << second.body;
 }
 
@@ -166,7 +144,7 @@ TEST_F(SimAppleDepCli, RejectsBadRequestsWithJsonErrors) {
   auto no_server = Control("POST", "/sim/devices", {{"server_name", "Nobody"}, {"count", 1}});
   EXPECT_EQ(no_server.status, 404) << no_server.body;
   EXPECT_EQ(no_server.json["error"]["code"], "sim.unknown_server");
-  auto bad_json = Call(control_port_, "POST", "/sim/terms", "{not json");
+  auto bad_json = CallLoopback(control_port_, "POST", "/sim/terms", "{not json");
   EXPECT_EQ(bad_json.status, 400);
   EXPECT_EQ(bad_json.json["error"]["code"], "sim.bad_json");
   auto bad_cert = Control("POST", "/sim/tokens", {{"certificate_pem", "not a certificate"}});
@@ -255,10 +233,10 @@ TEST(SimAppleDeviceCli, AssignedDeviceEnrollsAndAcknowledgesItsCommands) {
   const std::string account = acc.json["id"];
   auto cert = engine.Get("/v1/dep/accounts/" + account + "/certificate", admin);
   ASSERT_EQ(cert.status, 200);
-  auto p7m = Call(control_port, "POST", "/sim/tokens",
+  auto p7m = CallLoopback(control_port, "POST", "/sim/tokens",
                   json{{"certificate_pem", cert.body}, {"server_name", kServer}}.dump());
   ASSERT_EQ(p7m.status, 200) << p7m.body;
-  auto added = Call(control_port, "POST", "/sim/devices",
+  auto added = CallLoopback(control_port, "POST", "/sim/devices",
                     json{{"server_name", kServer}, {"prefix", "C02FLOW"}, {"count", 1}}.dump());
   ASSERT_EQ(added.status, 201) << added.body;
   const std::string serial = added.json["serials"][0];

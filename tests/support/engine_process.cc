@@ -242,13 +242,11 @@ std::string EngineProcess::LogText() const {
   return ss.str();
 }
 
-HttpAnswer EngineProcess::Send(const std::string& method, const std::string& path,
-                               const std::string& body, const std::string& token,
-                               const std::string& content_type) {
-  httplib::Client cli("127.0.0.1", port_);
+HttpAnswer CallLoopback(int port, const std::string& method, const std::string& path,
+                        const std::string& body, const httplib::Headers& headers,
+                        const std::string& content_type) {
+  httplib::Client cli("127.0.0.1", port);
   cli.set_read_timeout(30, 0);
-  httplib::Headers headers;
-  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
   auto res = [&]() -> httplib::Result {
     if (method == "POST") return cli.Post(path, headers, body, content_type.c_str());
     if (method == "PUT") return cli.Put(path, headers, body, content_type.c_str());
@@ -268,6 +266,16 @@ HttpAnswer EngineProcess::Send(const std::string& method, const std::string& pat
   a.json = nlohmann::json::parse(a.body, nullptr, false);
   if (a.json.is_discarded()) a.json = nullptr;
   return a;
+}
+
+int PortOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
+
+HttpAnswer EngineProcess::Send(const std::string& method, const std::string& path,
+                               const std::string& body, const std::string& token,
+                               const std::string& content_type) {
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  return CallLoopback(port_, method, path, body, headers, content_type);
 }
 
 HttpAnswer EngineProcess::Get(const std::string& path, const std::string& token) {

@@ -29,6 +29,14 @@ struct ToolResult {
   std::string out, err;
 };
 
+// One HTTP call to 127.0.0.1:`port` (GET, POST, PUT, PATCH or DELETE; 30 s read
+// timeout). A transport failure is status -1 with the error as the body.
+HttpAnswer CallLoopback(int port, const std::string& method, const std::string& path,
+                        const std::string& body = "", const httplib::Headers& headers = {},
+                        const std::string& content_type = "application/json");
+// The port of a URL "http://host:PORT".
+int PortOf(const std::string& url);
+
 // Runs the binary with `args` to completion (bounded by `timeout_s`).
 ToolResult RunTool(const std::vector<std::string>& args,
                    const std::map<std::string, std::string>& env = {}, int timeout_s = 120);
