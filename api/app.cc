@@ -109,7 +109,9 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   AE_ASSIGN_OR_RETURN(app->views_, proj::ViewStore::Open(vo));
   std::vector<proj::Projector*> ps;
   for (auto& p : app->projectors_) ps.push_back(p.get());
-  app->runner_ = std::make_unique<proj::ProjectionRunner>(*app->log_, *app->views_, ps);
+  proj::ProjectionRunnerOptions ro;
+  ro.format = proj::kViewsFormat;
+  app->runner_ = std::make_unique<proj::ProjectionRunner>(*app->log_, *app->views_, ps, ro);
   AE_RETURN_IF_ERROR(app->runner_->Init());
   app->bus_ = std::make_unique<domain::CommandBus>(*app->counting_log_);
 
@@ -163,6 +165,15 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   runner_->Start();
+  // Views written by older projectors are rebuilt beside the live ones, which keep
+  // answering meanwhile (GET /v1/admin/views/rebuild shows the progress).
+  AE_ASSIGN_OR_RETURN(std::string format, ViewsFormat());
+  if (format != proj::kViewsFormat && !options_.read_only_views) {
+    log::Get("api")->warn("the views are of format {}, this build writes format {}: rebuilding them",
+                          format, proj::kViewsFormat);
+    Status s = rebuilder_->Start({});
+    if (!s.ok() && s.reason() != "views.rebuild_running") return s;
+  }
   AE_RETURN_IF_ERROR(dep_->Start());
   return knox_->Start();
 }
@@ -175,6 +186,13 @@ void App::Stop() {
   if (knox_) knox_->Stop();
   if (dep_) dep_->Stop();
   if (runner_) runner_->Stop();
+}
+
+Result<std::string> App::ViewsFormat() const {
+  AE_ASSIGN_OR_RETURN(auto checkpoint, views_->Get("checkpoints", "views"));
+  if (!checkpoint) return std::string(proj::kViewsFormat);  // empty views: any format
+  AE_ASSIGN_OR_RETURN(auto format, views_->Get("checkpoints", proj::kViewsFormatKey));
+  return format ? *format : std::string("1");
 }
 
 int64_t App::ViewLag() const {

@@ -83,6 +83,9 @@ class App {
 
   // Lag of the views behind the log, in records (0 when caught up).
   int64_t ViewLag() const;
+  // The format the live views were written in (proj::kViewsFormat when they are
+  // empty; "1" for views from before formats were stamped).
+  Result<std::string> ViewsFormat() const;
 
  private:
   App() = default;

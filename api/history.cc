@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,12 +18,36 @@ using google::protobuf::util::TimeUtil;
 namespace pb = autoenroll::events::v1;
 
 bool AsOfPoint::Includes(const events::RecordedEvent& r) const {
-  if (position) {
-    if (r.position.partition == position->partition) return r.position.offset <= position->offset;
-    // Another partition of a Kafka topic: ordered by when the log accepted it.
+  return Includes(r.position, TimeUtil::TimestampToMilliseconds(r.envelope.recorded_at()));
+}
+
+bool AsOfPoint::Includes(const LogPosition& at, int64_t recorded_ms) const {
+  if (position && at.partition == position->partition) return at.offset <= position->offset;
+  // A time; or another partition of a Kafka topic than the position's, ordered
+  // by when the log accepted it (time_ms is then the position's own, ResolveAsOf).
+  return recorded_ms <= time_ms;
+}
+
+Status ResolveAsOf(App& app, AsOfPoint* at) {
+  if (!at->position || at->time_ms != 0) return Status::Ok();
+  AE_ASSIGN_OR_RETURN(LogCursor head, app.log().Head());
+  if (head.next_offsets().size() <= 1) return Status::Ok();  // one partition: offsets order all
+  const LogPosition& p = *at->position;
+  if (p.offset >= head.Next(p.partition)) {
+    at->time_ms = std::numeric_limits<int64_t>::max();  // past the head: everything so far
+    return Status::Ok();
   }
-  int64_t at = TimeUtil::TimestampToMilliseconds(r.envelope.recorded_at());
-  return position ? true : at <= time_ms;
+  // Read only partition p from p.offset: every other partition starts at its head.
+  LogCursor from;
+  for (const auto& [part, next] : head.next_offsets()) {
+    if (part != p.partition && next > 0) from.Advance({part, next - 1});
+  }
+  if (p.offset > 0) from.Advance({p.partition, p.offset - 1});
+  AE_ASSIGN_OR_RETURN(auto records, app.log().Read(from, 1));
+  if (!records.empty() && records.front().position == p) {
+    at->time_ms = TimeUtil::TimestampToMilliseconds(records.front().envelope.recorded_at());
+  }
+  return Status::Ok();
 }
 
 Result<std::optional<AsOfPoint>> ParseAsOf(const std::string& text) {
@@ -261,7 +286,9 @@ Result<std::vector<events::RecordedEvent>> CachedStreamEvents(App& app,
 }  // namespace
 
 Result<json> AsOf(App& app, proj::Projector& projector, const std::vector<StreamId>& streams,
-                  const std::string& cf, const std::string& key, const AsOfPoint& at) {
+                  const std::string& cf, const std::string& key, const AsOfPoint& point) {
+  AsOfPoint at = point;
+  AE_RETURN_IF_ERROR(ResolveAsOf(app, &at));
   AE_ASSIGN_OR_RETURN(auto records, CachedStreamEvents(app, streams));
   std::map<std::string, uint64_t> included;  // per stream: how many of its events
   for (const auto& r : records) {

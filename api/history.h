@@ -23,11 +23,17 @@ namespace ae::api {
 // against each event's recorded_at.
 struct AsOfPoint {
   std::optional<LogPosition> position;
-  int64_t time_ms = 0;
+  int64_t time_ms = 0;  // the time; for a position, its record's time (ResolveAsOf)
   bool Includes(const events::RecordedEvent& r) const;
+  bool Includes(const LogPosition& at, int64_t recorded_ms) const;
 };
 // Parses ?as_of=. kInvalidArgument "request.bad_as_of" (field as_of).
 Result<std::optional<AsOfPoint>> ParseAsOf(const std::string& text);
+
+// In a log of several partitions (Kafka), a position orders the records of its own
+// partition by offset and those of the others by time: sets time_ms to the time the
+// log recorded that position (the end of time past the head). A no-op otherwise.
+Status ResolveAsOf(App& app, AsOfPoint* at);
 
 // The events of `streams` merged in log order (at most `max`, bounded).
 Result<std::vector<events::RecordedEvent>> StreamEvents(App& app,

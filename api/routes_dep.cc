@@ -54,11 +54,22 @@ Result<std::string> ParseSerial(const std::string& s) {
   return out;
 }
 
-json RenderAccount(App& app, const json& a) {
+json ZeroCounts() {
+  return {{"total", 0}, {"empty", 0}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}};
+}
+
+// `counts`: the device counts to show (null: the current ones).
+json RenderAccount(App& app, const json& a, const json& counts_then = nullptr) {
   json out = a;
-  json counts = {{"total", 0}, {"empty", 0}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}};
-  auto c = ViewJson(app, "dep_counts", a.value("id", ""));
-  if (c.ok() && c->is_object()) counts.update(*c);
+  json counts = ZeroCounts();
+  if (counts_then.is_object()) {
+    counts = counts_then;
+  } else {
+    auto c = ViewJson(app, "dep_counts", a.value("id", ""));
+    if (c.ok() && c->is_object()) {
+      for (auto& [k, v] : counts.items()) v = c->value(k, 0);
+    }
+  }
   out["device_counts"] = counts;
   out.erase("certificate_pem");
   out.erase("last_position");
@@ -75,6 +86,53 @@ json RenderAccount(App& app, const json& a) {
   }
   out["token_warning"] = warning.empty() ? json(nullptr) : json(warning);
   return out;
+}
+
+// The device counts of an account as they were at `at`: the last change of them
+// (dep_counts_history, numbered 1..seq) that `at` includes, by binary search. Log
+// order and recorded times agree, so "included" is monotone over the numbers.
+Result<json> CountsAsOf(App& app, const std::string& account_id, const AsOfPoint& point) {
+  AsOfPoint at = point;
+  AE_RETURN_IF_ERROR(ResolveAsOf(app, &at));
+  AE_ASSIGN_OR_RETURN(json now, ViewJson(app, "dep_counts", account_id));
+  if (!now.is_object()) return ZeroCounts();
+  if (!now.contains("seq")) {
+    return Unavailable("views.rebuilding",
+                       "these views predate the counts history and are being rebuilt; "
+                       "GET /v1/admin/views/rebuild shows when they are done");
+  }
+  auto entry = [&](uint64_t seq) -> Result<json> {
+    AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("dep_counts_history",
+                                                  proj::DepCountsHistoryKey(account_id, seq)));
+    json j = raw ? json::parse(*raw, nullptr, false) : json();
+    if (!j.is_object()) {
+      return Corruption("view.corruption", "dep_counts_history lacks change " +
+                                               std::to_string(seq) + " of " + account_id);
+    }
+    return j;
+  };
+  auto included = [&](const json& e) {
+    auto pos = LogPosition::Parse(e.value("position", ""));
+    return pos && at.Includes(*pos, e.value("recorded_ms", int64_t{0}));
+  };
+  uint64_t lo = 0, hi = now.value("seq", uint64_t{0});  // answer in [lo, hi]; 0 = none
+  json best;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo + 1) / 2;
+    AE_ASSIGN_OR_RETURN(json e, entry(mid));
+    if (included(e)) {
+      lo = mid;
+      best = std::move(e);
+    } else {
+      hi = mid - 1;
+    }
+  }
+  json counts = ZeroCounts();
+  if (lo > 0) {
+    if (!best.is_object()) { AE_ASSIGN_OR_RETURN(best, entry(lo)); }
+    for (auto& [k, v] : counts.items()) v = best.value(k, 0);
+  }
+  return counts;
 }
 
 Result<json> LoadAccount(App& app, const std::string& id) {
@@ -306,7 +364,21 @@ void AddDepRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/dep/accounts/([^/]+))", "/v1/dep/accounts/{id}",
                Access::kDeviceManager, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(auto as_of, ParseAsOf(call.Param("as_of")));
     AE_ASSIGN_OR_RETURN(json a, LoadAccount(app, call.req.matches[1]));
+    if (as_of) {
+      const std::string id = a.value("id", "");
+      proj::DepProjector projector;
+      AE_ASSIGN_OR_RETURN(json then, AsOf(app, projector, {StreamId("dep-account", id)},
+                                          "dep_accounts", id, *as_of));
+      if (!then.is_object()) {
+        return NotFound("dep.account_not_found", "no DEP account " + id + " at that point");
+      }
+      AE_ASSIGN_OR_RETURN(json counts, CountsAsOf(app, id, *as_of));
+      json out = RenderAccount(app, then, counts);
+      out["as_of"] = call.Param("as_of");
+      return Reply::Json(200, out);
+    }
     return Reply::Json(200, RenderAccount(app, a));
   });
 

@@ -258,7 +258,9 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
   };
   std::vector<proj::Projector*> ps;
   for (auto& p : projectors) ps.push_back(p.get());
-  auto runner = std::make_unique<proj::ProjectionRunner>(app_.raw_log(), *store, ps);
+  proj::ProjectionRunnerOptions ro;
+  ro.format = proj::kViewsFormat;
+  auto runner = std::make_unique<proj::ProjectionRunner>(app_.raw_log(), *store, ps, ro);
   // Destroyed first (it refers to the store), then the store and its directory (after
   // the swap: the old views).
   Cleanup cleanup{&store, path};

@@ -10,6 +10,13 @@
 
 namespace ae::proj {
 
+// The format of the views these projectors write. Bumped whenever a projector
+// writes something new or different for the same events; views of another
+// format are rebuilt from the log (App::Start).
+//   1  (unstamped) the first format
+//   2  dep_counts_history: every change of an account's device counts
+inline constexpr const char* kViewsFormat = "2";
+
 std::vector<std::unique_ptr<Projector>> AllProjectors();
 // The union of their column families.
 std::vector<std::string> AllColumnFamilies(const std::vector<std::unique_ptr<Projector>>& ps);

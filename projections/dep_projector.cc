@@ -71,16 +71,32 @@ std::string Bucket(const json& d) {
 }
 
 // Device counts live in their own small record per account (dep_counts), so a
-// device change does not rewrite the account record.
-Status Count(ViewBatch& b, const std::string& account_id, const std::string& bucket, int delta) {
-  if (account_id.empty() || bucket.empty()) return Status::Ok();
+// device change does not rewrite the account record. Every change of an
+// account's counts is also kept, numbered, in dep_counts_history (see
+// dep_projector.h), so the counts as they were at a point are one binary search.
+Status MoveCount(ViewBatch& b, const RecordedEvent& r, const std::string& account_id,
+                 const std::string& from_bucket, const std::string& to_bucket) {
+  if (account_id.empty() || (from_bucket.empty() && to_bucket.empty())) return Status::Ok();
   AE_ASSIGN_OR_RETURN(json c, Load(b, "dep_counts", account_id));
   if (!c.is_object()) {
     c = {{"total", 0}, {"empty", 0}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}};
   }
-  c["total"] = c.value("total", 0) + delta;
-  c[bucket] = c.value(bucket, 0) + delta;
+  if (!from_bucket.empty()) {
+    c["total"] = c.value("total", 0) - 1;
+    c[from_bucket] = c.value(from_bucket, 0) - 1;
+  }
+  if (!to_bucket.empty()) {
+    c["total"] = c.value("total", 0) + 1;
+    c[to_bucket] = c.value(to_bucket, 0) + 1;
+  }
+  const uint64_t seq = c.value("seq", uint64_t{0}) + 1;
+  c["seq"] = seq;
   b.Put("dep_counts", account_id, c.dump());
+  json h = {{"total", c["total"]}, {"empty", c["empty"]}, {"assigned", c["assigned"]},
+            {"pushed", c["pushed"]}, {"removed", c["removed"]},
+            {"position", r.position.ToString()},
+            {"recorded_ms", TimeUtil::TimestampToMilliseconds(r.envelope.recorded_at())}};
+  b.Put("dep_counts_history", DepCountsHistoryKey(account_id, seq), h.dump());
   return Status::Ok();
 }
 
@@ -111,9 +127,13 @@ Status UpdateDevice(ViewBatch& b, const RecordedEvent& r, const std::string& ser
   b.Put("dep_devices", serial, d.dump());
   const std::string new_account = d.value("account_id", "");
   const std::string new_bucket = Bucket(d);
-  if (old_account != new_account || old_bucket != new_bucket) {
-    AE_RETURN_IF_ERROR(Count(b, old_account, old_bucket, -1));
-    AE_RETURN_IF_ERROR(Count(b, new_account, new_bucket, +1));
+  if (old_account == new_account) {
+    if (old_bucket != new_bucket) {
+      AE_RETURN_IF_ERROR(MoveCount(b, r, new_account, old_bucket, new_bucket));
+    }
+  } else {
+    AE_RETURN_IF_ERROR(MoveCount(b, r, old_account, old_bucket, ""));
+    AE_RETURN_IF_ERROR(MoveCount(b, r, new_account, "", new_bucket));
   }
   return Status::Ok();
 }
@@ -152,6 +172,13 @@ json ProfileJson(const pb::DepProfileDefined& p) {
           {"error", nullptr}};
 }
 }  // namespace
+
+std::string DepCountsHistoryKey(const std::string& account_id, uint64_t seq) {
+  std::string k = account_id;
+  k.push_back('\0');
+  for (int shift = 56; shift >= 0; shift -= 8) k.push_back(static_cast<char>((seq >> shift) & 0xff));
+  return k;
+}
 
 Status DepProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
   const events::Envelope& e = r.envelope;

@@ -47,6 +47,9 @@ Result<size_t> ProjectionRunner::Step(const LogCursor* limit) {
     }
     at.Advance(r.position);
   }
+  if (!options_.format.empty() && checkpoint().next_offsets().empty()) {
+    batch.Put("checkpoints", kViewsFormatKey, options_.format);
+  }
   batch.Put("checkpoints", options_.checkpoint_key, at.ToString());
   AE_RETURN_IF_ERROR(store_.Write(batch.batch()));  // views and checkpoint together
   for (Projector* p : projectors_) p->Committed();

@@ -25,9 +25,15 @@
 
 namespace ae::proj {
 
+// The checkpoints key of the views' format (ProjectionRunnerOptions::format).
+inline constexpr const char* kViewsFormatKey = "views_format";
+
 struct ProjectionRunnerOptions {
   size_t batch_size = 1000;          // records per view batch (one write each)
   std::string checkpoint_key = "views";
+  // Stamped under checkpoints/views_format by the first batch into empty views, so
+  // views built by older projectors can be told apart (App rebuilds them). "" = none.
+  std::string format;
 };
 
 struct RunnerStats {

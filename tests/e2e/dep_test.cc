@@ -351,6 +351,20 @@ TEST_F(DepTest, AssignmentPushRemovalAndReassignmentFollowTheProductStatuses) {
   auto before = engine_->Get("/v1/dep/devices/" + serial + "?as_of=2000-01-01T00:00:00Z", admin_);
   EXPECT_EQ(before.status, 404);
   EXPECT_EQ(engine_->Get("/v1/dep/devices/" + serial + "?as_of=yesterday", admin_).status, 400);
+  // The account's device counts then, and at a time after the push.
+  auto account_then = engine_->Get("/v1/dep/accounts/" + id + "?as_of=" + at, admin_);
+  ASSERT_EQ(account_then.status, 200) << account_then.body;
+  EXPECT_EQ(account_then.json["device_counts"],
+            json({{"total", 20}, {"empty", 20}, {"assigned", 0}, {"pushed", 0}, {"removed", 0}}));
+  EXPECT_EQ(account_then.json["state"], "active");
+  EXPECT_EQ(account_then.json["as_of"], at);
+  std::string pushed_at = FormatRfc3339(Clock::Real().NowMs() + 1000);
+  auto account_pushed = engine_->Get("/v1/dep/accounts/" + id + "?as_of=" + pushed_at, admin_);
+  ASSERT_EQ(account_pushed.status, 200) << account_pushed.body;
+  EXPECT_EQ(account_pushed.json["device_counts"],
+            json({{"total", 20}, {"empty", 19}, {"assigned", 0}, {"pushed", 1}, {"removed", 0}}));
+  EXPECT_EQ(engine_->Get("/v1/dep/accounts/" + id + "?as_of=2000-01-01T00:00:00Z", admin_).status,
+            404);
 
   // Unassigned at Apple and re-assigned after a push: "removed", ready for a new profile.
   std::string other_cert =

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "projections/all_projectors.h"
+#include "projections/projection_runner.h"
 #include "projections/view_store.h"
 #include "adapters/samsung_knox/identifiers.h"
 #include "tests/support/engine_process.h"
@@ -269,6 +270,53 @@ TEST_F(ViewsTest, ReplayUntilAPointAndDiffBetweenTwoPoints) {
   ASSERT_EQ(from_start.exit_code, 0) << from_start.err;
   EXPECT_NE(from_start.out.find("\"devices_changed\":20"), std::string::npos) << from_start.out;
   EXPECT_EQ(RunTool({"diff", "--data-dir", data, "--from", "x", "--to", b}).exit_code, 2);
+}
+
+// Views written by older projectors (no format stamp) are rebuilt beside the live ones
+// when the engine starts, and the engine answers meanwhile.
+TEST_F(ViewsTest, ViewsOfAnOlderFormatAreRebuiltAtStart) {
+  CreateUser("alice");
+  auto imported = Import(Csv(500, 1));
+  ASSERT_EQ(imported.status, 200) << imported.body;
+  const std::string data = engine_->data_dir();
+  ASSERT_EQ(engine_->Stop(), 0);
+  const std::string before = LiveViewsDir(data);
+  auto open = [](const std::string& path, bool read_only) {
+    auto projectors = proj::AllProjectors();
+    proj::ViewStoreOptions vo;
+    vo.path = path;
+    vo.column_families = proj::AllColumnFamilies(projectors);
+    vo.read_only = read_only;
+    return proj::ViewStore::Open(vo);
+  };
+  {
+    auto store = open(before, false);
+    ASSERT_THAT(store, IsOk());
+    auto format = (*store)->Get("checkpoints", proj::kViewsFormatKey);
+    ASSERT_THAT(format, IsOk());
+    ASSERT_TRUE(format->has_value());
+    EXPECT_EQ(**format, proj::kViewsFormat);
+    proj::ViewBatch batch(**store);
+    batch.Delete("checkpoints", proj::kViewsFormatKey);  // as written before formats existed
+    ASSERT_THAT((*store)->Write(batch.batch(), true), IsOk());
+  }
+
+  ASSERT_THAT(engine_->Start(), IsOk());
+  EXPECT_EQ(engine_->Get("/v1/kme/devices/" + Imei(7), admin_).status, 200);
+  json p = WaitForRebuild();
+  ASSERT_EQ(p["state"], "done") << p.dump();
+  EXPECT_NE(engine_->LogText().find("rebuilding them"), std::string::npos);
+  const std::string after = LiveViewsDir(data);
+  EXPECT_NE(after, before);
+  EXPECT_FALSE(std::filesystem::exists(before));
+  EXPECT_EQ(engine_->Get("/v1/kme/devices?limit=1000", admin_).json["items"].size(), 500u);
+  ASSERT_EQ(engine_->Stop(), 0);
+  auto store = open(after, true);
+  ASSERT_THAT(store, IsOk());
+  auto format = (*store)->Get("checkpoints", proj::kViewsFormatKey);
+  ASSERT_THAT(format, IsOk());
+  ASSERT_TRUE(format->has_value());
+  EXPECT_EQ(**format, proj::kViewsFormat);
 }
 
 }  // namespace
