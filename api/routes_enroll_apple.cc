@@ -84,8 +84,11 @@ Status Refuse(App& app, const std::string& serial, const std::string& udid,
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
   ctx.actor.set_id("dep-device/" + serial);
   ctx.correlation_id = crypto::UuidV7(Clock::Real().NowMs());
+  // The event names the error code the device is answered (schema version 2).
   auto r = app.bus().Execute(StreamId("dep-device", serial),
-                             ddep::DeviceDecider(ddep::RefuseEnrollment{serial, reason, udid}), ctx);
+                             ddep::DeviceDecider(ddep::RefuseEnrollment{serial, "enroll." + reason,
+                                                                         udid}),
+                             ctx);
   if (!r.ok()) log::Get("enroll")->warn("cannot record the refusal of {}: {}", serial,
                                         r.status().ToString());
   const char* message = reason == "unknown_device" ? "this device is not in any synced DEP account"

@@ -300,18 +300,11 @@ Result<std::string> BodyString(const json& body, const char* name, size_t max_le
   return v.value_or("");
 }
 
-// "kme.device_not_imported" -> "not_imported" (KmeEnrollmentRefused.reason).
-std::string RefusalReason(const Status& s) {
-  std::string r = s.reason();
-  if (r.rfind("kme.", 0) == 0) r = r.substr(4);
-  if (r == "device_not_imported") r = "not_imported";
-  return r;
-}
-
 // Records the refusal and returns `why` for the answer.
 Status Refuse(App& app, const domain::CommandContext& ctx, const std::string& device_id,
               const dkme::Identifiers& ids, dkme::KmeSource source, const Status& why) {
-  dkme::RefuseEnrollment cmd{device_id, ids, RefusalReason(why), source};
+  // The reason is the error code the device is answered (schema version 2).
+  dkme::RefuseEnrollment cmd{device_id, ids, why.reason(), source};
   StreamId stream = device_id.empty() ? StreamId(dkme::kRefusalStream)
                                       : StreamId(dkme::kDeviceStreamType, device_id);
   auto res = app.bus().Execute(stream, dkme::DeviceDecider(cmd), ctx);

@@ -11,6 +11,7 @@
 #include "events/base/check.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/upcast.h"
 
 namespace ae::events {
 namespace {
@@ -204,6 +205,7 @@ Result<RecordedEvent> LogStore::Decode(const LogPosition& pos, std::string raw) 
   if (!e.envelope.ParseFromString(raw)) {
     return Corruption("log.corruption", "record " + pos.ToString() + " does not decode");
   }
+  Upcast(e.envelope);  // the stored bytes (raw, hashed by the chain) stay as written
   e.raw = std::move(raw);
   return e;
 }

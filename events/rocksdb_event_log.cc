@@ -6,6 +6,7 @@
 
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/upcast.h"
 
 namespace ae::events {
 
@@ -14,7 +15,7 @@ void FillEnvelopeDefaults(Envelope& env, int64_t now_ms) {
   if (!env.has_occurred_at()) {
     *env.mutable_occurred_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(now_ms);
   }
-  if (env.schema_version() == 0) env.set_schema_version(1);
+  if (env.schema_version() == 0) env.set_schema_version(kSchemaVersion);
 }
 
 std::vector<Result<AppendResult>> EventLog::AppendBatch(std::vector<AppendItem> items) {

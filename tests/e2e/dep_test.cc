@@ -553,6 +553,10 @@ TEST_F(DepTest, DeviceEnrollsChecksInGetsTheAgentAndIsReleasedFromSetup) {
   EXPECT_EQ(garbage.status, 400);
   auto events = engine_->Get("/v1/events?type=DepEnrollmentRefused", admin_);
   EXPECT_EQ(events.json["items"].size(), 3u);
+  // Each refusal names the error code the device was answered.
+  for (const auto& e : events.json["items"]) {
+    EXPECT_EQ(e["data"]["reason"].get<std::string>().rfind("enroll.", 0), 0u) << e.dump();
+  }
 
   // The assigned device with a user enrolls.
   auto phone = Phone(serial);

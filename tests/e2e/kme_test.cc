@@ -278,8 +278,8 @@ TEST_F(KmeTest, RefusedEnrollmentsSayWhyAndAreRecorded) {
   EXPECT_EQ(no_user.json["error"]["code"], "kme.no_user");
   auto refusals = Events("KmeEnrollmentRefused");
   ASSERT_EQ(refusals.size(), 2u);
-  EXPECT_EQ(refusals[0]["data"]["reason"], "not_imported");
-  EXPECT_EQ(refusals[1]["data"]["reason"], "no_user");
+  EXPECT_EQ(refusals[0]["data"]["reason"], "kme.device_not_imported");
+  EXPECT_EQ(refusals[1]["data"]["reason"], "kme.no_user");
   EXPECT_EQ(refusals[1]["data"]["device_id"], std::string("meid:") + kMeid);
 
   auto none = Enroll({{"enrollment_token", token}, {"model", "SM-G991B"}});

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "events/hash_chain.h"
+#include "events/upcast.h"
 #include "tests/support/log_harness.h"
 #include "tests/support/log_harness_types.h"
 
@@ -208,6 +209,40 @@ TYPED_TEST(EventLogConformance, SurvivesRestart) {
   ASSERT_THAT(report, IsOk());
   EXPECT_TRUE(report->ok) << report->problem;
   EXPECT_EQ(report->records, 3u);
+}
+
+// A record written at schema version 1 is read with today's meaning (events/upcast.h),
+// after a restart too, while its stored bytes, and so the chain, stay as written.
+TYPED_TEST(EventLogConformance, OlderSchemaVersionsAreReadUpcastAndStoredAsWritten) {
+  Envelope old;
+  old.set_schema_version(1);
+  old.mutable_kme_enrollment_refused()->set_reason("not_imported");
+  Envelope now;
+  now.mutable_kme_enrollment_refused()->set_reason("kme.no_user");
+  ASSERT_THAT(this->log().Append(StreamId("kme-device", "d1"), ExpectedVersion::NoStream(),
+                                 {old, now}),
+              IsOk());
+  for (int round = 0; round < 2; ++round) {
+    auto all = this->ReadAll();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].envelope.schema_version(), kSchemaVersion);
+    EXPECT_EQ(all[0].envelope.kme_enrollment_refused().reason(), "kme.device_not_imported");
+    Envelope stored;
+    ASSERT_TRUE(stored.ParseFromString(all[0].raw));
+    EXPECT_EQ(stored.schema_version(), 1u);
+    EXPECT_EQ(stored.kme_enrollment_refused().reason(), "not_imported");
+    EXPECT_EQ(all[1].envelope.schema_version(), kSchemaVersion);  // stamped by the log
+    EXPECT_EQ(all[1].envelope.kme_enrollment_refused().reason(), "kme.no_user");
+    auto by_stream = this->log().ReadStream(StreamId("kme-device", "d1"), 1, 10);
+    ASSERT_THAT(by_stream, IsOk());
+    ASSERT_EQ(by_stream->size(), 2u);
+    EXPECT_EQ((*by_stream)[0].envelope.kme_enrollment_refused().reason(),
+              "kme.device_not_imported");
+    auto report = VerifyChain(this->log());
+    ASSERT_THAT(report, IsOk());
+    EXPECT_TRUE(report->ok) << report->problem;
+    ASSERT_THAT(this->harness_.Reopen(), IsOk());
+  }
 }
 
 TYPED_TEST(EventLogConformance, ConcurrentAppendersToOneStreamExactlyOneWins) {

@@ -59,7 +59,7 @@ namespace pb = google::protobuf;
 namespace v1 = autoenroll::events::v1;
 
 // The schema version this build writes (Envelope.schema_version).
-constexpr uint32_t kSchemaVersion = 1;
+constexpr uint32_t kSchemaVersion = 2;
 
 // 2024-03-14T09:26:53.589Z: the time of the first golden event.
 constexpr int64_t kBaseMs = 1710408413589;
@@ -494,7 +494,7 @@ std::map<std::string, Builder> Builders() {
     Header(e, "dep-device/C02YL4QRMD6T", 1, K::KIND_SYSTEM, "adapters.enrollment");
     auto* p = e->mutable_dep_enrollment_refused();
     p->set_serial_number("C02YL4QRMD6T");
-    p->set_reason("unknown_device");
+    p->set_reason("enroll.unknown_device");
     p->set_udid("00008101-000E4C2A3B91001E");
   };
 
@@ -566,7 +566,7 @@ std::map<std::string, Builder> Builders() {
     auto* p = e->mutable_kme_enrollment_refused();
     p->set_device_id(kKmeDeviceId);
     SetIdentifiers(p->mutable_identifiers());
-    p->set_reason("bad_token");
+    p->set_reason("kme.bad_token");
     p->set_source(v1::KME_SOURCE_KNOX_DEPLOYMENT);
   };
   b["kme_device_created_by_deployment"] = [=](v1::Envelope* e) {
@@ -589,7 +589,7 @@ std::map<std::string, Builder> Builders() {
     p->set_events_written(37);
     p->set_connection_id(kKnoxConnectionId);
     SetTime(p->mutable_started_at(), kBaseMs + 406 * 60017 - 95000);
-    p->set_full(false);
+    p->set_full(true);  // (every field set: a full listing that also carries its catch-up bound)
     SetTime(p->mutable_changed_after(), kBaseMs + 406 * 60017 - 95000 - 1800000 - 300000);
     p->set_created(12);
     p->set_updated(9);
