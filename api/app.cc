@@ -32,6 +32,7 @@ Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions& o) {
   ko.writer = o.kafka_writer && !o.read_only_log;
   ko.cache_path = (fs::path(o.data_dir) / "kafka-cache").string();
   ko.properties = o.kafka_properties;
+  ko.append_timeout = std::chrono::milliseconds(std::max<int64_t>(100, o.kafka_append_timeout_ms));
   AE_RETURN_IF_ERROR(ko.Validate());
   if (o.read_only_log) {
     // A tool beside a running server keeps its own mirror of the topic.
@@ -89,6 +90,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   } else {
     events::KafkaKeyBackendOptions kk;
     kk.brokers = options.kafka_brokers;
+    kk.timeout = std::chrono::milliseconds(std::max<int64_t>(100, options.kafka_append_timeout_ms));
     kk.topic = options.kafka_topic + ".keys";
     kk.writer = options.kafka_writer && !options.read_only_log;
     kk.sealing_key = app->secrets_->DeriveKey("person-keys/v1");

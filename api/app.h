@@ -26,6 +26,7 @@ struct AppOptions {
   int kafka_partitions = 1;
   bool kafka_writer = true;                     // false: a read-only query replica
   std::string kafka_transactional_id = "autoenroll-writer";
+  int64_t kafka_append_timeout_ms = 10000;      // an append fails with 503 log.unavailable after
   std::map<std::string, std::string> kafka_properties;  // -X key=value
   std::string views_dir;                        // default: the live one (views.current)
   bool read_only_views = false;

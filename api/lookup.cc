@@ -77,21 +77,4 @@ Result<std::string> ResolveRuleSetId(App& app, const std::string& name, const st
 std::string PolicyName(App& app, const std::string& id) { return NameOf(app, "policies", id); }
 std::string RuleSetName(App& app, const std::string& id) { return NameOf(app, "rulesets", id); }
 
-Result<std::optional<std::string>> OptionalStringField(const json& body, const char* name,
-                                                       size_t max_len) {
-  if (!body.is_object() || !body.contains(name)) return std::optional<std::string>();
-  const json& v = body[name];
-  if (v.is_null()) return std::optional<std::string>(std::string());
-  if (!v.is_string()) {
-    return InvalidArgument("request.bad_field", std::string(name) + " must be a string or null",
-                           name);
-  }
-  std::string s = v.get<std::string>();
-  if (s.size() > max_len) {
-    return InvalidArgument("request.bad_field",
-                           std::string(name) + " is longer than " + std::to_string(max_len), name);
-  }
-  return std::optional<std::string>(std::move(s));
-}
-
 }  // namespace ae::api

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/app.h"
+#include "api/request_body.h"
 #include "domain/users/users.h"
 
 namespace ae::api {
@@ -34,11 +35,5 @@ Result<std::string> ResolveRuleSetId(App& app, const std::string& name,
 // The display name of a policy / rule set id ("" when empty or unknown).
 std::string PolicyName(App& app, const std::string& id);
 std::string RuleSetName(App& app, const std::string& id);
-
-// Reads an optional string field of a JSON body: nullopt when absent, "" when
-// null (a clear), the string otherwise. kInvalidArgument "request.bad_field"
-// when present with another type or longer than `max_len`.
-Result<std::optional<std::string>> OptionalStringField(const nlohmann::json& body,
-                                                       const char* name, size_t max_len = 256);
 
 }  // namespace ae::api

@@ -25,6 +25,9 @@ void AddLogOptions(CLI::App* cmd, ae::api::AppOptions& app, std::vector<std::str
                   "partitions when the topic is created")->capture_default_str();
   cmd->add_option("--kafka-transactional-id", app.kafka_transactional_id,
                   "transactional.id of the single writer")->capture_default_str();
+  cmd->add_option("--kafka-append-timeout-ms", app.kafka_append_timeout_ms,
+                  "an append the cluster does not confirm within this fails with 503 "
+                  "log.unavailable")->capture_default_str();
   cmd->add_option("-X", props, "librdkafka property key=value (repeatable)");
 }
 

@@ -8,6 +8,7 @@
 #include "api/history.h"
 #include "api/lookup.h"
 #include "projections/dep_projector.h"
+#include "api/request_body.h"
 #include "api/server.h"
 #include "domain/dep/dep.h"
 #include "events/base/crypto.h"
@@ -185,19 +186,6 @@ json RenderProfile(const json& p) {
   json out = p;
   out.erase("last_position");
   return out;
-}
-
-Result<bool> BoolField(const json& body, const char* name, bool def) {
-  if (!body.contains(name) || body[name].is_null()) return def;
-  if (!body[name].is_boolean()) {
-    return InvalidArgument("request.bad_field", std::string(name) + " must be true or false", name);
-  }
-  return body[name].get<bool>();
-}
-
-Result<std::string> StrField(const json& body, const char* name, size_t max_len) {
-  AE_ASSIGN_OR_RETURN(auto v, OptionalStringField(body, name, max_len));
-  return v.value_or("");
 }
 
 // Builds the profile from a request body, validated as Apple would (§5).

@@ -18,6 +18,7 @@
 #include "api/history.h"
 #include "api/kme_import.h"
 #include "api/lookup.h"
+#include "api/request_body.h"
 #include "api/server.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -295,11 +296,6 @@ Result<dkme::DeviceState> LoadDeviceStream(App& app, const std::string& device_i
   return s;
 }
 
-Result<std::string> BodyString(const json& body, const char* name, size_t max_len) {
-  AE_ASSIGN_OR_RETURN(auto v, OptionalStringField(body, name, max_len));
-  return v.value_or("");
-}
-
 // Records the refusal and returns `why` for the answer.
 Status Refuse(App& app, const domain::CommandContext& ctx, const std::string& device_id,
               const dkme::Identifiers& ids, dkme::KmeSource source, const Status& why) {
@@ -346,7 +342,7 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
                       " bytes");
   }
   AE_ASSIGN_OR_RETURN(json body, call.Json());
-  AE_ASSIGN_OR_RETURN(std::string source_text, BodyString(body, "source", 32));
+  AE_ASSIGN_OR_RETURN(std::string source_text, StrField(body, "source", 32));
   dkme::KmeSource source;
   if (source_text.empty() || source_text == "kme") {
     source = v1::KME_SOURCE_CSV;  // a device KME provisioned: its record came from an import
@@ -356,7 +352,7 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
     return InvalidArgument("kme.bad_source", "source must be \"kme\" or \"knox_deployment\"",
                            "source");
   }
-  AE_ASSIGN_OR_RETURN(std::string token, BodyString(body, "enrollment_token", 256));
+  AE_ASSIGN_OR_RETURN(std::string token, StrField(body, "enrollment_token", 256));
   AE_ASSIGN_OR_RETURN(dkme::SettingsState settings, LoadSettings(app));
   if (token.empty() || !settings.has_token ||
       !crypto::ConstantTimeEquals(crypto::Sha256(token), settings.token_sha256)) {
@@ -365,12 +361,12 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
     return PermissionDenied("kme.bad_enrollment_token",
                             "the enrollment token is missing or not valid");
   }
-  AE_ASSIGN_OR_RETURN(std::string imei, BodyString(body, "imei", 64));
-  AE_ASSIGN_OR_RETURN(std::string imei2, BodyString(body, "imei2", 64));
-  AE_ASSIGN_OR_RETURN(std::string meid, BodyString(body, "meid", 64));
-  AE_ASSIGN_OR_RETURN(std::string serial, BodyString(body, "serial_number", 64));
-  AE_ASSIGN_OR_RETURN(std::string model, BodyString(body, "model", 64));
-  AE_ASSIGN_OR_RETURN(std::string user_name, BodyString(body, "user_id", 64));
+  AE_ASSIGN_OR_RETURN(std::string imei, StrField(body, "imei", 64));
+  AE_ASSIGN_OR_RETURN(std::string imei2, StrField(body, "imei2", 64));
+  AE_ASSIGN_OR_RETURN(std::string meid, StrField(body, "meid", 64));
+  AE_ASSIGN_OR_RETURN(std::string serial, StrField(body, "serial_number", 64));
+  AE_ASSIGN_OR_RETURN(std::string model, StrField(body, "model", 64));
+  AE_ASSIGN_OR_RETURN(std::string user_name, StrField(body, "user_id", 64));
   // `password` is accepted and ignored: it is never stored or logged.
   AE_ASSIGN_OR_RETURN(dkme::Identifiers ids, ParseKmeIdentifiers(imei, imei2, meid, serial));
   if (ids.empty()) {

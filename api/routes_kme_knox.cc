@@ -14,6 +14,7 @@
 #include "adapters/http/http_client.h"
 #include "api/kme_knox_sync.h"
 #include "api/lookup.h"
+#include "api/request_body.h"
 #include "api/server.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -82,16 +83,6 @@ Status CheckUrl(const std::string& url, const char* field) {
                            std::string(field) + " must be an http(s) URL: " +
                                parsed.status().message(),
                            field);
-  }
-  return Status::Ok();
-}
-
-Status CheckText(const std::string& v, const char* field) {
-  for (unsigned char c : v) {
-    if (c < 0x20 || c == 0x7f) {
-      return InvalidArgument("request.bad_field",
-                             std::string(field) + " must not hold control characters", field);
-    }
   }
   return Status::Ok();
 }

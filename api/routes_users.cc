@@ -1,5 +1,6 @@
 // Users, API tokens, policies and rule sets.
 
+#include "api/request_body.h"
 #include "api/server.h"
 #include "events/base/crypto.h"
 
@@ -11,25 +12,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kRedacted = "[redacted]";
-
-Result<std::string> StringField(const json& body, const char* name, bool required,
-                                size_t max_len) {
-  if (!body.contains(name) || body[name].is_null()) {
-    if (required) {
-      return InvalidArgument("request.missing_field", std::string(name) + " is required", name);
-    }
-    return std::string();
-  }
-  if (!body[name].is_string()) {
-    return InvalidArgument("request.bad_field", std::string(name) + " must be a string", name);
-  }
-  std::string v = body[name].get<std::string>();
-  if (v.size() > max_len) {
-    return InvalidArgument("request.bad_field",
-                           std::string(name) + " is longer than " + std::to_string(max_len), name);
-  }
-  return v;
-}
 
 // Renders a users-view record, opening the sealed personal data.
 Result<json> RenderUser(App& app, const json& rec) {

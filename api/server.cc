@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "api/http_errors.h"
+#include "api/request_body.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -49,12 +50,7 @@ void WriteError(httplib::Response& res, const Status& s) {
 }
 }  // namespace
 
-Result<nlohmann::json> Call::Json() const {
-  auto j = nlohmann::json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) return InvalidArgument("request.bad_json", "the body is not valid JSON");
-  if (!j.is_object()) return InvalidArgument("request.bad_json", "the body must be a JSON object");
-  return j;
-}
+Result<nlohmann::json> Call::Json() const { return ParseJsonBody(req.body); }
 
 std::string Call::Param(const std::string& name, const std::string& def) const {
   return req.has_param(name) ? req.get_param_value(name) : def;

@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 
@@ -104,7 +106,7 @@ Result<std::unique_ptr<KafkaKeyBackend>> KafkaKeyBackend::Open(
   rd_kafka_topic_partition_list_destroy(parts);
   if (assigned) return Unavail(std::string("keys assign: ") + rd_kafka_err2str(assigned));
   b->thread_ = std::jthread([p = b.get()](std::stop_token st) { p->ConsumeLoop(st); });
-  AE_RETURN_IF_ERROR(b->CatchUp());
+  AE_RETURN_IF_ERROR(b->CatchUp(b->NewDeadline()));
   return b;
 }
 
@@ -154,17 +156,34 @@ void KafkaKeyBackend::ConsumeLoop(std::stop_token stop) {
   }
 }
 
-Status KafkaKeyBackend::CatchUp() {
-  int64_t low = 0, high = 0;
+namespace {
+int MsUntil(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  deadline - std::chrono::steady_clock::now()).count();
+  return static_cast<int>(std::max<int64_t>(left, 1));
+}
+}  // namespace
+
+Status KafkaKeyBackend::CatchUp(Deadline deadline) {
+  // The end of the key topic's one partition. offsets_for_times honours its timeout;
+  // query_watermark_offsets waits for socket.timeout.ms while a broker does not answer.
+  int64_t high = 0;
   rd_kafka_t* handle = producer_ ? producer_ : consumer_;
-  auto err = rd_kafka_query_watermark_offsets(handle, options_.topic.c_str(), 0, &low, &high,
-                                              static_cast<int>(options_.timeout.count()));
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
+  auto err = rd_kafka_offsets_for_times(handle, list, MsUntil(deadline));
+  if (!err) {
+    err = list->elems[0].err;
+    high = list->elems[0].offset;
+    if (!err && high < 0) err = RD_KAFKA_RESP_ERR__BAD_MSG;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
   if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
     return Status::Ok();  // no keys yet
   }
   if (err) return Unavail(std::string("keys: ") + rd_kafka_err2str(err));
   std::unique_lock lock(mu_);
-  if (!advanced_.wait_for(lock, options_.timeout, [&] { return next_offset_ >= high; })) {
+  if (!advanced_.wait_until(lock, deadline, [&] { return next_offset_ >= high; })) {
     return Unavail("keys: the key topic could not be read to its end in time");
   }
   return Status::Ok();
@@ -176,14 +195,15 @@ Result<std::optional<std::string>> KafkaKeyBackend::Get(const std::string& subje
     auto it = keys_.find(subject_id);
     if (it != keys_.end()) return std::optional<std::string>(it->second);
   }
-  AE_RETURN_IF_ERROR(CatchUp());
+  AE_RETURN_IF_ERROR(CatchUp(NewDeadline()));
   std::lock_guard lock(mu_);
   auto it = keys_.find(subject_id);
   if (it == keys_.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
 }
 
-Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string* value) {
+Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string* value,
+                                Deadline deadline) {
   if (!producer_) return Unavailable("log.read_only", "this replica does not write keys");
   std::lock_guard produce_lock(produce_mu_);
   // On the heap: if the broker never answers, a late delivery report must not
@@ -198,7 +218,7 @@ Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string
     delete delivery;
     return Unavail(std::string("keys produce: ") + rd_kafka_err2str(err));
   }
-  if (rd_kafka_flush(producer_, static_cast<int>(options_.timeout.count())) != 0 ||
+  if (rd_kafka_flush(producer_, MsUntil(deadline)) != 0 ||
       !delivery->done) {
     // The record may still go out later; `delivery` must outlive it.
     rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -208,16 +228,16 @@ Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string
   rd_kafka_resp_err_t result = delivery->err;
   delete delivery;
   if (result) return Unavail(std::string("keys: ") + rd_kafka_err2str(result));
-  return CatchUp();
+  return CatchUp(deadline);
 }
 
 Status KafkaKeyBackend::Put(const std::string& subject_id, const std::string& key) {
   AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(options_.sealing_key, key, subject_id));
-  return Produce(subject_id, &sealed);
+  return Produce(subject_id, &sealed, NewDeadline());
 }
 
 Status KafkaKeyBackend::Destroy(const std::string& subject_id) {
-  AE_RETURN_IF_ERROR(Produce(subject_id, nullptr));
+  AE_RETURN_IF_ERROR(Produce(subject_id, nullptr, NewDeadline()));
   std::lock_guard lock(mu_);
   keys_.erase(subject_id);
   return Status::Ok();

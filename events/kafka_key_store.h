@@ -14,6 +14,7 @@
 // Destroy (writer only) produce synchronously. Every method is thread-safe.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -34,7 +35,7 @@ struct KafkaKeyBackendOptions {
   bool writer = true;                             // replicas only read
   std::string sealing_key;                        // 32 bytes, derived from the master key
   std::map<std::string, std::string> properties;  // librdkafka pass-through (-X)
-  std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds timeout{10000};        // bounds each Get, Put and Destroy
 };
 
 class KafkaKeyBackend : public KeyBackend {
@@ -50,8 +51,11 @@ class KafkaKeyBackend : public KeyBackend {
 
  private:
   explicit KafkaKeyBackend(KafkaKeyBackendOptions options) : options_(std::move(options)) {}
-  Status Produce(const std::string& subject_id, const std::string* sealed);
-  Status CatchUp();
+  // Each call is bounded by one deadline (options_.timeout from its start).
+  using Deadline = std::chrono::steady_clock::time_point;
+  Deadline NewDeadline() const { return std::chrono::steady_clock::now() + options_.timeout; }
+  Status Produce(const std::string& subject_id, const std::string* sealed, Deadline deadline);
+  Status CatchUp(Deadline deadline);
   void ConsumeLoop(std::stop_token stop);
 
   KafkaKeyBackendOptions options_;

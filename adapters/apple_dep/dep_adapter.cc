@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -172,11 +173,23 @@ void DepAdapter::Loop() {
   auto next_retry = Steady::now() + options_.retry_tick;
   std::unique_lock lock(mu_);
   while (!stop_) {
-    cv_.wait_until(lock, std::min(next_sync, next_retry),
-                   [&] { return stop_ || !wanted_.empty(); });
+    auto wake = std::min(next_sync, next_retry);
+    for (const auto& [id, at] : deferred_) {
+      wake = std::min(wake, Steady::now() + std::chrono::milliseconds(
+                                                std::max<int64_t>(0, at - clock_.NowMs())));
+    }
+    cv_.wait_until(lock, wake, [&] { return stop_ || !wanted_.empty(); });
     if (stop_) break;
     std::set<std::string> wanted;
     wanted.swap(wanted_);
+    for (auto it = deferred_.begin(); it != deferred_.end();) {
+      if (it->second <= clock_.NowMs()) {
+        wanted.insert(it->first);
+        it = deferred_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     const bool periodic = Steady::now() >= next_sync;
     const bool retry = Steady::now() >= next_retry;
     lock.unlock();
@@ -184,10 +197,13 @@ void DepAdapter::Loop() {
       auto accounts = hooks_.list_accounts ? hooks_.list_accounts() : std::vector<std::string>{};
       wanted.insert(accounts.begin(), accounts.end());
     }
+    std::map<std::string, int64_t> throttled;
     for (const auto& id : wanted) {
       if (stopping_) break;
       auto r = SyncNow(id);
-      if (!r.ok() && r.status().reason() != "dep.account_inactive") {
+      if (!r.ok() && r.status().reason() == kThrottled) {
+        throttled[id] = ThrottledUntil(id);  // run it again when Apple allows
+      } else if (!r.ok() && r.status().reason() != "dep.account_inactive") {
         log::Get(kModule)->warn("sync of account {} failed: {}", id, r.status().ToString());
       }
     }
@@ -196,9 +212,23 @@ void DepAdapter::Loop() {
       if (!s.ok()) log::Get(kModule)->warn("assignment retries failed: {}", s.ToString());
     }
     lock.lock();
+    for (const auto& [id, at] : throttled) deferred_[id] = at;
     if (periodic) next_sync = Steady::now() + options_.sync_interval;
     if (retry) next_retry = Steady::now() + options_.retry_tick;
   }
+}
+
+int64_t DepAdapter::ThrottledUntil(const std::string& account_id) {
+  std::lock_guard lock(mu_);
+  auto it = throttled_until_.find(account_id);
+  return it == throttled_until_.end() ? 0 : it->second;
+}
+
+void DepAdapter::NoteThrottle(const std::string& account_id, const DepClientImpl& client) {
+  const int64_t until = client.ThrottledUntilMs();
+  std::lock_guard lock(mu_);
+  int64_t& at = throttled_until_[account_id];
+  at = std::max(at, until);
 }
 
 Result<std::shared_ptr<DepClientImpl>> DepAdapter::ClientFor(const std::string& account_id) {
@@ -224,6 +254,9 @@ Result<std::shared_ptr<DepClientImpl>> DepAdapter::ClientFor(const std::string& 
   DepClientOptions co;
   co.base_url = options_.apple_dep_url;
   co.retry = options_.retry;
+  if (co.retry.max_retry_after_ms == 0) {
+    co.retry.max_retry_after_ms = options_.max_inline_retry_after_ms;
+  }
   co.dep_name = account_id;
   AE_ASSIGN_OR_RETURN(auto client, DepClientImpl::Create(co, std::move(*token), clock_,
                                                          http::Sleeper::Real(),
@@ -269,8 +302,11 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
   };
   SyncReport rep;
   rep.sync_id = crypto::UuidV7(clock_.NowMs());
+  std::shared_ptr<DepClientImpl> client;
   auto fail = [&](const Status& s) -> Status {
-    MarkAccount(account_id, s).IgnoreError();
+    if (s.reason() == kThrottled && client) NoteThrottle(account_id, *client);
+    // The failure first, then the account state it causes: whoever sees the state (e.g.
+    // token_rejected) also sees last_sync_error.
     events::Envelope e;
     auto* p = e.mutable_dep_sync_failed();
     p->set_account_id(account_id);
@@ -278,12 +314,18 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
     p->set_code(s.reason().empty() ? "dep.sync_failed" : s.reason());
     p->set_message(s.message());
     record(std::move(e)).IgnoreError();
+    MarkAccount(account_id, s).IgnoreError();
     return s;
   };
 
   auto client_or = ClientFor(account_id);
   if (!client_or.ok()) return fail(client_or.status());
-  auto client = *client_or;
+  client = *client_or;
+  if (const int64_t until = ThrottledUntil(account_id); until > clock_.NowMs()) {
+    // Apple's Retry-After has not passed: no call, and the failure already recorded stands.
+    return Unavailable(kThrottled, "Apple asked not to be called before " +
+                                       FormatAppleTime(until) + "; the sync runs then");
+  }
 
   auto detail = client->GetAccount();
   if (!detail.ok()) return fail(detail.status());
@@ -532,15 +574,26 @@ Status DepAdapter::Assign(const std::vector<events::RecordedEvent>& requests) {
     for (const auto& p : pending) serials.push_back(p.serial);
     std::map<std::string, ddep::AssignmentOutcome> outcomes;
     auto client = ClientFor(account_id);
+    const int64_t throttled_until = ThrottledUntil(account_id);
     Result<AssignProfileResult> result =
-        client.ok() ? (*client)->AssignProfile(uuid, serials)
-                    : Result<AssignProfileResult>(client.status());
+        !client.ok() ? Result<AssignProfileResult>(client.status())
+        : throttled_until > now
+            ? Result<AssignProfileResult>(Unavailable(
+                  kThrottled, "Apple asked not to be called before " +
+                                  FormatAppleTime(throttled_until)))
+            : (*client)->AssignProfile(uuid, serials);
+    if (!result.ok() && result.status().reason() == kThrottled && client.ok()) {
+      NoteThrottle(account_id, **client);
+    }
     for (const auto& p : pending) {
       ddep::AssignmentOutcome o;
       o.request_id = p.request_id;
       if (!result.ok()) {
         o.reason = result.status().reason().empty() ? "dep.unavailable" : result.status().reason();
-        o.retry_after_ms = now + options_.unavailable_retry_ms;
+        o.retry_after_ms = result.status().reason() == kThrottled
+                               ? (std::max(now, ThrottledUntil(account_id)) + 999) / 1000 *
+                                     1000  // Apple's time, to the next second
+                               : now + options_.unavailable_retry_ms;
       } else {
         auto it = result->devices.find(p.serial);
         if (it == result->devices.end()) {

@@ -18,6 +18,11 @@
 //    THROTTLED / FAILED / NOT_ACCESSIBLE record a retry time (Apple's
 //    retry_after_seconds, else a cool-down) and the retry tick requests the
 //    assignment again when it is due.
+//  - Throttling: a 429/5xx whose Retry-After exceeds max_inline_retry_after_ms
+//    ends the call as dep.throttled. Until Apple's time the account is not
+//    called: its sync fails with dep.throttled (last_sync_error) and runs again
+//    when the time has come; its assignments fail with dep.throttled and a
+//    retry time equal to Apple's, so the retry tick sends them then.
 //
 // Every loop is bounded and stops promptly on Stop().
 // Thread-safety: public methods are thread-safe.
@@ -49,6 +54,10 @@ struct DepAdapterOptions {
   std::chrono::milliseconds retry_tick{30 * 1000};
   int64_t retry_cooldown_ms = 24LL * 3600 * 1000;  // after FAILED / NOT_ACCESSIBLE
   int64_t unavailable_retry_ms = 5LL * 60 * 1000;  // after Apple could not be reached
+  // A Retry-After up to this long is waited for inside the call; a longer one
+  // ends it (dep.throttled): the account's syncs and assignments then wait
+  // until Apple's time without holding the adapter's thread.
+  int64_t max_inline_retry_after_ms = 1'000;
   int page_limit = 1000;
   size_t max_pages_per_run = 100'000;               // bound of one sync run
   int64_t cursor_max_age_ms = 6LL * 24 * 3600 * 1000;
@@ -115,6 +124,9 @@ class DepAdapter {
   Status SaveCheckpoint(const LogCursor& cursor);
   LogCursor LoadCheckpoint() const;
   Status MarkAccount(const std::string& account_id, const Status& error);
+  // Clock ms before which `account_id` must not call Apple (0: none).
+  int64_t ThrottledUntil(const std::string& account_id);
+  void NoteThrottle(const std::string& account_id, const DepClientImpl& client);
   void Loop();
   domain::CommandContext SystemContext(const std::string& causation = "") const;
 
@@ -132,6 +144,8 @@ class DepAdapter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> wanted_;  // guarded by mu_
+  std::map<std::string, int64_t> throttled_until_;  // account -> clock ms; guarded by mu_
+  std::map<std::string, int64_t> deferred_;  // syncs refused as throttled -> when; guarded by mu_
   bool stop_ = false;             // guarded by mu_
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -98,6 +98,11 @@ bool DepClientImpl::HasSessionForTest() const {
   return !session_.empty();
 }
 
+int64_t DepClientImpl::ThrottledUntilMs() const {
+  std::lock_guard lock(mu_);
+  return throttled_until_ms_;
+}
+
 httplib::Headers DepClientImpl::CommonHeaders() const {
   return {
       {"User-Agent", options_.user_agent},
@@ -205,8 +210,20 @@ Result<json> DepClientImpl::Do(std::string_view method, std::string path, const 
       stale = *session;
     }
   };
-  AE_ASSIGN_OR_RETURN(http::HttpResponse resp,
-                      http_->retrier().Run(call, attempt, kDepUnavailable));
+  int64_t server_wait_ms = -1;
+  Result<http::HttpResponse> answer =
+      http_->retrier().Run(call, attempt, kDepUnavailable, &server_wait_ms);
+  if (!answer.ok() && answer.status().reason() == kDepUnavailable && server_wait_ms >= 0) {
+    const int64_t until = clock_.NowMs() + server_wait_ms;
+    {
+      std::lock_guard lock(mu_);
+      throttled_until_ms_ = std::max(throttled_until_ms_, until);
+    }
+    return Unavailable(kThrottled, call + ": Apple asked to wait " +
+                                       std::to_string((server_wait_ms + 999) / 1000) +
+                                       " s before the next call (Retry-After)");
+  }
+  AE_ASSIGN_OR_RETURN(http::HttpResponse resp, std::move(answer));
   if (resp.status < 200 || resp.status >= 300) {
     Status s = StatusForAppleError(call, resp.status, resp.body);
     log::Get(kModule)->warn("[dep={} call={}] {}", options_.dep_name, call, s.ToString());

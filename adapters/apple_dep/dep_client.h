@@ -13,7 +13,9 @@
 //    never retried (distinct reasons, see dep_errors.h);
 //  - transport errors, 429 and 5xx are retried with jittered exponential
 //    backoff honouring Retry-After, inside the per-call deadline, then
-//    dep.unavailable;
+//    dep.unavailable; a Retry-After longer than the call may wait
+//    (retry.max_retry_after_ms) ends the call at once
+//    as dep.throttled, and ThrottledUntilMs() says when Apple may be called;
 //  - `User-Agent` and `X-Server-Protocol-Version` go on every request,
 //    /session included;
 //  - serial lists longer than `max_serials_per_call` (1000) are split into
@@ -140,6 +142,10 @@ class DepClientImpl : public DepClient {
   // Whether a session is currently held (never the session itself).
   bool HasSessionForTest() const;
 
+  // When a call ended with dep.throttled: the time (clock ms) before which
+  // Apple asked not to be called again; 0 when Apple never throttled us.
+  int64_t ThrottledUntilMs() const;
+
  private:
   DepClientImpl(DepClientOptions options, DepToken token, const Clock& clock,
                 std::unique_ptr<http::HttpClient> http);
@@ -168,6 +174,7 @@ class DepClientImpl : public DepClient {
   mutable std::mutex mu_;
   DepToken token_;       // guarded by mu_
   std::string session_;  // guarded by mu_; "" when none
+  int64_t throttled_until_ms_ = 0;  // guarded by mu_
 };
 
 }  // namespace ae::dep

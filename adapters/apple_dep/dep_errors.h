@@ -13,6 +13,10 @@
 //                                                /session is ever called)
 //   dep.access_denied       kPermissionDenied    403 ACCESS_DENIED or another 403
 //   dep.unavailable         kUnavailable         transport errors, 429, 5xx until the deadline
+//   dep.throttled           kUnavailable         429/5xx whose Retry-After is longer than the
+//                                                call may wait (RetryPolicy::max_retry_after_ms):
+//                                                do not call again before
+//                                                DepClientImpl::ThrottledUntilMs()
 //   dep.bad_response        kInternal            a 2xx whose body is not as documented
 //   dep.exhausted_cursor    kFailedPrecondition  fetch cursor already complete: switch to sync
 //   dep.expired_cursor      kFailedPrecondition  cursor older than 7 days: full refetch
@@ -39,6 +43,7 @@ inline constexpr char kTermsNotSigned[] = "dep.terms_not_signed";
 inline constexpr char kTokenRejected[] = "dep.token_rejected";
 inline constexpr char kAccessDenied[] = "dep.access_denied";
 inline constexpr char kDepUnavailable[] = "dep.unavailable";
+inline constexpr char kThrottled[] = "dep.throttled";
 inline constexpr char kBadResponse[] = "dep.bad_response";
 inline constexpr char kExhaustedCursor[] = "dep.exhausted_cursor";
 inline constexpr char kExpiredCursor[] = "dep.expired_cursor";

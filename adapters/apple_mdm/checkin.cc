@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "adapters/apple_mdm/internal/plist.h"
+#include "events/base/text.h"
 
 namespace ae::mdm {
 
@@ -16,8 +17,10 @@ class Reader {
  public:
   Reader(plist_t dict, std::string reason) : dict_(dict), reason_(std::move(reason)) {}
 
+  // Strings go into events and JSON views: they must be valid UTF-8.
   void String(const char* key, std::string* out, bool required = false) {
     Field(key, plist::GetString(dict_, key, out), "a string", required, out);
+    if (status_.ok() && !text::IsValidUtf8(*out)) Fail(std::string(key) + " is not UTF-8");
   }
   void Data(const char* key, std::string* out, bool required = false) {
     Field(key, plist::GetData(dict_, key, out), "data", required, out);
@@ -75,10 +78,13 @@ std::string ErrorChainText(plist_t chain) {
       plist::GetString(entry, "LocalizedDescription", &description);
     }
     bool has_code = plist::GetUint(entry, "ErrorCode", &code) == plist::Lookup::kOk;
+    // A device's words, cut on a character boundary; text that is not UTF-8 is left out.
+    if (!text::IsValidUtf8(domain)) domain.clear();
+    if (!text::IsValidUtf8(description)) description = "(not UTF-8)";
     if (!text.empty()) text += "; ";
-    text += domain.empty() ? "error" : domain.substr(0, 256);
+    text += domain.empty() ? "error" : std::string(text::Utf8Prefix(domain, 256));
     if (has_code) text += " " + std::to_string(static_cast<int64_t>(code));
-    if (!description.empty()) text += ": " + description.substr(0, 1024);
+    if (!description.empty()) text += ": " + std::string(text::Utf8Prefix(description, 1024));
   }
   return text;
 }
@@ -123,7 +129,7 @@ Result<CommandResult> ParseCommandResult(std::string_view body) {
   CommandResult c;
   r.String("UDID", &c.udid, /*required=*/true);
   r.String("Status", &c.status, /*required=*/true);
-  if (r.status().ok() && !KnownStatus(c.status)) r.Fail("Status \"" + c.status.substr(0, 64) + "\" is unknown");
+  if (r.status().ok() && !KnownStatus(c.status)) r.Fail("Status \"" + std::string(text::Utf8Prefix(c.status, 64)) + "\" is unknown");
   r.String("CommandUUID", &c.command_uuid, /*required=*/r.status().ok() && c.status != "Idle");
   if (!r.status().ok()) return r.status();
   plist_t chain = plist::Get(root.get(), "ErrorChain");

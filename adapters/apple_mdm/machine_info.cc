@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "events/base/text.h"
 #include "adapters/apple_mdm/apple_device_ca_pem.h"  // generated from apple_device_ca.pem
 #include "adapters/apple_mdm/internal/ossl.h"
 #include "adapters/apple_mdm/internal/plist.h"
@@ -99,6 +100,7 @@ Status ReadField(plist_t dict, const char* key, bool required, std::string* out)
   switch (plist::GetString(dict, key, out)) {
     case plist::Lookup::kOk:
       if (out->size() > kMaxFieldBytes) return BadMachineInfo(std::string(key) + " is too long");
+      if (!text::IsValidUtf8(*out)) return BadMachineInfo(std::string(key) + " is not UTF-8");
       if (required && out->empty()) return BadMachineInfo(std::string(key) + " is empty");
       return Status::Ok();
     case plist::Lookup::kWrongType:

@@ -74,9 +74,10 @@ int64_t ManualSleeper::TotalMs() const {
 }
 
 Status RetryPolicy::Validate() const {
-  if (base_ms <= 0 || max_ms < base_ms || deadline_ms < 0) {
+  if (base_ms <= 0 || max_ms < base_ms || deadline_ms < 0 || max_retry_after_ms < 0) {
     return InvalidArgument("http.bad_retry_policy",
-                           "retry policy needs 0 < base_ms <= max_ms and deadline_ms >= 0");
+                           "retry policy needs 0 < base_ms <= max_ms, deadline_ms >= 0 and "
+                           "max_retry_after_ms >= 0");
   }
   return Status::Ok();
 }
@@ -152,7 +153,8 @@ int64_t Retrier::BackoffMs(int retry) const {
 }
 
 Result<HttpResponse> Retrier::Run(std::string_view call, const Attempt& attempt,
-                                  std::string unavailable_reason) const {
+                                  std::string unavailable_reason,
+                                  int64_t* server_retry_after_ms) const {
   auto logger = log::Get(log_module_);
   const int64_t deadline = clock_.NowMs() + policy_.deadline_ms;
   for (int n = 1;; ++n) {
@@ -171,12 +173,16 @@ Result<HttpResponse> Retrier::Run(std::string_view call, const Attempt& attempt,
     }
     const int64_t wait = retry_after ? *retry_after : BackoffMs(n);
     const int64_t now = clock_.NowMs();
-    if (now + wait > deadline) {
+    const bool too_long = retry_after && policy_.max_retry_after_ms > 0 &&
+                          *retry_after > policy_.max_retry_after_ms;
+    if (too_long || now + wait > deadline) {
       std::string msg = std::string(call) + ": still failing after " + std::to_string(n) +
                         " attempt(s) (" + failure + ")";
       if (retry_after)
         msg += "; server asked to retry after " + std::to_string(*retry_after) + " ms";
-      logger->warn("[call={} attempt={}] giving up: {}", call, n, failure);
+      if (too_long && server_retry_after_ms != nullptr) *server_retry_after_ms = *retry_after;
+      logger->warn("[call={} attempt={}] giving up: {}{}", call, n, failure,
+                   too_long ? " (Retry-After longer than this call may wait)" : "");
       return Unavailable(std::move(unavailable_reason), std::move(msg));
     }
     logger->warn("[call={} attempt={}] {}; retrying in {} ms{}", call, n, failure, wait,

@@ -79,6 +79,10 @@ struct RetryPolicy {
   int64_t base_ms = 1'000;        // first backoff cap
   int64_t max_ms = 60'000;        // backoff cap (not applied to Retry-After)
   int64_t deadline_ms = 120'000;  // total budget of one logical call, waits included
+  // > 0: a Retry-After longer than this is not waited for inside the call; the
+  // loop stops at once (kUnavailable) and reports the server's wait, so that a
+  // caller serving many accounts from one thread can schedule the retry instead.
+  int64_t max_retry_after_ms = 0;
   // Validates the numbers; kInvalidArgument "http.bad_retry_policy" otherwise.
   Status Validate() const;
 };
@@ -117,11 +121,15 @@ class Retrier {
 
   // Runs `attempt` until it yields a non-retryable answer (returned as is,
   // whatever its HTTP status) or a non-kUnavailable Status (returned as is).
-  // When the deadline leaves no room for the next wait, returns kUnavailable
+  // When the deadline leaves no room for the next wait, or the server's
+  // Retry-After exceeds policy().max_retry_after_ms, returns kUnavailable
   // with reason `unavailable_reason` and a message naming `call`, the attempt
-  // count and the last failure (never a body that could hold secrets).
+  // count and the last failure (never a body that could hold secrets). When it
+  // stopped because of max_retry_after_ms, `*server_retry_after_ms` (if given)
+  // receives the server's wait in milliseconds; it is left alone otherwise.
   Result<HttpResponse> Run(std::string_view call, const Attempt& attempt,
-                           std::string unavailable_reason = "http.unavailable") const;
+                           std::string unavailable_reason = "http.unavailable",
+                           int64_t* server_retry_after_ms = nullptr) const;
 
   // The jittered wait before retry number `retry` (1-based), without Retry-After.
   int64_t BackoffMs(int retry) const;

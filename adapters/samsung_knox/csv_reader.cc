@@ -5,6 +5,8 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "events/base/text.h"
+
 namespace ae::kme {
 namespace {
 
@@ -72,38 +74,6 @@ void AppendUtf8(std::string& out, uint32_t cp) {
 bool IsAscii(std::string_view s) {
   for (char c : s) {
     if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
-
-// Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return k < n && p[k] >= lo && p[k] <= hi;
-  };
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      if (!cont(i + 1)) return false;
-      i += 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-      const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-      if (!cont(i + 1, lo, hi) || !cont(i + 2)) return false;
-      i += 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-      const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-      if (!cont(i + 1, lo, hi) || !cont(i + 2) || !cont(i + 3)) return false;
-      i += 4;
-    } else {
-      return false;
-    }
   }
   return true;
 }
@@ -1078,7 +1048,7 @@ class KnoxCsvReader::Impl {
 
   // Decodes a complete cell to UTF-8 (Windows-1252 if it is not valid UTF-8).
   void DecodeCell(std::string& cell) {
-    if (utf16() || IsAscii(cell) || IsValidUtf8(cell)) return;
+    if (utf16() || IsAscii(cell) || text::IsValidUtf8(cell)) return;
     ++stats_.windows1252_cells;
     cell = Cp1252ToUtf8(cell);
   }

@@ -106,6 +106,11 @@ AppleDepSimulator::AppleDepSimulator(AppleDepSimulatorOptions options)
 }
 
 AppleDepSimulator::~AppleDepSimulator() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   http_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -346,6 +351,12 @@ void AppleDepSimulator::InjectFailure(std::string path, int count, int status,
 void AppleDepSimulator::ClearFailures() {
   std::lock_guard lock(mu_);
   faults_.clear();
+  delays_.clear();
+}
+
+void AppleDepSimulator::DelayAnswers(std::string path, int count, int64_t delay_ms) {
+  std::lock_guard lock(mu_);
+  delays_.push_back(Delay{std::move(path), count, delay_ms});
 }
 
 void AppleDepSimulator::ExpireSessions() {
@@ -451,13 +462,22 @@ json AppleDepSimulator::DeviceJson(const dep::Device& d, int version) const {
 }
 
 void AppleDepSimulator::Handle(const httplib::Request& req, httplib::Response& res) {
+  const int64_t arrived = clock_.NowMs();
   Reply reply = Dispatch(req);
   res.status = reply.status;
   for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
   res.set_content(reply.body, kJsonType);
-  std::lock_guard lock(mu_);
-  requests_.push_back(
-      RecordedRequest{req.method, req.path, req.params, req.headers, req.body, reply.status});
+  std::unique_lock lock(mu_);
+  requests_.push_back(RecordedRequest{req.method, req.path, req.params, req.headers, req.body,
+                                      reply.status, arrived});
+  for (Delay& d : delays_) {
+    if (d.remaining > 0 && (d.path.empty() || d.path == req.path)) {
+      --d.remaining;
+      // Real time, whatever clock the simulator runs on: this is the wire.
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(d.delay_ms), [&] { return stopping_; });
+      break;
+    }
+  }
 }
 
 AppleDepSimulator::Reply AppleDepSimulator::Dispatch(const httplib::Request& req) {

@@ -26,7 +26,8 @@
 //
 // Test hooks (outside Apple's API): issue tokens, add/move/remove/activate
 // devices, inject 429/503 with Retry-After, expire sessions, revoke tokens,
-// require terms signing, force per-serial outcomes, and read back every request.
+// require terms signing, force per-serial outcomes, hold answers back (a client
+// read timeout), and read back every request with its arrival time.
 //
 // Thread-safety: thread-safe. HTTP handlers run on the server's pool; all
 // state sits behind one mutex. The destructor stops the server and joins.
@@ -34,6 +35,7 @@
 #include <httplib.h>
 
 #include <cstdint>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,7 +76,8 @@ struct RecordedRequest {
   httplib::Params params;
   httplib::Headers headers;
   std::string body;
-  int status = 0;  // what the simulator answered
+  int status = 0;        // what the simulator answered
+  int64_t time_ms = 0;   // when it arrived (the simulator's clock)
 };
 
 // Per-serial outcome forced on assign/define.
@@ -140,6 +143,11 @@ class AppleDepSimulator {
   void InjectFailure(std::string path, int count, int status, std::string retry_after = "",
                      std::string body = "");
   void ClearFailures();
+  // The next `count` requests to `path` ("" = any path) are handled as usual
+  // (their effect applies), but their answer is held back `delay_ms` before it
+  // is sent: a client with a shorter read timeout loses the answer. Cleared by
+  // ClearFailures(); the destructor releases held answers at once.
+  void DelayAnswers(std::string path, int count, int64_t delay_ms);
   // Every session dies (the next call gets 401 UNAUTHORIZED / 403 FORBIDDEN).
   void ExpireSessions();
   // Assign/define answers `outcome` for `serial` until cleared (status "").
@@ -180,6 +188,11 @@ class AppleDepSimulator {
     int status;
     std::string retry_after;
     std::string body;
+  };
+  struct Delay {
+    std::string path;
+    int remaining;
+    int64_t delay_ms;
   };
   struct Reply {
     int status = 200;
@@ -234,6 +247,9 @@ class AppleDepSimulator {
   std::map<std::string, std::pair<std::string, dep::Profile>> profiles_;  // uuid -> (server, p)
   std::unordered_map<std::string, SerialOutcome> outcomes_;               // guarded by mu_
   std::vector<Fault> faults_;                                             // guarded by mu_
+  std::vector<Delay> delays_;                                             // guarded by mu_
+  bool stopping_ = false;                                                 // guarded by mu_
+  std::condition_variable stop_cv_;  // wakes held answers when stopping_
   std::vector<RecordedRequest> requests_;                                 // guarded by mu_
   bool terms_required_ = false;                                           // guarded by mu_
   uint64_t next_fetch_key_ = 1;                                           // guarded by mu_

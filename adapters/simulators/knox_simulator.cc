@@ -657,13 +657,15 @@ KnoxSimulator::Reply KnoxSimulator::Json(const json& j) {
 }
 
 void KnoxSimulator::Handle(const httplib::Request& req, httplib::Response& res) {
+  const int64_t arrived = clock_.NowMs();
   Reply reply = Dispatch(req);
   res.status = reply.status;
   for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
   res.set_content(reply.body, kJsonType);
   std::lock_guard lock(mu_);
   requests_.push_back(
-      KnoxRecordedRequest{req.method, req.path, req.params, req.headers, req.body, reply.status});
+      KnoxRecordedRequest{req.method, req.path, req.params, req.headers, req.body, reply.status,
+                          arrived});
 }
 
 KnoxSimulator::Reply KnoxSimulator::Dispatch(const httplib::Request& req) {

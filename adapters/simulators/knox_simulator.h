@@ -80,7 +80,8 @@ struct KnoxRecordedRequest {
   httplib::Params params;
   httplib::Headers headers;
   std::string body;
-  int status = 0;  // what the simulator answered
+  int status = 0;       // what the simulator answered
+  int64_t time_ms = 0;  // when it arrived (the simulator's clock)
 };
 
 // OAuth client credentials of a simulated Knox cloud app.

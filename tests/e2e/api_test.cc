@@ -99,6 +99,21 @@ TEST_F(ApiTest, BadInputGetsAClearErrorAndWritesNothing) {
   EXPECT_EQ(name.json["error"]["code"], "user.invalid_username");
   auto type = engine_->Post("/v1/users", R"({"username":7,"role":"device_user"})", admin_);
   EXPECT_EQ(type.status, 400);
+  // A body nested deeper than the parser allows, and a device's garbage, are refused.
+  auto deep = engine_->Post("/v1/users",
+                            R"({"username":"d","role":"device_user","x":)" + std::string(100000, '[') +
+                                std::string(100000, ']') + "}",
+                            admin_);
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_EQ(deep.json["error"]["code"], "request.bad_json");
+  auto android = engine_->Post("/enroll/android", std::string("\xff\xfe{\x00", 4), "");
+  EXPECT_EQ(android.status, 400);
+  EXPECT_EQ(android.json["error"]["code"], "request.bad_json");
+  auto checkin = engine_->Send("PUT", "/mdm/apple/checkin", "<plist><dict><key>MessageType",
+                               "", "application/x-apple-aspen-mdm-checkin");
+  EXPECT_GE(checkin.status, 400);
+  EXPECT_LT(checkin.status, 500);
+  EXPECT_TRUE(checkin.json["error"]["code"].is_string()) << checkin.body;
   EXPECT_EQ(engine_->Get("/v1/audit/verify", admin_).json["records"], before);
   ASSERT_EQ(engine_->Post("/v1/users", R"({"username":"dup","role":"device_user"})", admin_).status,
             201);

@@ -317,6 +317,45 @@ TEST(KafkaEventLog, InjectedBrokerErrorsNeverDuplicateEvents) {
   }
 }
 
+// The leader of every partition moves to another broker, twice, between and during
+// appends (the writer learns it from NOT_LEADER answers and metadata): every append
+// lands once, in order, and the chain and the topic agree.
+TEST(KafkaEventLog, LeaderChangesNeverLoseOrDuplicateAnAppend) {
+  KafkaLogHarness h;
+  const std::string stream = "policy/leaders";
+  std::vector<std::string> expected;
+  StreamVersion version = 0;
+  for (int round = 0; round < 6; ++round) {
+    const int32_t leader = 1 + round % 3;
+    for (int32_t p = 0; p < KafkaLogHarness::kPartitions; ++p) {
+      ASSERT_EQ(rd_kafka_mock_partition_set_leader(h.mock(), KafkaLogHarness::kTopic, p, leader),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    if (round % 2 == 1) {
+      // The old leader still answers the next produce with NOT_LEADER_FOR_PARTITION.
+      const rd_kafka_resp_err_t moved[] = {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION};
+      rd_kafka_mock_push_request_errors_array(h.mock(), api::kProduce, 1, moved);
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::string name = "r" + std::to_string(round) + "-" + std::to_string(i);
+      auto r = AppendOne(h.log(), stream, ExpectedVersion::Exactly(version), name);
+      for (int attempt = 1; !r.ok() && attempt < 5; ++attempt) {
+        EXPECT_THAT(r, StatusIs(StatusCode::kUnavailable, "log.unavailable"));
+        r = AppendOne(h.log(), stream, ExpectedVersion::Exactly(version), name);
+      }
+      ASSERT_THAT(r, IsOk()) << name;
+      version = r->stream_version;
+      expected.push_back(name);
+    }
+    rd_kafka_mock_clear_request_errors(h.mock(), api::kProduce);
+  }
+  auto events = h.log().ReadStream(StreamId(stream), 1, SIZE_MAX);
+  ASSERT_THAT(events, IsOk());
+  EXPECT_EQ(Names(*events), expected);
+  ExpectChainVerifies(h.log(), expected.size());
+  EXPECT_EQ(TopicNames(ReadTopic(h.cluster().bootstraps())), expected);
+}
+
 TEST(KafkaEventLog, LostProduceAcknowledgementIsNotADuplicate) {
   KafkaLogHarness h;
   KafkaEventLogOptions o = h.Options();

@@ -5,6 +5,7 @@
 // <data_dir>/../engine-<n>.log.
 
 #include <httplib.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <map>
@@ -54,6 +55,10 @@ class ChildProcess {
   // that starts with `prefix`.
   Result<std::string> ReadLine(const std::string& prefix, int timeout_s = 30);
   int Stop(int sig = SIGTERM);
+  // Sends `sig` (e.g. SIGSTOP / SIGCONT: a cluster that stops answering, then resumes).
+  void Signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
 
  private:
   pid_t pid_ = -1;
