@@ -1,13 +1,12 @@
 #include "api/request_body.h"
 
+#include <algorithm>
+
 namespace ae::api {
 
 using nlohmann::json;
 
-namespace {
-
-// The deepest nesting of brackets outside strings.
-size_t Depth(std::string_view text) {
+size_t JsonDepth(std::string_view text) {
   size_t depth = 0, max = 0;
   bool in_string = false, escaped = false;
   for (char c : text) {
@@ -30,10 +29,8 @@ size_t Depth(std::string_view text) {
   return max;
 }
 
-}  // namespace
-
 Result<json> ParseJsonBody(std::string_view body) {
-  if (Depth(body) > kMaxJsonDepth) {
+  if (JsonDepth(body) > kMaxJsonDepth) {
     return InvalidArgument("request.bad_json", "the body is nested deeper than " +
                                                    std::to_string(kMaxJsonDepth) + " levels");
   }

@@ -17,6 +17,9 @@ namespace ae::api {
 // destruction recurse).
 inline constexpr size_t kMaxJsonDepth = 64;
 
+// The deepest nesting of brackets outside strings in a JSON text.
+size_t JsonDepth(std::string_view text);
+
 // The body as a JSON object. kInvalidArgument "request.bad_json" when it is not
 // JSON, nested deeper than kMaxJsonDepth, or not an object.
 Result<nlohmann::json> ParseJsonBody(std::string_view body);

@@ -172,6 +172,14 @@ std::optional<std::string> AppleDepSimulator::ServerUuid(std::string_view server
   return std::nullopt;
 }
 
+std::optional<dep::DepToken> AppleDepSimulator::IssuedToken(std::string_view server_name) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [uuid, s] : servers_) {
+    if (s->name == server_name) return s->token;
+  }
+  return std::nullopt;
+}
+
 AppleDepSimulator::MdmServer* AppleDepSimulator::ServerByNameLocked(std::string_view name) {
   for (auto& [uuid, s] : servers_) {
     if (s->name == name) return s.get();

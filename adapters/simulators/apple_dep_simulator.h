@@ -113,6 +113,9 @@ class AppleDepSimulator {
                                  const IssueTokenOptions& options = {});
   // server_uuid of `server_name`, if it exists.
   std::optional<std::string> ServerUuid(std::string_view server_name) const;
+  // The OAuth credentials inside the server's current token (tests look for them
+  // where they must never appear: logs, events, answers).
+  std::optional<dep::DepToken> IssuedToken(std::string_view server_name) const;
   // /session answers 401 "token_rejected" for this server's token from now on.
   Status RevokeToken(std::string_view server_name);
   // Organisation-wide: every call, /session included, answers 403 T_C_NOT_SIGNED.

@@ -477,11 +477,36 @@ TEST_F(DepTest, RevokedTokenAndUnsignedTermsBecomeTheAccountsState) {
                       std::chrono::seconds(20))) << Account(id).dump();
 }
 
-TEST_F(DepTest, NoSecretAppearsInEventsLogsAnswersOrPlainFiles) {
+// A whole run (people with personal data and API tokens, an account and its Apple token, a
+// profile, an assignment, a device's enrollment, a sync) leaves no secret in the engine's
+// log, its events, its answers or any file of its data dir, and no personal data in its log.
+TEST_F(DepTest, AWholeRunLeavesNoSecretInLogsEventsAnswersOrFilesAndNoPersonInTheLog) {
   json acc = ActiveAccount(3);
   std::string id = acc["id"];
-  DefineProfile(id, "Secrets");
-  // The OAuth values the engine sent to Apple.
+  json profile = DefineProfile(id, "Secrets");
+  const std::string person = "quentin.zorvath", email = "quentin.zorvath@example.org",
+                    display = "Quentin Zorvath";
+  auto created = engine_->Post("/v1/users", json{{"username", person}, {"role", "device_user"},
+                                                 {"email", email}, {"display_name", display}}
+                                                .dump(), admin_);
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto user_token = engine_->Post("/v1/users/" + person + "/tokens", "", admin_);
+  ASSERT_EQ(user_token.status, 201) << user_token.body;
+  const std::string api_token = user_token.json.value("token", "");
+  ASSERT_FALSE(api_token.empty());
+  std::string serial = engine_->Get("/v1/dep/devices?limit=1", admin_).json["items"][0]["serial_number"];
+  ASSERT_EQ(engine_->Send("PATCH", "/v1/dep/devices/" + serial,
+                          json{{"profile_id", profile["id"]}, {"user", person}}.dump(), admin_,
+                          "application/json").status, 200);
+  ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "assigned"; }));
+  auto enrolled = Phone(serial)->Enroll(Enroll());
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status().ToString();
+  EXPECT_EQ(enrolled->http_status, 200) << enrolled->error_body;
+  Sync(id);
+
+  // The OAuth values of Apple's token, and those the engine sent to Apple.
+  auto issued = sim_.IssuedToken(kServer);
+  ASSERT_TRUE(issued.has_value());
   std::string consumer_key, access_token;
   for (const auto& r : sim_.Requests()) {
     if (r.path != "/session") continue;
@@ -491,20 +516,29 @@ TEST_F(DepTest, NoSecretAppearsInEventsLogsAnswersOrPlainFiles) {
     if (std::regex_search(auth, m, std::regex(R"re(oauth_token="([^"]+)")re"))) access_token = m[1];
   }
   ASSERT_FALSE(consumer_key.empty());
-  ASSERT_FALSE(access_token.empty());
-  std::vector<std::string> secrets = {consumer_key, access_token, "PRIVATE KEY"};
+  ASSERT_EQ(access_token, issued->access_token);
+  const std::vector<std::string> secrets = {consumer_key,           issued->consumer_secret,
+                                            issued->access_token,   issued->access_secret,
+                                            admin_,                 api_token,
+                                            "PRIVATE KEY"};
+  const std::vector<std::string> personal = {person, email, display};
   auto events = engine_->Get("/v1/events?limit=1000", admin_);
   auto account = engine_->Get("/v1/dep/accounts/" + id, admin_);
-  std::string log = engine_->LogText();
+  auto device = engine_->Get("/v1/dep/devices/" + serial, admin_);
+  ASSERT_EQ(engine_->Stop(), 0);
+  const std::string log = engine_->LogText();  // the whole run, start to stop
+  EXPECT_NE(log.find("stopping"), std::string::npos);
   for (const auto& s : secrets) {
     EXPECT_EQ(events.body.find(s), std::string::npos) << s;
     EXPECT_EQ(account.body.find(s), std::string::npos) << s;
+    EXPECT_EQ(device.body.find(s), std::string::npos) << s;
     EXPECT_EQ(log.find(s), std::string::npos) << s;
   }
-  engine_->Stop();
+  for (const auto& p : personal) EXPECT_EQ(log.find(p), std::string::npos) << p;
   // Every file of the data dir: the secret store is encrypted, the log and views hold none.
   for (const auto& entry : fs::recursive_directory_iterator(engine_->data_dir())) {
     if (!entry.is_regular_file()) continue;
+    if (entry.path().filename() == "admin-token") continue;  // the bootstrap token, mode 0600
     std::ifstream in(entry.path(), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     for (const auto& s : secrets) {

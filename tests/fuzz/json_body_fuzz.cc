@@ -257,31 +257,6 @@ Status KnoxConnect(const json& body) {
 
 #undef AE_READ_STRING
 
-// Nesting depth of a JSON text (brackets outside strings), to keep the recursive
-// dump() and operator== of the round-trip check within the stack.
-size_t Depth(std::string_view text) {
-  size_t depth = 0, max = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max = std::max(max, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return max;
-}
-
 void CheckRouteRefusal(const Status& s, const json& body) {
   ae::fuzz::CheckRefusal(s, 400,
                          {"request.missing_field", "request.bad_field", "request.unknown_field",
@@ -317,7 +292,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parsed = ParseBody(input);
   if (!parsed.ok()) {
     ae::fuzz::CheckRefusal(parsed.status(), 400, {"request.bad_json"});
-    const bool too_deep = Depth(input) > ae::api::kMaxJsonDepth;
+    const bool too_deep = ae::api::JsonDepth(input) > ae::api::kMaxJsonDepth;
     AE_FUZZ_CHECK(too_deep ? parsed.status().message().find("nested deeper") != std::string::npos
                            : (parsed.status().message() == "the body is not valid JSON" ||
                               parsed.status().message() == "the body must be a JSON object"),
@@ -326,7 +301,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const json& body = *parsed;
   AE_FUZZ_CHECK(body.is_object(), "accepted a body that is not an object");
-  AE_FUZZ_CHECK(Depth(input) <= ae::api::kMaxJsonDepth, "accepted a body nested too deep");
+  AE_FUZZ_CHECK(ae::api::JsonDepth(input) <= ae::api::kMaxJsonDepth, "accepted a body nested too deep");
   {
     std::string text;
     try {
