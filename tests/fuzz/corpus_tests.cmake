@@ -3,7 +3,6 @@
 # and feeds it every file of tests/fuzz/corpus/<name>/ once (the test is in fuzz_check.h,
 # enabled by AE_FUZZ_CORPUS_DIR). A saved crash-* input fails `ctest -L unit` until fixed.
 # Included from tests/CMakeLists.txt:  include(fuzz/corpus_tests.cmake)
-# (knox_csv_corpus_test is declared there, with knox_csv_test.)
 
 # ae_fuzz_corpus_test(<name> DEPS lib...): <name>_corpus_test from fuzz/<name>_fuzz.cc.
 function(ae_fuzz_corpus_test name)
@@ -25,6 +24,7 @@ target_include_directories(ae_fuzz_http_errors PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_options(ae_fuzz_http_errors PRIVATE ${AE_WARNINGS})
 target_link_libraries(ae_fuzz_http_errors PUBLIC ae_events nlohmann_json::nlohmann_json)
 
+ae_fuzz_corpus_test(knox_csv DEPS ae_knox_csv ae_fuzz_http_errors)
 ae_fuzz_corpus_test(dep_token DEPS ae_adapters ae_fuzz_http_errors)
 ae_fuzz_corpus_test(machine_info DEPS ae_apple_mdm ae_fuzz_http_errors)
 ae_fuzz_corpus_test(checkin DEPS ae_apple_mdm ae_fuzz_http_errors)

@@ -10,7 +10,8 @@
 //  - the chunked reader's buffer stays bounded by the record limit and the chunk size.
 // A violated invariant aborts (libFuzzer reports it as a crash).
 //
-// Also linked into the unit test knox_csv_corpus_test, which replays the seed corpus.
+// Also linked into the unit test knox_csv_corpus_test, which replays the seed corpus
+// (fuzz_check.h).
 
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,11 @@
 #include <vector>
 
 #include "adapters/samsung_knox/csv_reader.h"
+#include "tests/fuzz/fuzz_check.h"
+
+namespace ae::fuzz {
+const char* const kTarget = "knox_csv_fuzz";
+}  // namespace ae::fuzz
 
 namespace {
 
@@ -31,64 +37,9 @@ using ae::kme::KnoxCsvRecord;
 using ae::kme::KnoxCsvRejection;
 using ae::kme::KnoxCsvRow;
 
-#define AE_FUZZ_CHECK(cond, what)                                                                \
-  do {                                                                                           \
-    if (!(cond)) {                                                                               \
-      std::fprintf(stderr, "knox_csv_fuzz: invariant failed: %s (%s:%d): %s\n", #cond, __FILE__, \
-                   __LINE__, std::string(what).c_str());                                         \
-      std::abort();                                                                              \
-    }                                                                                            \
-  } while (0)
-
-uint64_t SplitMix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 0xCBF29CE484222325ULL;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001B3ULL;
-  }
-  return h;
-}
-
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
+using ae::fuzz::Fnv1a;
+using ae::fuzz::SplitMix64;
+using ae::fuzz::ValidUtf8;
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
