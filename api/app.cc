@@ -121,6 +121,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   dop.apple_dep_url = options.apple_dep_url;
   dop.sync_interval = std::chrono::milliseconds(options.dep_sync_interval_ms);
   dop.retry_tick = std::chrono::milliseconds(options.dep_retry_tick_ms);
+  dop.read_timeout_ms = options.dep_read_timeout_ms;
   dop.checkpoint_path = (fs::path(options.data_dir) / "dep-adapter.checkpoint").string();
   dop.run_background = options.run_adapters;
   App* raw = app.get();

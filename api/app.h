@@ -37,6 +37,7 @@ struct AppOptions {
   std::string apple_dep_url = "https://mdmenrollment.apple.com";
   int64_t dep_sync_interval_ms = 30 * 60 * 1000;
   int64_t dep_retry_tick_ms = 30 * 1000;
+  int64_t dep_read_timeout_ms = 60 * 1000;  // how long an answer from Apple may take
   // Apple enrollment: the trust anchors of MachineInfo signatures (PEM file;
   // Apple's bundled device CA when empty), the APNs topic of the MDM push
   // certificate, and the agent app's manifest (InstallApplication).

@@ -102,6 +102,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--dep-retry-tick", dep_retry_s,
                         "seconds between checks for DEP assignments due for a retry")
       ->check(CLI::Range(int64_t{1}, int64_t{3600}))->capture_default_str();
+  int64_t dep_read_timeout_s = serve.app.dep_read_timeout_ms / 1000;
+  serve_cmd->add_option("--dep-read-timeout", dep_read_timeout_s,
+                        "seconds an answer from Apple's DEP service may take before the call "
+                        "is retried")
+      ->check(CLI::Range(int64_t{1}, int64_t{600}))->capture_default_str();
 
   ae::cli::ReplayOptions replay;
   std::vector<std::string> replay_props;
@@ -235,6 +240,7 @@ int main(int argc, char** argv) {
     serve.app.run_adapters = serve.app.kafka_brokers.empty() || serve.app.kafka_writer;
     serve.app.dep_sync_interval_ms = dep_sync_s * 1000;
     serve.app.dep_retry_tick_ms = dep_retry_s * 1000;
+    serve.app.dep_read_timeout_ms = dep_read_timeout_s * 1000;
     serve.app.knox_sync_interval_ms = knox_sync_s * 1000;
     return ae::cli::Serve(serve, std::cout);
   }

@@ -254,6 +254,7 @@ Result<std::shared_ptr<DepClientImpl>> DepAdapter::ClientFor(const std::string& 
   DepClientOptions co;
   co.base_url = options_.apple_dep_url;
   co.retry = options_.retry;
+  co.read_timeout_ms = options_.read_timeout_ms;
   if (co.retry.max_retry_after_ms == 0) {
     co.retry.max_retry_after_ms = options_.max_inline_retry_after_ms;
   }

@@ -52,6 +52,7 @@ struct DepAdapterOptions {
   std::string apple_dep_url = "https://mdmenrollment.apple.com";
   std::chrono::milliseconds sync_interval{30 * 60 * 1000};
   std::chrono::milliseconds retry_tick{30 * 1000};
+  int64_t read_timeout_ms = 60'000;                // one HTTP answer from Apple
   int64_t retry_cooldown_ms = 24LL * 3600 * 1000;  // after FAILED / NOT_ACCESSIBLE
   int64_t unavailable_retry_ms = 5LL * 60 * 1000;  // after Apple could not be reached
   // A Retry-After up to this long is waited for inside the call; a longer one

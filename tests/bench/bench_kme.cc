@@ -31,7 +31,7 @@ int KmeCsv(const KmeCsvOptions& o) {
       << "IMEI/MEID,Serial number,Order number,Model,User ID,Tags,Submitted date,Profile,Status\r\n";
   uint64_t bytes = 0;
   std::string line;
-  for (uint64_t k = 0; k < o.rows; ++k) {
+  for (uint64_t k = o.first; k < o.first + o.rows; ++k) {
     line.clear();
     line += Imei(k);
     line += ',';

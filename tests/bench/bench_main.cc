@@ -8,7 +8,7 @@
 //   engine-apply   --data-dir D --dir VIEWS
 //   prefill-users  --data-dir D --users N
 //   raw-http       --dir D --records N --listen 127.0.0.1:0
-//   kme-csv        --out F --rows N --users U
+//   kme-csv        --out F --rows N --users U [--first K]
 //   raw-kme-read   --file F
 //   raw-dep-fetch  --control URL --url URL [--server NAME]
 
@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
   kme_csv_cmd->add_option("--out", kme_csv.out, "file to write")->required();
   kme_csv_cmd->add_option("--rows", kme_csv.rows, "devices")->capture_default_str();
   kme_csv_cmd->add_option("--users", kme_csv.users, "bench users (half the User IDs exist)")
+      ->capture_default_str();
+  kme_csv_cmd->add_option("--first", kme_csv.first, "number of the first device")
       ->capture_default_str();
   b::RawKmeReadOptions raw_kme_read;
   auto* raw_kme_read_cmd = cli.add_subcommand("raw-kme-read", "the Knox CSV reader alone");

@@ -2,15 +2,19 @@
 // nothing accepted was lost and nothing was applied twice:
 //   - a large Knox CSV import (the request in flight when the process dies);
 //   - a burst of Android enrollments from several clients at once;
-//   - a zero-downtime view rebuild.
+//   - a zero-downtime view rebuild;
+//   - a DEP sync of 10,000 devices from the Apple simulator, then a burst of profile
+//     assignments that the adapter sends on to Apple.
 // After every phase: each request answered 2xx before the kill has its events in
 // the log, each device has exactly one import and at most one enrollment event,
 // the live views equal a fresh replay of the log byte for byte (a record applied
 // twice, or skipped, would differ), and the hash chain verifies.
 //
-// Short form (scripts/test): 2 kills per phase on a 20,000-row import. Long form:
-// scripts/crash (AE_CRASH_ROUNDS, AE_CRASH_IMPORT_ROWS, e.g. 10 rounds of 100,000 rows).
+// Short form (scripts/test): 2 kills per phase on a 20,000-row import and a 10,000-device
+// sync. Long form: scripts/crash (AE_CRASH_ROUNDS, AE_CRASH_IMPORT_ROWS,
+// AE_CRASH_DEP_DEVICES, e.g. 10 rounds of 100,000 rows).
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -20,6 +24,7 @@
 #include <thread>
 
 #include "adapters/samsung_knox/identifiers.h"
+#include "adapters/simulators/apple_dep_simulator.h"
 #include "tests/support/engine_process.h"
 #include "tests/support/test_support.h"
 #include "tests/support/view_compare.h"
@@ -53,6 +58,7 @@ class CrashSuite : public ::testing::Test {
  protected:
   void SetUp() override {
     rounds_ = std::max(1, EnvInt("AE_CRASH_ROUNDS", 2));
+    dep_devices_ = std::max(100, EnvInt("AE_CRASH_DEP_DEVICES", 10000));
     rows_ = std::max(100, EnvInt("AE_CRASH_IMPORT_ROWS", 20000));
     data_ = dir_.Sub("data");
     rng_.seed(static_cast<unsigned>(EnvInt("AE_CRASH_SEED", 20261125)));
@@ -61,8 +67,9 @@ class CrashSuite : public ::testing::Test {
   }
   void Restart() {
     // A burst from one address: the per-source enrollment limit would answer 429.
-    engine_ = std::make_unique<EngineProcess>(
-        data_, std::vector<std::string>{"--enroll-rate", "100000", "--enroll-burst", "100000"});
+    std::vector<std::string> args{"--enroll-rate", "100000", "--enroll-burst", "100000"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    engine_ = std::make_unique<EngineProcess>(data_, args);
     ASSERT_THAT(engine_->Start(60), IsOk()) << engine_->LogText();
   }
   void Kill() {
@@ -94,27 +101,34 @@ class CrashSuite : public ::testing::Test {
     Restart();
   }
 
-  // Every event of `type`, by stream: how many each stream has.
-  std::map<std::string, int> EventsPerStream(const std::string& type) {
-    std::map<std::string, int> out;
+  // Every event of `type` (GET /v1/events, every page).
+  std::vector<json> EventsOfType(const std::string& type) {
+    std::vector<json> out;
     std::string cursor;
     for (int page = 0; page < 10000; ++page) {
       auto r = engine_->Get("/v1/events?limit=1000&type=" + type +
                                 (cursor.empty() ? "" : "&cursor=" + cursor), admin_);
       EXPECT_EQ(r.status, 200) << r.body;
       if (r.status != 200) break;
-      for (const auto& e : r.json["items"]) ++out[e.value("stream", "")];
+      for (const auto& e : r.json["items"]) out.push_back(e);
       if (!r.json["next_cursor"].is_string()) break;
       cursor = r.json["next_cursor"];
     }
     return out;
   }
+  // Every event of `type`, by stream: how many each stream has.
+  std::map<std::string, int> EventsPerStream(const std::string& type) {
+    std::map<std::string, int> out;
+    for (const auto& e : EventsOfType(type)) ++out[e.value("stream", "")];
+    return out;
+  }
 
   TempDir dir_;
   std::string data_, admin_;
+  std::vector<std::string> extra_args_;  // more `serve` options
   std::unique_ptr<EngineProcess> engine_;
   std::mt19937 rng_;
-  int rounds_ = 2, rows_ = 20000, kills_ = 0, checks_ = 0;
+  int rounds_ = 2, rows_ = 20000, dep_devices_ = 10000, kills_ = 0, checks_ = 0;
 };
 
 TEST_F(CrashSuite, ImportEnrollmentBurstAndRebuildSurviveKillNine) {
@@ -234,6 +248,194 @@ TEST_F(CrashSuite, ImportEnrollmentBurstAndRebuildSurviveKillNine) {
   RecordProperty("kills", kills_);
   std::printf("crash suite: %d kills survived (%d rounds per phase, %d rows, %d full imports "
               "before a kill)\n", kills_, rounds_, rows_, completed_imports);
+}
+
+// The engine against the Apple DEP simulator (in this process, on loopback).
+class DepCrashSuite : public CrashSuite {
+ protected:
+  void SetUp() override {
+    extra_args_ = {"--apple-dep-url", sim_.base_url(), "--dep-sync-interval", "3600",
+                   "--dep-retry-tick", "1"};
+    CrashSuite::SetUp();
+  }
+  json Account(const std::string& id) {
+    return engine_->Get("/v1/dep/accounts/" + id, admin_).json;
+  }
+  // The account's sync has ended (not running) with `total` devices counted.
+  bool SyncedWith(const std::string& id, int total) {
+    json a = Account(id);
+    return a.is_object() && a["device_counts"].is_object() &&
+           a["device_counts"].value("total", -1) == total && a["sync"].is_object() &&
+           !a["sync"].value("running", true);
+  }
+  // Kills the engine after a random delay of at most `max_ms` while `run` works, then restarts.
+  template <typename F>
+  void KillDuring(int max_ms, F run) {
+    std::thread killer([&, delay = RandomMs(20, max_ms)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+      Kill();
+    });
+    run();
+    killer.join();
+    Restart();
+  }
+
+  sim::AppleDepSimulator sim_;
+};
+
+TEST_F(DepCrashSuite, SyncAndAssignmentsSurviveKillNine) {
+  constexpr char kServer[] = "MDM Server 1";
+  const int n = dep_devices_;
+  auto acc = engine_->Post("/v1/dep/accounts", json{{"name", kServer}}.dump(), admin_);
+  ASSERT_EQ(acc.status, 201) << acc.body;
+  const std::string id = acc.json["id"];
+  auto token = sim_.IssueToken(engine_->Get("/v1/dep/accounts/" + id + "/certificate", admin_).body,
+                               kServer);
+  ASSERT_TRUE(token.ok());
+  ASSERT_THAT(sim_.AddDevices(kServer, sim::AppleDepSimulator::MakeDevices("C02", n)), IsOk());
+  std::vector<std::string> serials;
+  for (const auto& d : sim::AppleDepSimulator::MakeDevices("C02", n)) serials.push_back(d.serial_number);
+
+  // ---- the first sync (a full fetch of n devices, started by the token upload), killed each
+  // round at a random point of its progress; the restarted engine resumes it at start.
+  std::vector<int> marks;
+  // Between 10% and 60% of the devices.
+  for (int round = 0; round < rounds_; ++round) marks.push_back(RandomMs(1, 6) * n / 10);
+  std::sort(marks.begin(), marks.end());
+  // Apple answers each page of 1,000 devices in 100 ms here (its real pace is slower): the
+  // fetch lasts about n / 10 ms, long beside the views' lag behind it, so a kill at a mark
+  // lands while the fetch runs.
+  sim_.DelayAnswers("/server/devices", n / 1000 + 10 * rounds_, 100);
+  int mid_sync_kills = 0;
+  for (int round = 0; round < rounds_; ++round) {
+    if (round == 0) {
+      auto up = engine_->Send("PUT", "/v1/dep/accounts/" + id + "/token", *token, admin_,
+                              "application/pkcs7-mime");
+      ASSERT_EQ(up.status, 200) << up.body;
+    }
+    int seen = 0;
+    WaitFor([&] {
+      seen = Account(id)["device_counts"].value("total", 0);
+      return seen >= marks[round];
+    }, std::chrono::seconds(120));
+    Kill();
+    if (seen < n) ++mid_sync_kills;
+    Restart();
+  }
+  ASSERT_TRUE(WaitFor([&] { return SyncedWith(id, n); }, std::chrono::seconds(180)))
+      << Account(id).dump();
+  EXPECT_GE(mid_sync_kills, 1) << "no kill landed while the sync was running";
+  int resumed = 0;
+  // Apple removes some devices; the next sync (from the change feed) is killed too.
+  std::set<std::string> removed_serials;
+  for (int i = 0; i < n; i += 100) removed_serials.insert(serials[i]);
+  for (const auto& s : removed_serials) ASSERT_THAT(sim_.RemoveDevice(s), IsOk());
+  const int removed = static_cast<int>(removed_serials.size());
+  KillDuring(300, [&] {
+    EXPECT_EQ(engine_->Post("/v1/dep/accounts/" + id + "/sync", "", admin_).status, 202);
+  });
+  // The restarted engine syncs every account at start; the removals arrive then.
+  ASSERT_TRUE(WaitFor([&] { return SyncedWith(id, n - removed); }, std::chrono::seconds(180)))
+      << Account(id).dump();
+  {
+    // One DepDeviceSynced per device, one DepDeviceUnassigned per removed device: no repeat.
+    auto synced = EventsPerStream("DepDeviceSynced");
+    auto unassigned = EventsPerStream("DepDeviceUnassigned");
+    EXPECT_EQ(synced.size(), static_cast<size_t>(n));
+    EXPECT_EQ(unassigned.size(), removed_serials.size());
+    int twice = 0;
+    for (const auto& [stream, k] : synced) twice += k > 1;
+    for (const auto& [stream, k] : unassigned) twice += k > 1;
+    EXPECT_EQ(twice, 0) << "a device's sync applied twice";
+    // The syncs the kills interrupted were resumed where they stopped, not started over.
+    std::string modes;
+    for (const auto& e : EventsOfType("DepSyncStarted")) {
+      const std::string mode = e["data"].value("mode", "");
+      resumed += mode == "fetch_resume";
+      modes += mode + " ";
+    }
+    EXPECT_GE(resumed, 1) << "sync modes: " << modes;
+  }
+  ExpectConsistent("dep sync");
+
+  // ---- a burst of profile assignments (PATCH), killed while the adapter sends them to Apple ----
+  auto p = engine_->Post("/v1/dep/profiles",
+                         json{{"account_id", id}, {"profile_name", "Crash"},
+                              {"is_mandatory", true}, {"is_mdm_removable", false},
+                              {"is_supervised", true}, {"skip_setup_items", {"AppleID"}}}.dump(),
+                         admin_);
+  ASSERT_EQ(p.status, 201) << p.body;
+  const std::string profile_id = p.json["id"];
+  std::string uuid;
+  ASSERT_TRUE(WaitFor([&] {
+    auto g = engine_->Get("/v1/dep/profiles/" + profile_id, admin_);
+    if (g.json.contains("profile_uuid") && g.json["profile_uuid"].is_string()) uuid = g.json["profile_uuid"];
+    return !uuid.empty();
+  }, std::chrono::seconds(30)));
+  const int to_assign = std::min(n - removed, 1000);
+  std::vector<std::string> targets;
+  for (int i = 0; static_cast<int>(targets.size()) < to_assign && i < n; ++i) {
+    if (!removed_serials.count(serials[i])) targets.push_back(serials[i]);
+  }
+  std::mutex mu;
+  std::set<std::string> accepted;
+  for (int round = 0; round <= rounds_; ++round) {
+    const bool last = round == rounds_;
+    std::atomic<size_t> next{0};
+    auto client = [&] {
+      for (size_t i; (i = next++) < targets.size();) {
+        {
+          std::lock_guard lock(mu);
+          if (accepted.count(targets[i])) continue;
+        }
+        auto r = CallLoopback(engine_->port(), "PATCH", "/v1/dep/devices/" + targets[i],
+                              json{{"profile_id", profile_id}}.dump(),
+                              {{"Authorization", "Bearer " + admin_}}, "application/json");
+        if (r.status == 200) {
+          std::lock_guard lock(mu);
+          accepted.insert(targets[i]);
+        } else if (r.status > 0) {
+          ADD_FAILURE() << "assignment of " << targets[i] << ": " << r.status << " " << r.body;
+          return;
+        } else {
+          return;  // the engine died under this request
+        }
+      }
+    };
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) clients.emplace_back(client);
+    if (!last) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(RandomMs(50, 800)));
+      Kill();
+    }
+    for (auto& t : clients) t.join();
+    if (!last) Restart();
+  }
+  EXPECT_EQ(accepted.size(), targets.size());
+  // Every accepted assignment reaches Apple and comes back as `assigned`.
+  ASSERT_TRUE(WaitFor([&] {
+    return Account(id)["device_counts"].value("assigned", -1) == static_cast<int>(targets.size());
+  }, std::chrono::seconds(180))) << Account(id).dump();
+  for (const auto& s : targets) {
+    auto d = sim_.DeviceState(s);
+    ASSERT_TRUE(d.has_value()) << s;
+    EXPECT_EQ(d->profile_uuid, uuid) << s;
+  }
+  {
+    auto requested = EventsPerStream("DepProfileAssignmentRequested");
+    auto assigned = EventsPerStream("DepProfileAssigned");
+    EXPECT_EQ(requested.size(), targets.size());
+    EXPECT_EQ(assigned.size(), targets.size());
+    int twice = 0;
+    for (const auto& [stream, k] : requested) twice += k > 1;
+    for (const auto& [stream, k] : assigned) twice += k > 1;
+    EXPECT_EQ(twice, 0) << "an assignment recorded twice";
+  }
+  ExpectConsistent("dep assignments");
+  EXPECT_EQ(kills_, 2 * rounds_ + 1);
+  std::printf("dep crash suite: %d kills survived (%d during the first sync, %d syncs resumed; "
+              "%d devices synced, %zu assignments)\n", kills_, mid_sync_kills, resumed, n,
+              targets.size());
 }
 
 }  // namespace

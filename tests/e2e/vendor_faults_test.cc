@@ -89,7 +89,8 @@ class DepFaultsTest : public ::testing::Test {
     engine_ = std::make_unique<EngineProcess>(
         dir_.Sub("data"), std::vector<std::string>{"--apple-dep-url", sim_.base_url(),
                                                    "--dep-sync-interval", "3600",
-                                                   "--dep-retry-tick", "1"});
+                                                   "--dep-retry-tick", "1",
+                                                   "--dep-read-timeout", "5"});
     ASSERT_THAT(engine_->Start(), IsOk());
     admin_ = engine_->AdminToken();
   }
@@ -383,10 +384,10 @@ TEST_F(DepFaultsTest, AnAnswerLostToTheReadTimeoutIsRetriedAndRecordedOnce) {
   const std::string uuid = S(profile["profile_uuid"]);
   const auto serials = Serials(5);
   // Apple applies the first assignment call, but its answer comes after the engine's HTTP
-  // read timeout (60 s): the engine cannot know it worked and must ask again.
-  sim_.DelayAnswers(kProfileDevices, 1, 61'000);
+  // read timeout (--dep-read-timeout 5): the engine cannot know it worked and must ask again.
+  sim_.DelayAnswers(kProfileDevices, 1, 6'000);
   Assign(serials, profile);
-  ASSERT_TRUE(WaitForCount(id, "assigned", serials.size(), std::chrono::seconds(100)))
+  ASSERT_TRUE(WaitForCount(id, "assigned", serials.size(), std::chrono::seconds(60)))
       << Account(id).dump();
   auto calls = Calls(kProfileDevices);
   ASSERT_GE(calls.size(), 2u);
