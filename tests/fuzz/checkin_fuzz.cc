@@ -18,8 +18,6 @@
 //
 // Also linked into the unit test checkin_corpus_test, which replays the seed corpus.
 
-#include <plist/plist.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -29,6 +27,7 @@
 
 #include "adapters/apple_mdm/checkin.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/plist_encoding.h"
 
 namespace ae::fuzz {
 const char* const kTarget = "checkin_fuzz";
@@ -181,28 +180,6 @@ Outcome ReadAll(std::string_view body, bool builder_round_trip) {
   return out;
 }
 
-// `body` in the other plist encoding, when libplist reads it.
-std::optional<std::string> OtherEncoding(std::string_view body, bool binary) {
-  const std::string copy(body);  // NUL-terminated, as the readers parse it
-  plist_t root = nullptr;
-  plist_from_memory(copy.data(), static_cast<uint32_t>(body.size()), &root);
-  if (root == nullptr) return std::nullopt;
-  char* out = nullptr;
-  uint32_t len = 0;
-  std::optional<std::string> result;
-  if (binary) {
-    plist_to_xml(root, &out, &len);
-    if (out != nullptr) result.emplace(out, len);
-    plist_to_xml_free(out);
-  } else {
-    plist_to_bin(root, &out, &len);
-    if (out != nullptr) result.emplace(out, len);
-    plist_to_bin_free(out);
-  }
-  plist_free(root);
-  return result;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -213,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // hold UTF-16 or ASCII text, and libplist writes strings up to a NUL), and only small inputs
   // (a binary plist beyond 4096 objects is refused, XML is not).
   if (input.size() < 8 || input.size() > 4096) return 0;
-  const bool binary = input.substr(0, 8) == "bplist00";
+  const bool binary = ae::fuzz::IsBinaryPlist(input);
   if (!binary && (!ValidUtf8(input) || input.find('\0') != std::string_view::npos)) return 0;
   // Compared only when the engine's own reader saw a dictionary: libplist's generic reader
   // (plist_from_memory, used for the conversion) accepts some binary inputs its binary
@@ -222,13 +199,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       whole.errors.find("not a property list") != std::string::npos) {
     return 0;
   }
-  const std::optional<std::string> other = OtherEncoding(input, binary);
+  const std::optional<std::string> other = ae::fuzz::OtherPlistEncoding(input, binary);
   if (!other) return 0;
   // Only a faithful conversion is compared: one that converting back and forth again
   // reproduces. (A binary dictionary may repeat a key, which XML cannot keep: the binary
   // reading sees the first value, the XML one the last.)
-  const std::optional<std::string> back = OtherEncoding(*other, !binary);
-  if (!back || OtherEncoding(*back, binary) != other) return 0;
+  const std::optional<std::string> back = ae::fuzz::OtherPlistEncoding(*other, !binary);
+  if (!back || ae::fuzz::OtherPlistEncoding(*back, binary) != other) return 0;
   const Outcome converted = ReadAll(*other, /*builder_round_trip=*/false);
   AE_FUZZ_CHECK(whole.errors == converted.errors,
                 (binary ? "binary: " : "XML: ") + Printable(whole.errors, 300) + " vs " +

@@ -20,8 +20,6 @@
 // make_seeds.sh's `keys` step; they protect nothing. make_seeds.sh signs the seeds with them.
 // Also linked into the unit test machine_info_corpus_test, which replays the seed corpus.
 
-#include <plist/plist.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -30,6 +28,7 @@
 
 #include "adapters/apple_mdm/machine_info.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/plist_encoding.h"
 
 namespace ae::fuzz {
 const char* const kTarget = "machine_info_fuzz";
@@ -174,26 +173,8 @@ void CheckRefusal(const ae::Status& s) {
 
 // `content` in the other plist encoding, when libplist reads it.
 std::optional<std::string> OtherEncoding(std::string_view content) {
-  if (content.size() < 8 || content.size() > UINT32_MAX) return std::nullopt;
-  const bool binary = content.substr(0, 8) == "bplist00";
-  const std::string copy(content);  // NUL-terminated, as the reader parses it
-  plist_t root = nullptr;
-  plist_from_memory(copy.data(), static_cast<uint32_t>(content.size()), &root);
-  if (root == nullptr) return std::nullopt;
-  char* out = nullptr;
-  uint32_t len = 0;
-  std::optional<std::string> result;
-  if (binary) {
-    plist_to_xml(root, &out, &len);
-    if (out != nullptr) result.emplace(out, len);
-    plist_to_xml_free(out);
-  } else {
-    plist_to_bin(root, &out, &len);
-    if (out != nullptr) result.emplace(out, len);
-    plist_to_bin_free(out);
-  }
-  plist_free(root);
-  return result;
+  if (content.size() < 8) return std::nullopt;
+  return ae::fuzz::OtherPlistEncoding(content, ae::fuzz::IsBinaryPlist(content));
 }
 
 }  // namespace
