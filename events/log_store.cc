@@ -1,7 +1,6 @@
 #include "events/log_store.h"
 
 #include <rocksdb/cache.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -9,6 +8,7 @@
 #include <cstring>
 
 #include "events/base/check.h"
+#include "events/rocksdb_table.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "events/upcast.h"
@@ -75,11 +75,7 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const LogStoreOptions& options)
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
   if (options.env) db_opts.env = options.env;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;  // inside the budget, not beside it
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  rocksdb::BlockBasedTableOptions table = events::LookupTableOptions(options.block_cache_bytes);
   // One budget for the memtables of all column families, charged to the block cache.
   db_opts.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
       options.write_buffer_bytes, table.block_cache);

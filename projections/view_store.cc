@@ -1,13 +1,13 @@
 #include "projections/view_store.h"
 
 #include <rocksdb/cache.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 
 #include "events/base/check.h"
+#include "events/rocksdb_table.h"
 
 namespace ae::proj {
 
@@ -25,11 +25,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const ViewStoreOptions& optio
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
   dbo.atomic_flush = true;  // every family flushes together: a checkpoint never runs ahead
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;  // inside the budget, not beside it
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  rocksdb::BlockBasedTableOptions table = events::LookupTableOptions(options.block_cache_bytes);
   // One budget for the memtables of all families (there are many), charged to the cache:
   // a bulk import fills memtables, and 64 MB per family by default would not be bounded.
   dbo.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
