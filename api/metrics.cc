@@ -25,7 +25,16 @@ std::string Metrics::RenderHttp() const {
       << "autoenroll_log_append_conflicts_total " << append_conflicts.load() << "\n"
       << "# HELP autoenroll_log_append_errors_total Appends that failed for another reason.\n"
       << "# TYPE autoenroll_log_append_errors_total counter\n"
-      << "autoenroll_log_append_errors_total " << append_errors.load() << "\n";
+      << "autoenroll_log_append_errors_total " << append_errors.load() << "\n"
+      << "# HELP autoenroll_log_append_seconds_total Time spent appending (durable write included).\n"
+      << "# TYPE autoenroll_log_append_seconds_total counter\n"
+      << "autoenroll_log_append_seconds_total " << append_micros.load() / 1e6 << "\n"
+      << "# HELP autoenroll_view_waits_total Requests that waited for the views to reach a position.\n"
+      << "# TYPE autoenroll_view_waits_total counter\n"
+      << "autoenroll_view_waits_total " << view_waits.load() << "\n"
+      << "# HELP autoenroll_view_wait_seconds_total Time those requests waited.\n"
+      << "# TYPE autoenroll_view_wait_seconds_total counter\n"
+      << "autoenroll_view_wait_seconds_total " << view_wait_micros.load() / 1e6 << "\n";
   std::lock_guard lock(mu_);
   out << "# HELP autoenroll_http_requests_total HTTP requests by route and status.\n"
       << "# TYPE autoenroll_http_requests_total counter\n";

@@ -3,6 +3,7 @@
 // decorator that counts appends whoever makes them. Thread-safe.
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,6 +20,9 @@ class Metrics {
   std::atomic<uint64_t> appended_events{0};
   std::atomic<uint64_t> append_conflicts{0};
   std::atomic<uint64_t> append_errors{0};
+  std::atomic<uint64_t> append_micros{0};      // time in Append/AppendBatch, all callers
+  std::atomic<uint64_t> view_waits{0};         // requests that waited for the views
+  std::atomic<uint64_t> view_wait_micros{0};
   // Prometheus text of everything above plus the request counters.
   std::string RenderHttp() const;
 
@@ -42,18 +46,24 @@ class CountingEventLog : public events::EventLog {
   Result<events::AppendResult> Append(const StreamId& s, ExpectedVersion e,
                                       std::vector<events::Envelope> ev) override {
     size_t n = ev.size();
+    auto started = std::chrono::steady_clock::now();
     auto r = inner_.Append(s, e, std::move(ev));
-    Count(r, n);
+    Count(r, n, started);
     return r;
   }
   std::vector<Result<events::AppendResult>> AppendBatch(std::vector<AppendItem> items) override {
     std::vector<size_t> sizes;
     for (const auto& item : items) sizes.push_back(item.events.size());
+    auto started = std::chrono::steady_clock::now();
     auto out = inner_.AppendBatch(std::move(items));
-    for (size_t i = 0; i < out.size(); ++i) Count(out[i], sizes[i]);
+    for (size_t i = 0; i < out.size(); ++i) Count(out[i], sizes[i], i == 0 ? started : Now());
     return out;
   }
-  void Count(Result<events::AppendResult>& r, size_t n) {
+  static std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
+  void Count(Result<events::AppendResult>& r, size_t n,
+             std::chrono::steady_clock::time_point started) {
+    m_.append_micros += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Now() - started).count());
     // A log that refuses writes here (a replica, a fenced writer) is, for a
     // client, a service that cannot write now: 503, not a conflict.
     if (!r.ok() && r.status().code() == StatusCode::kFailedPrecondition &&

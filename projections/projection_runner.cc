@@ -1,5 +1,7 @@
 #include "projections/projection_runner.h"
 
+#include <pthread.h>
+
 #include "events/base/logging.h"
 
 namespace ae::proj {
@@ -19,12 +21,10 @@ Status ProjectionRunner::Init() {
     if (!parsed) return Corruption("view.bad_checkpoint", "checkpoint does not parse: " + *saved);
     c = *parsed;
   }
-  {
-    std::lock_guard lock(mu_);
-    checkpoint_ = c;
-    stats_.checkpoint = c;
-  }
-  advanced_.notify_all();  // a reload (after a swap of the store) may jump ahead
+  std::lock_guard lock(mu_);
+  checkpoint_ = c;
+  stats_.checkpoint = c;
+  WakeCoveredLocked();  // a reload (after a swap of the store) may jump ahead
   return Status::Ok();
 }
 
@@ -53,20 +53,19 @@ Result<size_t> ProjectionRunner::Step(const LogCursor* limit) {
   batch.Put("checkpoints", options_.checkpoint_key, at.ToString());
   AE_RETURN_IF_ERROR(store_.Write(batch.batch()));  // views and checkpoint together
   for (Projector* p : projectors_) p->Committed();
-  {
-    std::lock_guard lock(mu_);
-    checkpoint_ = at;
-    stats_.checkpoint = at;
-    stats_.applied += records.size();
-    stats_.batches += 1;
-    stats_.error = Status::Ok();
-  }
-  advanced_.notify_all();
+  std::lock_guard lock(mu_);
+  checkpoint_ = at;
+  stats_.checkpoint = at;
+  stats_.applied += records.size();
+  stats_.batches += 1;
+  stats_.error = Status::Ok();
+  WakeCoveredLocked();
   return records.size();
 }
 
 void ProjectionRunner::Start() {
   thread_ = std::jthread([this](std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "ae-views");
     auto logger = log::Get("projections");
     while (!stop.stop_requested()) {
       auto n = Step();
@@ -159,21 +158,34 @@ RunnerStats ProjectionRunner::stats() const {
   return stats_;
 }
 
+bool ProjectionRunner::CoversLocked(const LogCursor& target) const {
+  for (const auto& [p, next] : target.next_offsets()) {
+    if (checkpoint_.Next(p) < next) return false;
+  }
+  return true;
+}
+
+void ProjectionRunner::WakeCoveredLocked() const {
+  for (Waiter* w : waiters_) {
+    if (CoversLocked(*w->target)) w->cv.notify_one();  // under mu_: w lives on its stack
+  }
+}
+
 bool ProjectionRunner::WaitUntilCovers(const LogPosition& pos,
                                        std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  return advanced_.wait_for(lock, timeout, [&] { return checkpoint_.Covers(pos); });
+  return WaitUntilCovers(LogCursor::After(pos), timeout);
 }
 
 bool ProjectionRunner::WaitUntilCovers(const LogCursor& cursor,
                                        std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
-  return advanced_.wait_for(lock, timeout, [&] {
-    for (const auto& [p, next] : cursor.next_offsets()) {
-      if (checkpoint_.Next(p) < next) return false;
-    }
-    return true;
-  });
+  if (CoversLocked(cursor)) return true;
+  if (timeout.count() <= 0) return false;
+  Waiter w{&cursor, {}};
+  waiters_.push_back(&w);
+  bool covered = w.cv.wait_for(lock, timeout, [&] { return CoversLocked(cursor); });
+  std::erase(waiters_, &w);
+  return covered;
 }
 
 }  // namespace ae::proj

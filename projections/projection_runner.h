@@ -85,8 +85,18 @@ class ProjectionRunner {
   std::vector<Projector*> projectors_;
   ProjectionRunnerOptions options_;
 
+  // A thread in WaitUntilCovers. Each has its own condition variable and is woken only
+  // once the views cover its target: with dozens of writers waiting, one shared
+  // notify_all per batch woke them all to find most of them not covered yet.
+  struct Waiter {
+    const LogCursor* target;
+    std::condition_variable cv;
+  };
+  bool CoversLocked(const LogCursor& target) const;
+  void WakeCoveredLocked() const;
+
   mutable std::mutex mu_;
-  mutable std::condition_variable advanced_;
+  mutable std::vector<Waiter*> waiters_;  // guarded by mu_
   LogCursor checkpoint_;            // guarded by mu_; memory only after disk
   RunnerStats stats_;               // guarded by mu_
   std::jthread thread_;             // last: stopped before the members above go

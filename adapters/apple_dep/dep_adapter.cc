@@ -114,6 +114,7 @@ DepAdapter::DepAdapter(events::EventLog& log, domain::CommandBus& bus, events::S
       options_(std::move(options)),
       hooks_(std::move(hooks)) {
   cursor_ = LoadCheckpoint();
+  saved_ = cursor_;
 }
 
 DepAdapter::~DepAdapter() { Stop(); }
@@ -134,9 +135,9 @@ Status DepAdapter::Start() {
     subscription_ = std::make_unique<events::Subscription>(
         log_, cursor_, [this](const std::vector<events::RecordedEvent>& records) -> Status {
           std::lock_guard l(drain_mu_);
-          AE_RETURN_IF_ERROR(HandleRecords(records));
+          AE_ASSIGN_OR_RETURN(bool acted, HandleRecords(records));
           for (const auto& r : records) cursor_.Advance(r.position);
-          return SaveCheckpoint(cursor_);
+          return Checkpoint(acted);
         }, 1000);
   }
   thread_ = std::thread([this] { Loop(); });
@@ -152,6 +153,8 @@ void DepAdapter::Stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (subscription_) subscription_->Stop();
+  std::lock_guard lock(drain_mu_);
+  if (!(cursor_ == saved_) && SaveCheckpoint(cursor_).ok()) saved_ = cursor_;
 }
 
 void DepAdapter::RequestSync(const std::string& account_id) {
@@ -500,14 +503,24 @@ Status DepAdapter::DrainAssignments() {
   for (size_t rounds = 0; rounds < 1'000'000; ++rounds) {
     AE_ASSIGN_OR_RETURN(auto records, log_.Read(cursor_, 1000));
     if (records.empty()) return Status::Ok();
-    AE_RETURN_IF_ERROR(HandleRecords(records));
+    AE_ASSIGN_OR_RETURN(bool acted, HandleRecords(records));
     for (const auto& r : records) cursor_.Advance(r.position);
-    AE_RETURN_IF_ERROR(SaveCheckpoint(cursor_));
+    AE_RETURN_IF_ERROR(Checkpoint(acted));
   }
   return Status::Ok();
 }
 
-Status DepAdapter::HandleRecords(const std::vector<events::RecordedEvent>& records) {
+Status DepAdapter::Checkpoint(bool acted) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (cursor_ == saved_ || (!acted && now - saved_at_ms_ < 5000)) return Status::Ok();
+  AE_RETURN_IF_ERROR(SaveCheckpoint(cursor_));
+  saved_ = cursor_;
+  saved_at_ms_ = now;
+  return Status::Ok();
+}
+
+Result<bool> DepAdapter::HandleRecords(const std::vector<events::RecordedEvent>& records) {
   std::vector<events::RecordedEvent> defined, assign, remove, disown;
   for (const auto& r : records) {
     switch (r.envelope.payload_case()) {
@@ -522,7 +535,7 @@ Status DepAdapter::HandleRecords(const std::vector<events::RecordedEvent>& recor
   if (!assign.empty()) AE_RETURN_IF_ERROR(Assign(assign));
   if (!remove.empty()) AE_RETURN_IF_ERROR(RemoveOrDisown(remove, false));
   if (!disown.empty()) AE_RETURN_IF_ERROR(RemoveOrDisown(disown, true));
-  return Status::Ok();
+  return !defined.empty() || !assign.empty() || !remove.empty() || !disown.empty();
 }
 
 Status DepAdapter::DefineProfiles(const std::vector<events::RecordedEvent>& defined) {

@@ -118,7 +118,12 @@ class DepAdapter {
   Result<std::shared_ptr<DepClientImpl>> ClientFor(const std::string& account_id);
 
  private:
-  Status HandleRecords(const std::vector<events::RecordedEvent>& records);
+  // Acts on the records that concern Apple; true when there was any.
+  Result<bool> HandleRecords(const std::vector<events::RecordedEvent>& records);
+  // Saves cursor_ after records that were acted on; after records that were all
+  // irrelevant (most of the log), at most every few seconds: re-reading those after
+  // a crash costs nothing, and a durable file write per commit group does.
+  Status Checkpoint(bool acted);
   Status DefineProfiles(const std::vector<events::RecordedEvent>& defined);
   Status Assign(const std::vector<events::RecordedEvent>& requests);
   Status RemoveOrDisown(const std::vector<events::RecordedEvent>& requests, bool disown);
@@ -153,6 +158,8 @@ class DepAdapter {
 
   std::mutex drain_mu_;  // serialises HandleRecords (subscription vs DrainAssignments)
   LogCursor cursor_;     // guarded by drain_mu_
+  LogCursor saved_;      // what the checkpoint file holds; guarded by drain_mu_
+  int64_t saved_at_ms_ = 0;  // steady clock; guarded by drain_mu_
   std::unique_ptr<events::Subscription> subscription_;
 };
 

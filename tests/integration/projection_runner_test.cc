@@ -1,5 +1,8 @@
 // The projection runner against a real log and view store.
 
+#include <atomic>
+#include <thread>
+
 #include "events/base/crypto.h"
 #include "projections/all_projectors.h"
 #include "projections/projection_runner.h"
@@ -109,6 +112,33 @@ TEST_F(ProjectionRunnerTest, WaitsUntilAPositionIsCovered) {
   EXPECT_FALSE(runner_->WaitUntilCovers(LogPosition{0, r->last.offset + 100},
                                         std::chrono::milliseconds(50)));
   runner_->Stop();
+}
+
+TEST_F(ProjectionRunnerTest, EachWaiterWakesOnceItsOwnPositionIsCovered) {
+  ProjectionRunnerOptions one_by_one;
+  one_by_one.batch_size = 1;
+  runner_ = std::make_unique<ProjectionRunner>(log_.log(), *views_,
+                                               std::vector<Projector*>{&counting_}, one_by_one);
+  ASSERT_THAT(runner_->Init(), IsOk());
+  for (int i = 0; i < 10; ++i) Append("q" + std::to_string(i), "x");
+  // Waiters at positions 0..9; the views then advance one record per step.
+  std::vector<std::atomic<bool>> woke(10);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 10; ++i) {
+    waiters.emplace_back([&, i] {
+      woke[i] = runner_->WaitUntilCovers(LogPosition{0, i}, std::chrono::seconds(30));
+    });
+  }
+  for (int applied = 0; applied < 10; ++applied) {
+    ASSERT_THAT(runner_->Step(), IsOk());
+    ASSERT_TRUE(testing::WaitFor([&] { return woke[applied].load(); })) << "waiter " << applied;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int later = applied + 1; later < 10; ++later) {
+      EXPECT_FALSE(woke[later].load()) << "waiter " << later << " woke at " << applied;
+    }
+  }
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(Count("q9"), "1");
 }
 
 TEST(ProjectionRebuild, RebuiltViewsAreByteIdenticalToLiveOnes) {
