@@ -76,17 +76,6 @@ json RenderKnox(App& app, const json& rec) {
   return out;
 }
 
-Status CheckUrl(const std::string& url, const char* field) {
-  auto parsed = http::ParseBaseUrl(url);
-  if (!parsed.ok()) {
-    return InvalidArgument("kme.knox_bad_url",
-                           std::string(field) + " must be an http(s) URL: " +
-                               parsed.status().message(),
-                           field);
-  }
-  return Status::Ok();
-}
-
 Result<Reply> Connect(Server& server, Call& call) {
   App& app = server.app();
   AE_ASSIGN_OR_RETURN(json body, call.Json());
@@ -109,8 +98,8 @@ Result<Reply> Connect(Server& server, Call& call) {
                                                : KnoxDefaultBaseUrl(flag_url);
   c.token_url = token_url && !token_url->empty() ? *token_url
                                                  : KnoxDefaultTokenUrl(flag_url, c.base_url);
-  AE_RETURN_IF_ERROR(CheckUrl(c.base_url, "base_url"));
-  AE_RETURN_IF_ERROR(CheckUrl(c.token_url, "token_url"));
+  AE_RETURN_IF_ERROR(http::CheckBaseUrlField(c.base_url, "base_url", "kme.knox_bad_url"));
+  AE_RETURN_IF_ERROR(http::CheckBaseUrlField(c.token_url, "token_url", "kme.knox_bad_url"));
   c.client_id = client_id.value_or("");
   if (c.client_id.empty()) {
     return InvalidArgument("request.missing_field", "client_id is required", "client_id");

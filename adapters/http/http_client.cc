@@ -22,6 +22,14 @@ std::string BaseUrl::Origin() const {
   return scheme + "://" + host + (default_port ? "" : ":" + std::to_string(port));
 }
 
+Status CheckBaseUrlField(std::string_view url, const std::string& field,
+                         const std::string& code) {
+  auto parsed = ParseBaseUrl(url);
+  if (parsed.ok()) return Status::Ok();
+  return InvalidArgument(code, field + " must be an http(s) URL: " + parsed.status().message(),
+                         field);
+}
+
 Result<BaseUrl> ParseBaseUrl(std::string_view url) {
   auto bad = [&](const char* why) {
     return InvalidArgument("http.bad_base_url", std::string("base URL: ") + why, "base_url");

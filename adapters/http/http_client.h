@@ -52,6 +52,9 @@ struct BaseUrl {
   std::string Origin() const;
 };
 Result<BaseUrl> ParseBaseUrl(std::string_view url);
+// For a request body's URL field: OK when `url` is a base URL ParseBaseUrl accepts, else
+// 400 `code` naming `field`, with ParseBaseUrl's reason.
+Status CheckBaseUrlField(std::string_view url, const std::string& field, const std::string& code);
 
 class HttpClient {
  public:

@@ -2,8 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <algorithm>
-#include <array>
 #include <string_view>
 
 namespace ae::domain::dep {
@@ -196,22 +194,6 @@ Result<std::vector<Envelope>> Decide(const ProfileState& s, const ProfileDefinit
   e.mutable_dep_profile_definition_failed()->set_code(c.code);
   e.mutable_dep_profile_definition_failed()->set_message(c.message);
   return One(std::move(e));
-}
-
-bool IsKnownSkipKey(std::string_view key) {
-  static constexpr std::array<std::string_view, 53> kKeys = {
-      "Accessibility", "AccessibilityAppearance", "ActionButton", "Android", "Appearance",
-      "AppleID", "AppStore", "Biometric", "CameraButton", "DeviceFeaturesTour",
-      "DeviceToDeviceMigration", "Diagnostics", "DisplayTone", "EnableLockdownMode", "FileVault",
-      "HomeButtonSensitivity", "iCloudDiagnostics", "iCloudStorage", "iMessageAndFaceTime",
-      "Intelligence", "Keyboard", "LiquidGlass", "Location",
-      "MessagingActivationUsingPhoneNumber", "Multitasking", "OnBoarding", "OSShowcase",
-      "Passcode", "Payment", "Privacy", "Restore", "RestoreCompleted", "Safety",
-      "SafetyAndHandling", "ScreenSaver", "ScreenTime", "SIMSetup", "Siri", "SoftwareUpdate",
-      "SpokenLanguage", "TapToSetup", "TermsOfAddress", "Tips", "TOS", "TVHomeScreenSync",
-      "TVProviderSignIn", "TVRoom", "UnlockWithWatch", "UpdateCompleted", "Wallpaper",
-      "WatchMigration", "WebContentFiltering", "Welcome"};
-  return key == "Zoom" || std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end();
 }
 
 // ---- devices ------------------------------------------------------------------

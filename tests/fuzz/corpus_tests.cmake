@@ -16,13 +16,15 @@ function(ae_fuzz_corpus_test name)
   gtest_discover_tests(${test} TEST_PREFIX "${name}." PROPERTIES LABELS unit)
 endfunction()
 
-# api/http_errors.cc (fuzz_check.h's CheckRefusal) and api/request_body.cc, without the
-# rest of ae_api.
+# api/http_errors.cc (fuzz_check.h's CheckRefusal), api/request_body.cc and
+# api/dep_profile.cc, without the rest of ae_api.
 add_library(ae_fuzz_http_errors STATIC ${PROJECT_SOURCE_DIR}/api/http_errors.cc
-                                       ${PROJECT_SOURCE_DIR}/api/request_body.cc)
+                                       ${PROJECT_SOURCE_DIR}/api/request_body.cc
+                                       ${PROJECT_SOURCE_DIR}/api/dep_profile.cc)
 target_include_directories(ae_fuzz_http_errors PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_options(ae_fuzz_http_errors PRIVATE ${AE_WARNINGS})
-target_link_libraries(ae_fuzz_http_errors PUBLIC ae_events nlohmann_json::nlohmann_json)
+target_link_libraries(ae_fuzz_http_errors PUBLIC ae_domain ae_events
+                                                 nlohmann_json::nlohmann_json)
 
 ae_fuzz_corpus_test(knox_csv DEPS ae_knox_csv ae_fuzz_http_errors)
 ae_fuzz_corpus_test(dep_token DEPS ae_adapters ae_fuzz_http_errors)

@@ -1,9 +1,10 @@
 // libFuzzer target: the JSON request bodies of the HTTP routes, up to the error answer.
 //
 // Linked and fuzzed as they are: api/request_body.cc (the body parser with its depth
-// limit, and the field reads every route uses), api/http_errors.cc (HttpStatusFor,
-// ErrorBody, StatusForHttp) and adapters/http/http_client.cc ParseBaseUrl (the Knox
-// connection's URLs). Below, each route's field schema, as the handlers in
+// limit, and the field reads every route uses), api/dep_profile.cc (the DEP profile's
+// reader, with domain/dep/skip_keys.cc), api/http_errors.cc (HttpStatusFor, ErrorBody,
+// StatusForHttp) and adapters/http/http_client.cc ParseBaseUrl and CheckBaseUrlField (the
+// Knox connection's URLs). Below, each route's field schema, as the handlers in
 // api/routes_*.cc read their bodies, drives those functions.
 //
 // Each input is one body, read by every route's field schema in turn. Invariants:
@@ -27,8 +28,10 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/http_client.h"
+#include "api/dep_profile.h"
 #include "api/http_errors.h"
 #include "api/request_body.h"
+#include "domain/dep/dep.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace ae::fuzz {
@@ -51,16 +54,8 @@ using ae::api::StrField;
 using ae::api::StringField;
 Result<json> ParseBody(const std::string& body) { return ae::api::ParseJsonBody(body); }
 
-// api/routes_kme_knox.cc CheckUrl.
 Status CheckUrl(const std::string& url, const char* field) {
-  auto parsed = ae::http::ParseBaseUrl(url);
-  if (!parsed.ok()) {
-    return InvalidArgument("kme.knox_bad_url",
-                           std::string(field) + " must be an http(s) URL: " +
-                               parsed.status().message(),
-                           field);
-  }
-  return Status::Ok();
+  return ae::http::CheckBaseUrlField(url, field, "kme.knox_bad_url");
 }
 
 // ---- the routes' field schemas -----------------------------------------------------------
@@ -113,65 +108,59 @@ Status CreateAccount(const json& body) {
   return Status::Ok();
 }
 
-// POST /v1/dep/profiles: the field reads of ParseProfile.
+// POST /v1/dep/profiles: api/dep_profile.cc ParseProfile, linked as it is. What it
+// accepts holds exactly what the body says (or the defaults), within Apple's limits.
 Status DefineProfile(const json& body) {
-  AE_ASSIGN_OR_RETURN(std::string account_id, StrField(body, "account_id", 64));
-  CheckString(body, "account_id", account_id, 64);
-  if (account_id.empty()) {
-    return InvalidArgument("request.missing_field", "account_id is required", "account_id");
+  const std::string kDefaultUrl = "http://127.0.0.1:8080/enroll/apple";
+  AE_ASSIGN_OR_RETURN(auto p, ae::api::ParseProfile(body, kDefaultUrl));
+  AE_FUZZ_CHECK(!p.account_id().empty() && !p.profile_name().empty(), "required fields");
+  CheckString(body, "account_id", p.account_id(), 64);
+  CheckString(body, "profile_name", p.profile_name(), 255);
+  if (body.contains("url") && body["url"].is_string() && !body["url"].get<std::string>().empty()) {
+    CheckString(body, "url", p.url(), 2048);
+  } else {
+    AE_FUZZ_CHECK(p.url() == kDefaultUrl, "default url");
   }
-  AE_ASSIGN_OR_RETURN(std::string name, StrField(body, "profile_name", 255));
-  CheckString(body, "profile_name", name, 255);
-  if (name.empty()) {
-    return InvalidArgument("dep.config_name_required", "profile_name is required", "profile_name");
+  AE_FUZZ_CHECK(p.url().rfind("https://", 0) == 0 || p.url().rfind("http://", 0) == 0, "url");
+  CheckString(body, "configuration_web_url", p.configuration_web_url(), 2048);
+  const std::pair<const char*, bool> kFlags[] = {
+      {"is_mandatory", false},        {"is_mdm_removable", true},    {"is_supervised", true},
+      {"await_device_configured", false}, {"allow_pairing", true},  {"is_multi_user", false},
+      {"auto_advance_setup", false},  {"do_not_use_profile_from_backup", false}};
+  const bool got[] = {p.is_mandatory(),  p.is_mdm_removable(), p.is_supervised(),
+                      p.await_device_configured(), p.allow_pairing(), p.is_multi_user(),
+                      p.auto_advance_setup(), p.do_not_use_profile_from_backup()};
+  for (size_t i = 0; i < 8; ++i) {
+    const auto& [name, def] = kFlags[i];
+    const json* v = body.contains(name) ? &body[name] : nullptr;
+    AE_FUZZ_CHECK(got[i] == (v != nullptr && v->is_boolean() ? v->get<bool>() : def), name);
   }
-  AE_ASSIGN_OR_RETURN(std::string url, StrField(body, "url", 2048));
-  CheckString(body, "url", url, 2048);
-  if (url.empty()) url = "http://127.0.0.1:8080/enroll/apple";
-  if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
-    return InvalidArgument("dep.url_invalid", "url must be an http(s) URL", "url");
-  }
-  AE_READ_STRING(StrField(body, "configuration_web_url", 2048), "configuration_web_url", 2048);
-  bool flags[8];
-  const char* const kFlags[] = {"is_mandatory",           "is_mdm_removable", "is_supervised",
-                                "await_device_configured", "allow_pairing",    "is_multi_user",
-                                "auto_advance_setup",      "do_not_use_profile_from_backup"};
-  const bool kDefaults[] = {false, true, true, false, true, false, false, false};
-  for (int i = 0; i < 8; ++i) {
-    AE_ASSIGN_OR_RETURN(flags[i], BoolField(body, kFlags[i], kDefaults[i]));
-    const json* v = body.contains(kFlags[i]) ? &body[kFlags[i]] : nullptr;
-    AE_FUZZ_CHECK(flags[i] == (v != nullptr && v->is_boolean() ? v->get<bool>() : kDefaults[i]),
-                  kFlags[i]);
-  }
-  if (flags[3] && !flags[2]) {
-    return InvalidArgument("dep.flags_invalid", "await_device_configured needs is_supervised",
-                           "await_device_configured");
-  }
-  const std::pair<const char*, size_t> kStrings[] = {
-      {"support_phone_number", 64}, {"support_email_address", 250}, {"department", 125},
-      {"org_magic", 256},           {"language", 16},               {"region", 16}};
-  std::string email;
-  for (const auto& [f, max] : kStrings) {
-    AE_ASSIGN_OR_RETURN(std::string v, StrField(body, f, max));
-    CheckString(body, f, v, max);
-    if (std::string_view(f) == "support_email_address") email = v;
-  }
-  if (!email.empty() && email.find('@') == std::string::npos) {
-    return InvalidArgument("dep.support_email_invalid", "support_email_address must be an e-mail",
-                           "support_email_address");
-  }
-  for (const char* name : {"skip_setup_items", "anchor_certs", "supervising_host_certs"}) {
-    if (!body.contains(name) || body[name].is_null()) continue;
-    if (!body[name].is_array() || body[name].size() > 256) {
-      return InvalidArgument("request.bad_field", std::string(name) + " must be a list of strings",
-                             name);
+  AE_FUZZ_CHECK(!p.await_device_configured() || p.is_supervised(), "await_device_configured");
+  CheckString(body, "support_phone_number", p.support_phone_number(), 64);
+  CheckString(body, "support_email_address", p.support_email_address(), 250);
+  CheckString(body, "department", p.department(), 125);
+  CheckString(body, "org_magic", p.org_magic(), 256);
+  CheckString(body, "language", p.language(), 16);
+  CheckString(body, "region", p.region(), 16);
+  AE_FUZZ_CHECK(p.support_email_address().empty() ||
+                    p.support_email_address().find('@') != std::string::npos,
+                "support_email_address");
+  auto same_list = [&](const char* name, const auto& list) {
+    if (!body.contains(name) || body[name].is_null()) {
+      AE_FUZZ_CHECK(list.empty(), name);
+      return;
     }
-    for (const auto& v : body[name]) {
-      if (!v.is_string()) {
-        return InvalidArgument("request.bad_field",
-                               std::string(name) + " must be a list of strings", name);
-      }
+    AE_FUZZ_CHECK(body[name].is_array() && body[name].size() == static_cast<size_t>(list.size()),
+                  name);
+    for (int i = 0; i < list.size(); ++i) {
+      AE_FUZZ_CHECK(body[name][i] == list[i], name);
     }
+  };
+  same_list("skip_setup_items", p.skip_setup_items());
+  same_list("anchor_certs", p.anchor_certs());
+  same_list("supervising_host_certs", p.supervising_host_certs());
+  for (const auto& k : p.skip_setup_items()) {
+    AE_FUZZ_CHECK(ae::domain::dep::IsKnownSkipKey(k), "skip_setup_items");
   }
   return Status::Ok();
 }
@@ -262,7 +251,7 @@ void CheckRouteRefusal(const Status& s, const json& body) {
                          {"request.missing_field", "request.bad_field", "request.unknown_field",
                           "user.invalid_email", "dep.config_name_required", "dep.url_invalid",
                           "dep.flags_invalid", "dep.support_email_invalid", "kme.bad_source",
-                          "kme.knox_bad_url"});
+                          "kme.knox_bad_url", "dep.skip_item_invalid"});
   // Every refusal names its field; only an unknown key may be "" ({"": 1}).
   AE_FUZZ_CHECK(!s.field().empty() || s.reason() == "request.unknown_field", s.ToString());
   // The field named is one the body has, or a required one it lacks.
