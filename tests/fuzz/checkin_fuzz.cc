@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "adapters/apple_mdm/checkin.h"
+#include "events/base/text.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/plist_encoding.h"
 
@@ -124,10 +125,12 @@ void CheckResult(const CommandResult& r, bool builder_round_trip) {
   AE_FUZZ_CHECK(again->udid == r.udid && again->status == r.status &&
                     again->command_uuid == r.command_uuid,
                 "BuildCommandResultPlist() round trip changed it");
-  // The builder wraps the text in one MCMDMErrorDomain entry; the reader keeps 1024 bytes
-  // of a description.
+  // The builder wraps the text in one MCMDMErrorDomain entry; the reader keeps at most
+  // 1024 bytes of a description, cut at a character boundary.
   const std::string chain =
-      r.error_chain_text.empty() ? "" : "MCMDMErrorDomain 12021: " + r.error_chain_text.substr(0, 1024);
+      r.error_chain_text.empty()
+          ? ""
+          : "MCMDMErrorDomain 12021: " + std::string(ae::text::Utf8Prefix(r.error_chain_text, 1024));
   AE_FUZZ_CHECK(again->error_chain_text == chain, Printable(again->error_chain_text));
 }
 
