@@ -20,7 +20,7 @@ class Metrics {
   std::atomic<uint64_t> appended_events{0};
   std::atomic<uint64_t> append_conflicts{0};
   std::atomic<uint64_t> append_errors{0};
-  std::atomic<uint64_t> append_micros{0};      // time in Append/AppendBatch, all callers
+  std::atomic<uint64_t> append_micros{0};      // time in Append and AppendBatch calls
   std::atomic<uint64_t> view_waits{0};         // requests that waited for the views
   std::atomic<uint64_t> view_wait_micros{0};
   // Prometheus text of everything above plus the request counters.
@@ -48,7 +48,8 @@ class CountingEventLog : public events::EventLog {
     size_t n = ev.size();
     auto started = std::chrono::steady_clock::now();
     auto r = inner_.Append(s, e, std::move(ev));
-    Count(r, n, started);
+    Took(started);
+    Count(r, n);
     return r;
   }
   std::vector<Result<events::AppendResult>> AppendBatch(std::vector<AppendItem> items) override {
@@ -56,14 +57,16 @@ class CountingEventLog : public events::EventLog {
     for (const auto& item : items) sizes.push_back(item.events.size());
     auto started = std::chrono::steady_clock::now();
     auto out = inner_.AppendBatch(std::move(items));
-    for (size_t i = 0; i < out.size(); ++i) Count(out[i], sizes[i], i == 0 ? started : Now());
+    Took(started);
+    for (size_t i = 0; i < out.size(); ++i) Count(out[i], sizes[i]);
     return out;
   }
-  static std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
-  void Count(Result<events::AppendResult>& r, size_t n,
-             std::chrono::steady_clock::time_point started) {
-    m_.append_micros += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Now() - started).count());
+  void Took(std::chrono::steady_clock::time_point started) {
+    m_.append_micros += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count());
+  }
+  void Count(Result<events::AppendResult>& r, size_t n) {
     // A log that refuses writes here (a replica, a fenced writer) is, for a
     // client, a service that cannot write now: 503, not a conflict.
     if (!r.ok() && r.status().code() == StatusCode::kFailedPrecondition &&

@@ -198,6 +198,11 @@ TEST_F(ApiTest, EventsAuditAndMetricsDescribeTheLog) {
       << metrics.body;
   EXPECT_NE(metrics.body.find("route=\"/v1/policies\",status=\"201\"} 2"), std::string::npos);
   EXPECT_NE(metrics.body.find("autoenroll_projection_lag_records"), std::string::npos);
+  // The time those appends took (durable writes: above zero).
+  auto at = metrics.body.find("\nautoenroll_log_append_seconds_total ");
+  ASSERT_NE(at, std::string::npos) << metrics.body;
+  EXPECT_GT(std::stod(metrics.body.substr(at + 37)), 0.0) << metrics.body.substr(at, 60);
+  EXPECT_NE(metrics.body.find("\nautoenroll_view_wait_seconds_total "), std::string::npos);
   auto ready = engine_->Get("/readyz");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(ready.json["ready"], true);

@@ -127,10 +127,9 @@ void CheckResult(const CommandResult& r, bool builder_round_trip) {
                 "BuildCommandResultPlist() round trip changed it");
   // The builder wraps the text in one MCMDMErrorDomain entry; the reader keeps at most
   // 1024 bytes of a description, cut at a character boundary.
+  const std::string_view kept = ae::text::Utf8Prefix(r.error_chain_text, 1024);
   const std::string chain =
-      r.error_chain_text.empty()
-          ? ""
-          : "MCMDMErrorDomain 12021: " + std::string(ae::text::Utf8Prefix(r.error_chain_text, 1024));
+      r.error_chain_text.empty() ? "" : "MCMDMErrorDomain 12021: " + std::string(kept);
   AE_FUZZ_CHECK(again->error_chain_text == chain, Printable(again->error_chain_text));
 }
 
