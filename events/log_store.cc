@@ -8,9 +8,9 @@
 #include <cstring>
 
 #include "events/base/check.h"
-#include "events/rocksdb_table.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/rocksdb_table.h"
 #include "events/upcast.h"
 
 namespace ae::events {

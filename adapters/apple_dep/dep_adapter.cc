@@ -511,8 +511,7 @@ Status DepAdapter::DrainAssignments() {
 }
 
 Status DepAdapter::Checkpoint(bool acted) {
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch()).count();
+  const int64_t now = clock_.NowMs();
   if (cursor_ == saved_ || (!acted && now - saved_at_ms_ < 5000)) return Status::Ok();
   AE_RETURN_IF_ERROR(SaveCheckpoint(cursor_));
   saved_ = cursor_;

@@ -159,7 +159,7 @@ class DepAdapter {
   std::mutex drain_mu_;  // serialises HandleRecords (subscription vs DrainAssignments)
   LogCursor cursor_;     // guarded by drain_mu_
   LogCursor saved_;      // what the checkpoint file holds; guarded by drain_mu_
-  int64_t saved_at_ms_ = 0;  // steady clock; guarded by drain_mu_
+  int64_t saved_at_ms_ = 0;  // clock_ ms of the last save; guarded by drain_mu_
   std::unique_ptr<events::Subscription> subscription_;
 };
 

@@ -54,10 +54,6 @@ using ae::api::StrField;
 using ae::api::StringField;
 Result<json> ParseBody(const std::string& body) { return ae::api::ParseJsonBody(body); }
 
-Status CheckUrl(const std::string& url, const char* field) {
-  return ae::http::CheckBaseUrlField(url, field, "kme.knox_bad_url");
-}
-
 // ---- the routes' field schemas -----------------------------------------------------------
 
 // What a route read from the body, for the consistency checks.
@@ -221,7 +217,7 @@ Status KnoxConnect(const json& body) {
     }
   }
   if (base_url && !base_url->empty()) {
-    AE_RETURN_IF_ERROR(CheckUrl(*base_url, "base_url"));
+    AE_RETURN_IF_ERROR(ae::http::CheckBaseUrlField(*base_url, "base_url", "kme.knox_bad_url"));
     auto parsed = ae::http::ParseBaseUrl(*base_url);
     AE_FUZZ_CHECK(parsed.ok() && (parsed->scheme == "http" || parsed->scheme == "https") &&
                       !parsed->host.empty() && parsed->port > 0 && parsed->port <= 65535 &&
@@ -233,7 +229,9 @@ Status KnoxConnect(const json& body) {
                       origin->port == parsed->port && origin->prefix.empty(),
                   parsed->Origin());
   }
-  if (token_url && !token_url->empty()) AE_RETURN_IF_ERROR(CheckUrl(*token_url, "token_url"));
+  if (token_url && !token_url->empty()) {
+    AE_RETURN_IF_ERROR(ae::http::CheckBaseUrlField(*token_url, "token_url", "kme.knox_bad_url"));
+  }
   const std::string id = client_id.value_or("");
   if (id.empty()) {
     return InvalidArgument("request.missing_field", "client_id is required", "client_id");
