@@ -125,48 +125,76 @@ Result<Principal> Server::Authenticate(const httplib::Request& req) {
     return Unauthenticated("auth.required", "send Authorization: Bearer <token>");
   }
   std::string token = auth.substr(prefix.size());
-  std::string hash = crypto::Sha256(token);
+  std::string hash = crypto::Sha256(token);  // the cache's key, in memory only
   // Read the generation before the lookup: a change committed meanwhile makes
   // the entry stale at once.
   const uint64_t generation = proj::UsersViewGeneration().load(std::memory_order_acquire);
+  CachedPrincipal found;
+  bool cached = false;
   {
     std::shared_lock lock(principals_mu_);
     auto it = principals_.find(hash);
     if (it != principals_.end() && it->second.generation == generation) {
-      return it->second.principal;
+      found = it->second;
+      cached = true;
     }
   }
-  AE_ASSIGN_OR_RETURN(Principal p, LookUpPrincipal(hash));
-  std::unique_lock lock(principals_mu_);
-  if (principals_.size() >= 10'000) principals_.clear();  // bounded
-  principals_[hash] = {p, generation};
-  return p;
+  if (!cached) {
+    AE_ASSIGN_OR_RETURN(found, LookUpPrincipal(token, hash));
+    found.generation = generation;
+    std::unique_lock lock(principals_mu_);
+    if (principals_.size() >= 10'000) principals_.clear();  // bounded
+    principals_[hash] = found;
+  }
+  app_.tokens().Touch(found.token_id, Clock::Real().NowMs());
+  return found.principal;
 }
 
-Result<Principal> Server::LookUpPrincipal(const std::string& hash) {
-  AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", hash));
-  if (!rec) return Unauthenticated("auth.invalid_token", "the token is not valid");
-  auto t = nlohmann::json::parse(*rec, nullptr, false);
-  if (!t.is_object()) return Internal("internal", "token record unreadable");
-  std::string user_id = t.value("user_id", "");
+Result<Server::CachedPrincipal> Server::LookUpPrincipal(const std::string& token,
+                                                        const std::string& hash) {
+  const Status invalid = Unauthenticated("auth.invalid_token", "the token is not valid");
+  // The token's row in the views, by its id: keyed (issued by this build, or the seed),
+  // or SHA-256-derived (issued before keyed hashes).
+  const std::string legacy_id = crypto::Hex(hash).substr(0, 16);
+  std::string token_id, user_id;
+  for (const std::string& id : {app_.tokens().IdFor(token), legacy_id}) {
+    AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", id));
+    if (!rec) continue;
+    auto t = nlohmann::json::parse(*rec, nullptr, false);
+    if (!t.is_object()) return Internal("internal", "token record unreadable");
+    token_id = id;
+    user_id = t.value("user_id", "");
+    break;
+  }
+  if (token_id.empty()) {
+    // Views of format 2, live while they are rebuilt after an upgrade, key those by SHA-256.
+    AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", hash));
+    auto t = rec ? nlohmann::json::parse(*rec, nullptr, false) : nlohmann::json();
+    if (!t.is_object() || t.value("token_id", "") != legacy_id) return invalid;
+    token_id = legacy_id;
+    user_id = t.value("user_id", "");
+  }
+  // What proves the token: its verifier in the token store (keyed, constant-time).
+  AE_ASSIGN_OR_RETURN(bool matches, app_.tokens().Matches(token_id, user_id, hash));
+  if (!matches) return invalid;
   AE_ASSIGN_OR_RETURN(auto user, app_.views().Get("users", user_id));
-  if (!user) return Unauthenticated("auth.invalid_token", "the token is not valid");
+  if (!user) return invalid;
   auto u = nlohmann::json::parse(*user, nullptr, false);
-  if (!u.is_object() || u.value("deleted", false)) {
-    return Unauthenticated("auth.invalid_token", "the token is not valid");
-  }
-  // The lookup is by hash; compare the stored hash in constant time anyway.
+  if (!u.is_object() || u.value("deleted", false)) return invalid;
   bool listed = false;
-  std::string hex = crypto::Hex(hash);
-  for (const auto& h : u.value("token_hashes", nlohmann::json::array())) {
-    if (h.is_string() && crypto::ConstantTimeEquals(h.get<std::string>(), hex)) listed = true;
+  for (const auto& id : u.value("token_ids", nlohmann::json::array())) {
+    listed = listed || id == token_id;
   }
-  if (!listed) return Unauthenticated("auth.invalid_token", "the token is not valid");
-  Principal p;
-  p.user_id = user_id;
-  p.role = domain::users::ParseRole(u.value("role", "")).value_or(
+  for (const auto& h : u.value("token_hashes", nlohmann::json::array())) {  // format 2
+    listed = listed || (token_id == legacy_id && h == crypto::Hex(hash));
+  }
+  if (!listed) return invalid;
+  CachedPrincipal found;
+  found.token_id = token_id;
+  found.principal.user_id = user_id;
+  found.principal.role = domain::users::ParseRole(u.value("role", "")).value_or(
       domain::users::Role::ROLE_UNSPECIFIED);
-  return p;
+  return found;
 }
 
 Status Server::WaitForViews(const LogPosition& pos) {

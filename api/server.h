@@ -126,18 +126,19 @@ class Server {
   Status WaitForViews(const LogPosition& pos);
 
  private:
+  // token SHA-256 -> principal, valid while UsersViewGeneration() has not moved.
+  struct CachedPrincipal {
+    Principal principal;
+    std::string token_id;
+    uint64_t generation = 0;
+  };
   Result<Principal> Authenticate(const httplib::Request& req);
-  Result<Principal> LookUpPrincipal(const std::string& token_hash);
+  Result<CachedPrincipal> LookUpPrincipal(const std::string& token, const std::string& hash);
   App& app_;
   std::set<std::string> large_body_labels_;  // written before Run() only
   std::set<std::string> limited_labels_;     // written before Run() only
   std::vector<RouteInfo> routes_;            // written before Run() only
   std::unique_ptr<RateLimiter> enroll_limiter_;
-  // token SHA-256 -> principal, valid while UsersViewGeneration() has not moved.
-  struct CachedPrincipal {
-    Principal principal;
-    uint64_t generation = 0;
-  };
   std::shared_mutex principals_mu_;
   std::unordered_map<std::string, CachedPrincipal> principals_;  // guarded by principals_mu_
   ServerOptions options_;

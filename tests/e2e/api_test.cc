@@ -222,10 +222,11 @@ TEST_F(ApiTest, DataSurvivesARestartAndASecondEngineCannotTakeThePort) {
 
 TEST(ApiBootstrap, AnAdminTokenFromTheEnvironmentIsUsed) {
   TempDir dir;
-  EngineProcess engine(dir.Sub("data"), {}, {{"AUTOENROLL_ADMIN_TOKEN", "seeded-token-123456"}});
+  const std::string seed = "seeded-Xk2pQ9vLm4Rt7wZa1Bc6Dn8Fh3Jy5Gs0UeVo";  // strong enough
+  EngineProcess engine(dir.Sub("data"), {}, {{"AUTOENROLL_ADMIN_TOKEN", seed}});
   ASSERT_THAT(engine.Start(), IsOk());
-  EXPECT_EQ(engine.AdminToken(), "seeded-token-123456");
-  EXPECT_EQ(engine.Get("/v1/users", "seeded-token-123456").status, 200);
+  EXPECT_EQ(engine.AdminToken(), seed);
+  EXPECT_EQ(engine.Get("/v1/users", seed).status, 200);
 }
 
 TEST_F(ApiTest, ForgettingAPersonRedactsThemAndKeepsTheChain) {

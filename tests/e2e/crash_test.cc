@@ -78,7 +78,7 @@ TEST(CrashSafety, KillNineWhileProjectingLosesAndDuplicatesNothing) {
     int users = 0;
     ASSERT_THAT((*views)->Scan("users", "prefill", "", [&](std::string_view, std::string_view v) {
       auto j = nlohmann::json::parse(v);
-      EXPECT_EQ(j["token_hashes"].size(), size_t{kTokens}) << j["user_id"];
+      EXPECT_EQ(j["token_ids"].size(), size_t{kTokens}) << j["user_id"];
       ++users;
       return true;
     }), IsOk());
