@@ -174,7 +174,9 @@ void ApiTokens::StartFlushing(std::chrono::milliseconds interval) {
         flush_cv_.wait_for(lock, stop, interval, [] { return false; });
       }
       Status s = FlushUsage();
-      if (!s.ok()) log::Get("api")->warn("cannot save the API tokens' last-use times: {}", s.ToString());
+      if (!s.ok()) {
+        log::Get("api")->warn("cannot save the API tokens' last-use times: {}", s.ToString());
+      }
     }
   });
 }

@@ -226,7 +226,8 @@ Status KafkaKeyBackend::ProduceMany(
     auto err = rd_kafka_producev(
         producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(0),
         RD_KAFKA_V_KEY(subject_id.data(), subject_id.size()),
-        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
+        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
+                         value ? value->size() : 0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
     if (err) {
       delete delivery;

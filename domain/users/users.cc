@@ -196,7 +196,8 @@ Result<std::vector<Envelope>> Decide(const UserState& s, const IssueToken& c) {
     return AlreadyExists("user.token_exists", "the user already has this token");
   }
   if (Contains(s.revoked_token_ids, c.token_id)) {
-    return FailedPrecondition("user.token_revoked", "this token was revoked and cannot be issued again");
+    return FailedPrecondition("user.token_revoked",
+                              "this token was revoked and cannot be issued again");
   }
   Envelope e;
   auto* p = e.mutable_user_token_issued();
