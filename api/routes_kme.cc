@@ -423,8 +423,10 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
   AE_ASSIGN_OR_RETURN(std::string serial, StrField(body, "serial_number", 64));
   AE_ASSIGN_OR_RETURN(std::string model, StrField(body, "model", 64));
   AE_ASSIGN_OR_RETURN(std::string user_name, StrField(body, "user_id", 64));
-  // `password` is accepted and ignored: it is never stored or logged.
-  if (!user_name.empty() && !users::ValidateUsername(user_name).ok()) {
+  // `password` is accepted and ignored: it is never stored or logged. `user_id` matters
+  // only to the Knox Deployment App (KME devices get their user from the import).
+  if (source == v1::KME_SOURCE_KNOX_DEPLOYMENT && !user_name.empty() &&
+      !users::ValidateUsername(user_name).ok()) {
     return InvalidArgument("kme.bad_user_id",
                            "user_id must be 1 to 64 of letters, digits and . _ - @ +",
                            "user_id");

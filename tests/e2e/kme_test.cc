@@ -305,6 +305,15 @@ TEST_F(KmeTest, RefusedEnrollmentsAreRecordedWithTheirReason) {
   EXPECT_EQ(refusals[1]["data"]["reason"], "kme.no_user");
   EXPECT_EQ(refusals[1]["data"]["device_id"], std::string("meid:") + kMeid);
 
+  // A user id the Knox Deployment App could never use is bad input, answered before any
+  // lookup: the same for an imported device and an unknown one.
+  for (const char* imei : {kAliceImei, kUnknownImei}) {
+    auto bad_user = Enroll({{"enrollment_token", token}, {"imei", imei},
+                            {"user_id", "not a name"}, {"source", "knox_deployment"}});
+    EXPECT_EQ(bad_user.status, 400) << bad_user.body;
+    EXPECT_EQ(bad_user.json["error"]["code"], "kme.bad_user_id");
+    EXPECT_EQ(bad_user.json["error"]["field"], "user_id");
+  }
   auto none = Enroll({{"enrollment_token", token}, {"model", "SM-G991B"}});
   EXPECT_EQ(none.status, 400);
   EXPECT_EQ(none.json["error"]["code"], "kme.missing_identifiers");
@@ -606,7 +615,8 @@ TEST_F(KmeTest, TheEnrollmentAnswerNamesNoUserAndEveryRefusalIsTheSame) {
   for (const auto& [imei, source] : {std::pair{kAliceImei, "kme"},
                                      std::pair{"353922110000021", "knox_deployment"}}) {
     auto r = Enroll({{"enrollment_token", EnrollmentToken()}, {"imei", imei},
-                     {"user_id", "whoever"}, {"source", source}});
+                     {"user_id", std::string(source) == "kme" ? "Who Ever" : "whoever"},
+                     {"source", source}});  // a KME device's user_id is not read
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_TRUE(r.json["user"].is_null()) << r.body;
     EXPECT_EQ(r.body.find("alice"), std::string::npos) << r.body;
