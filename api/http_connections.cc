@@ -41,10 +41,11 @@ constexpr const char* kTls12Ciphers =
 constexpr const char* kTls13Suites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
-// A connection answered without its body read drains for this long (or this many bytes)
-// before it is closed, so that the client reads the answer rather than a reset.
-constexpr std::chrono::milliseconds kLingerTime{2000};
-constexpr size_t kLingerBytes = 1 << 20;
+// A connection answered without its body read is drained (read and discarded, in the
+// gate) for this long or this many bytes before it is closed: a client that sends its whole
+// body before reading then reads the answer rather than a reset.
+constexpr std::chrono::milliseconds kLingerTime{5000};
+constexpr size_t kLingerBytes = 64 << 20;
 // How often the gate looks for connections past their deadline.
 constexpr std::chrono::milliseconds kSweepEvery{100};
 

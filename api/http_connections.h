@@ -22,8 +22,8 @@
 //    `max_waiting_per_client` from one client address (an IPv6 /64; trusted proxies are not
 //    capped): beyond, a new connection is closed at once.
 //  - A connection whose request body was not read (refused first) is closed after the answer
-//    with a short lingering close in the gate, so the client reads the answer rather than a
-//    reset.
+//    with a lingering close in the gate (what arrives is discarded for up to 5 s or 64 MiB),
+//    so that a client still sending its body reads the answer rather than a reset.
 
 #include <httplib.h>
 #include <openssl/ssl.h>

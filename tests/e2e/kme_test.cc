@@ -412,7 +412,7 @@ TEST_F(KmeTest, SettingsGiveTheUriFingerprintAndARotatableToken) {
   const std::string uri = settings.json["mdm_server_uri"];
   EXPECT_EQ(uri.substr(uri.size() - std::string("/enroll/android").size()), "/enroll/android");
   // Plain HTTP: no fingerprint of a certificate the server does not serve (the https case
-  // is HttpEdge.KmeSettingsGiveTheFingerprintOfTheServedCertificate).
+  // is HttpEdge.TlsIs12OrBetterWithAeadSuitesAndKmeSettingsNameItsCertificate).
   EXPECT_TRUE(settings.json["certificate_fingerprint"].is_null()) << settings.body;
   const std::string first = settings.json["enrollment_token"];
   EXPECT_EQ(engine_->Get("/v1/kme/settings", admin_).json["enrollment_token"], first);
