@@ -13,10 +13,11 @@
 //    `head_timeout` of the connection's acceptance or of the request's first byte, else the
 //    connection is closed (408 when part of a head had come). An idle kept-alive connection
 //    is closed after `idle_timeout`.
-//  - Only a complete head goes to a worker, which serves that one request and gives the
-//    connection back to the gate. A body that did not fit the gate buffer is read on the
-//    worker with `read_timeout` per receive, and must keep up at least `min_body_rate`
-//    bytes per second after its first `read_timeout`. Answers are written with
+//  - Only a complete head goes to a worker, which serves that request and gives the
+//    connection back to the gate (after waiting up to 10 ms for a next whole request, when
+//    no other connection waits for a worker). A body that did not fit the gate buffer is
+//    read on the worker with `read_timeout` per receive, and must keep up at least
+//    `min_body_rate` bytes per second after its first `read_timeout`. Answers are written with
 //    `write_timeout` per send.
 //  - At most `max_waiting` connections wait in the gate, and at most
 //    `max_waiting_per_client` from one client address (an IPv6 /64; trusted proxies are not
@@ -28,6 +29,7 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -48,7 +50,7 @@ struct ConnectionOptions {
   size_t min_body_rate = 16 << 10;                   // bytes/s of a body read on a worker
   size_t gate_buffer_bytes = 64 << 10;               // a head, and a body that fits with it
   size_t max_waiting = 8192;                         // connections in the gate
-  size_t max_waiting_per_client = 64;
+  size_t max_waiting_per_client = 256;
   size_t keep_alive_max_count = 10000;               // requests per connection
   Networks trusted_proxies;                          // not capped per client
 };
@@ -91,6 +93,7 @@ class GatedHttpServer : public httplib::Server {
   std::unique_ptr<Gate> gate_;
   std::unique_ptr<httplib::ThreadPool> workers_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> queued_{0};  // requests waiting for a worker
 };
 
 }  // namespace ae::api

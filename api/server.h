@@ -52,7 +52,7 @@ struct ServerOptions {
   int head_timeout_s = 10;
   int read_timeout_s = 5;
   size_t min_body_bytes_per_s = 16 << 10;
-  size_t max_waiting_connections_per_client = 64;  // connections waiting for a head
+  size_t max_waiting_connections_per_client = 256;  // connections waiting for a head
   std::chrono::milliseconds min_position_wait{5000};
   int max_view_waits_per_client = 8;        // concurrent min_position waits per user
   std::string tls_cert, tls_key;            // HTTPS when both are set; one alone is refused
