@@ -406,10 +406,10 @@ class GatedHttpServer::Gate {
       std::lock_guard lock(mu_);
       if (stopped_) return;
       stopped_ = true;
+      Wake();
     }
-    Wake();
     if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(mu_);  // no Post() wakes the gate from here on
     incoming_.clear();
     if (epoll_ >= 0) ::close(epoll_);
     if (wake_ >= 0) ::close(wake_);
@@ -471,17 +471,16 @@ class GatedHttpServer::Gate {
  private:
   enum class Next { kWait, kDispatch, kClose };
 
+  // Under mu_.
   void Wake() {
     uint64_t one = 1;
     if (wake_ >= 0) (void)!::write(wake_, &one, sizeof one);
   }
 
   void Post(std::unique_ptr<Conn> c) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopped_) return;  // closed by ~Conn
-      incoming_.push_back(std::move(c));
-    }
+    std::lock_guard lock(mu_);
+    if (stopped_) return;  // closed by ~Conn
+    incoming_.push_back(std::move(c));
     Wake();
   }
 

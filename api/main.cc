@@ -30,7 +30,8 @@ void AddLogOptions(CLI::App* cmd, ae::api::AppOptions& app, std::vector<std::str
   cmd->add_option("--kafka-append-timeout-ms", app.kafka_append_timeout_ms,
                   "an append the cluster does not confirm within this fails with 503 "
                   "log.unavailable")->capture_default_str();
-  cmd->add_option("-X", props, "librdkafka property key=value (repeatable)");
+  cmd->add_option("-X", props,
+                  "librdkafka property key=value (repeatable), e.g. security.protocol=SSL");
 }
 
 bool ApplyProps(const std::vector<std::string>& props, ae::api::AppOptions& app) {
