@@ -267,8 +267,8 @@ Held Examine(const GatedHttpServer::Conn& c, size_t cap) {
 // A worker that has answered a kept-alive connection waits this long for its next request
 // before giving it back to the gate, unless other connections wait for a worker: a client
 // that sends requests back to back is then served without two thread hand-offs per request
-// (a third more requests per second on loopback). A client that does not send a whole
-// request in this time cannot hold the worker longer.
+// (which cost about a third of the keep-alive throughput on loopback). A client that does
+// not send a whole request in this time cannot hold the worker longer.
 constexpr std::chrono::microseconds kStayFor{10000};
 
 // Whether a whole next request arrives within kStayFor. *closed when the client closed.
