@@ -1,5 +1,5 @@
 // Who a rate limit counts: client addresses behind trusted proxies, IPv6 /64s, device
-// identities; and the token bucket itself.
+// identities.
 
 #include "api/rate_limiter.h"
 
@@ -22,17 +22,6 @@ Networks Nets(const std::vector<std::string>& cidrs) {
   auto n = Networks::Parse(cidrs);
   EXPECT_THAT(n, IsOk());
   return n.ok() ? *n : Networks{};
-}
-
-TEST(RateLimiter, ABurstThenTheRateAndARetryAfter) {
-  RateLimiter limiter(1.0, 3);
-  int retry = 0;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Allow("a", 1000, &retry));
-  EXPECT_FALSE(limiter.Allow("a", 1000, &retry));
-  EXPECT_EQ(retry, 1);
-  EXPECT_TRUE(limiter.Allow("b", 1000));  // another source has its own bucket
-  EXPECT_TRUE(limiter.Allow("a", 2000));  // one token a second
-  EXPECT_FALSE(limiter.Allow("a", 2000));
 }
 
 TEST(IpAddress, ParsesBothFamiliesAndTreatsMappedIpv4AsIpv4) {
