@@ -168,11 +168,17 @@ std::string PublicUrl(Server& server, const httplib::Request& req) {
   return url;
 }
 
+// The fingerprint is that of the certificate this server serves (--tls-cert), and only
+// with an https URI; otherwise null (behind a TLS proxy, Knox is given the proxy's).
 Result<json> SettingsJson(Server& server, const httplib::Request& req, const std::string& token) {
-  AE_ASSIGN_OR_RETURN(std::string pem, ServerCertificatePem(server));
-  AE_ASSIGN_OR_RETURN(std::string fingerprint, CertificateFingerprint(pem));
+  std::string uri = PublicUrl(server, req);
+  json fingerprint = nullptr;
+  if (!server.options().tls_cert.empty() && uri.rfind("https://", 0) == 0) {
+    AE_ASSIGN_OR_RETURN(std::string pem, ServerCertificatePem(server));
+    AE_ASSIGN_OR_RETURN(fingerprint, CertificateFingerprint(pem));
+  }
   AE_ASSIGN_OR_RETURN(dkme::SettingsState settings, LoadSettings(server.app()));
-  return json{{"mdm_server_uri", PublicUrl(server, req) + "/enroll/android"},
+  return json{{"mdm_server_uri", uri + "/enroll/android"},
               {"certificate_fingerprint", fingerprint},
               {"enrollment_token", token},
               {kCreatesUsersField, settings.deployment_creates_users}};

@@ -191,7 +191,7 @@ TEST_F(ApiTest, EventsAuditAndMetricsDescribeTheLog) {
   EXPECT_EQ(audit.json["ok"], true);
   EXPECT_EQ(audit.json["records"], 4);  // admin, its token, two policies
   EXPECT_EQ(audit.json["head_hash"].get<std::string>().size(), 64u);
-  auto metrics = engine_->Get("/metrics");
+  auto metrics = engine_->Get("/metrics", admin_);
   ASSERT_EQ(metrics.status, 200);
   // The administrator and its token, then the two policies.
   EXPECT_NE(metrics.body.find("autoenroll_log_appends_total 4"), std::string::npos)
