@@ -28,6 +28,8 @@ Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions& o) {
   ko.brokers = o.kafka_brokers;
   ko.topic = o.kafka_topic;
   ko.partitions = o.kafka_partitions;
+  ko.replication_factor = o.kafka_replication_factor;
+  ko.min_insync_replicas = o.kafka_min_insync_replicas;
   ko.transactional_id = o.kafka_transactional_id;
   ko.writer = o.kafka_writer && !o.read_only_log;
   ko.cache_path = (fs::path(o.data_dir) / "kafka-cache").string();
@@ -95,6 +97,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     kk.writer = options.kafka_writer && !options.read_only_log;
     kk.sealing_key = app->secrets_->DeriveKey("person-keys/v1");
     kk.properties = options.kafka_properties;
+    kk.replication_factor = options.kafka_replication_factor;
+    kk.min_insync_replicas = options.kafka_min_insync_replicas;
     AE_ASSIGN_OR_RETURN(app->key_backend_, events::KafkaKeyBackend::Open(kk));
   }
   app->person_keys_ = std::make_unique<events::PersonKeys>(*app->key_backend_);

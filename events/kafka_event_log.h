@@ -48,6 +48,7 @@
 // go to the spdlog logger "kafka" (from librdkafka's own threads); no
 // exception crosses a librdkafka callback.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -73,7 +74,14 @@ namespace ae::events {
 struct KafkaEventLogOptions {
   std::string brokers;                      // bootstrap.servers (required)
   std::string topic = "autoenroll.events";  // the log's topic, one per deployment
-  int32_t partitions = 1;                   // used only when the writer creates the topic
+  // Partitions of the topic: the writer creates it with this many and refuses a topic with
+  // another count (a stream's partition is FNV-1a(stream) mod the count). Replicas read
+  // whatever count the topic has.
+  int32_t partitions = 1;
+  // Replication of the topic the writer creates, and the least it accepts of an existing one
+  // (both capped to the brokers the cluster lists, so a one-node cluster works).
+  int replication_factor = 3;
+  int min_insync_replicas = 2;  // min.insync.replicas of the topic (capped to its replicas)
   std::string transactional_id = "autoenroll-writer";  // same on every writer of a deployment
   bool writer = true;                                  // false: read-only replica
   std::string cache_path;                              // directory of the local mirror (required)
@@ -93,8 +101,11 @@ struct KafkaEventLogOptions {
 class KafkaEventLog : public EventLog {
  public:
   // Validates `options`, opens the mirror, connects, looks up the topic (the
-  // writer creates it with `partitions` partitions when it is missing; a
-  // replica fails with kUnavailable), checks that the mirror belongs to this
+  // writer creates it with `partitions` partitions, `replication_factor` and
+  // `min_insync_replicas`, kept forever, when it is missing; a replica fails
+  // with kUnavailable), checks the topic's settings (kFailedPrecondition
+  // "log.topic_invalid" for one that would break the log's guarantees: see
+  // events/kafka_topic_admin.h), checks that the mirror belongs to this
   // topic (kFailedPrecondition "log.cache_mismatch" otherwise) and starts the
   // mirror thread. A writer also initialises its transactional producer, which
   // fences older writers. Does not wait for the mirror to catch up (see
@@ -135,6 +146,14 @@ class KafkaEventLog : public EventLog {
   Status WaitUntilCaughtUp(std::chrono::milliseconds timeout) const;
 
   int32_t partition_count() const { return partitions_; }
+
+  // What this writer committed since Open: transactions and the records in them (their
+  // ratio is the group-commit batch). Thread-safe.
+  struct WriterStats {
+    uint64_t transactions = 0;
+    uint64_t records = 0;
+  };
+  WriterStats writer_stats() const { return {committed_txns_.load(), committed_records_.load()}; }
 
   // The partition of `stream` in a topic of `partitions` partitions:
   // FNV-1a (32 bit) of the stream id's bytes, modulo `partitions`. Stable.
@@ -178,7 +197,6 @@ class KafkaEventLog : public EventLog {
   Status CreateConsumer();
   Status CreateProducer();
   Status LookUpOrCreateTopic(Deadline deadline);
-  Status CreateTopic(Deadline deadline);  // Admin API, on the producer handle
   Status CheckCacheIdentity(Deadline deadline);
   Status AssignConsumer();
 
@@ -224,6 +242,9 @@ class KafkaEventLog : public EventLog {
   mutable std::mutex mu_;
   Status sticky_;        // guarded by mu_: fenced, or producer unusable
   Status mirror_error_;  // guarded by mu_: the mirror stopped
+
+  std::atomic<uint64_t> committed_txns_{0};     // see writer_stats()
+  std::atomic<uint64_t> committed_records_{0};
 
   std::jthread mirror_thread_;  // started last by Open; joined first by the destructor
 };

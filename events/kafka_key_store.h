@@ -4,7 +4,9 @@
 // can open the personal data in the events while a forgotten person's key is
 // gone everywhere.
 //
-// Topic "<events topic>.keys", one partition, cleanup.policy=compact. Record
+// Topic "<events topic>.keys", one partition, cleanup.policy=compact (the writer
+// creates it so, replicated like the event topic, and Open refuses a topic that is not
+// compacted: kFailedPrecondition "log.topic_invalid"). Record
 // key = subject id; value = the person key sealed with AES-256-GCM under a key
 // derived from the master key (bound to the subject id); a tombstone (null
 // value) forgets the person. Keys are held in memory only: nothing of them is
@@ -35,7 +37,11 @@ struct KafkaKeyBackendOptions {
   bool writer = true;                             // replicas only read
   std::string sealing_key;                        // 32 bytes, derived from the master key
   std::map<std::string, std::string> properties;  // librdkafka pass-through (-X)
-  std::chrono::milliseconds timeout{10000};        // bounds each Get, Put and Destroy
+  std::chrono::milliseconds timeout{10000};        // bounds Open and each Get, Put and Destroy
+  // Replication of the topic the writer creates, and the least it accepts of an existing one
+  // (see events/kafka_topic_admin.h).
+  int replication_factor = 3;
+  int min_insync_replicas = 2;
 };
 
 class KafkaKeyBackend : public KeyBackend {
