@@ -465,14 +465,8 @@ Status KafkaEventLog::Health() const {
     if (!sticky_.ok()) return sticky_;
     if (!mirror_error_.ok()) return mirror_error_;
   }
-  if (producer_) {
-    char buf[512];
-    rd_kafka_resp_err_t err = rd_kafka_fatal_error(producer_, buf, sizeof buf);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return FailedPrecondition("log.fenced", std::string("the producer stopped for good (") +
-                                                  rd_kafka_err2name(err) + ": " + buf + ")");
-    }
-  }
+  // The producer's own fatal errors reach sticky_ through the group-commit leader (which
+  // alone touches producer_, and may replace it).
   return Status::Ok();
 }
 
@@ -584,22 +578,56 @@ void KafkaEventLog::SetSticky(const Status& s) {
   if (sticky_.ok()) sticky_ = s;
 }
 
-Status KafkaEventLog::FromTxnError(rd_kafka_error_t* error, const std::string& what) {
+Status KafkaEventLog::FromTxnError(rd_kafka_error_t* error, const std::string& what,
+                                   bool outcome_unknown) {
   std::string text = what + ": " + rd_kafka_error_string(error);
   const bool fatal = rd_kafka_error_is_fatal(error);
   const bool fenced = rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED;
   rd_kafka_error_destroy(error);
   w_.need_sync = true;
-  if (fatal) {
-    Status s = FailedPrecondition(
-        "log.fenced", (fenced ? "this writer was fenced by a newer writer with transactional.id " +
-                                    options_.transactional_id + " (" + text + ")"
-                              : "the producer stopped for good (" + text + ")") +
-                          "; it keeps serving reads");
+  if (fatal) return ProducerFailed(text, fenced, outcome_unknown);
+  return LogUnavailable(text);
+}
+
+Status KafkaEventLog::ProducerFailed(const std::string& text, bool fenced, bool outcome_unknown) {
+  w_.need_sync = true;
+  if (fenced) {
+    Status s = FailedPrecondition("log.fenced",
+                                  "this writer was fenced by a newer writer with transactional.id " +
+                                      options_.transactional_id + " (" + text +
+                                      "); it keeps serving reads");
     SetSticky(s);
     return s;
   }
-  return LogUnavailable(text);
+  // Not another writer: a producer in a state it cannot leave. A new one takes over.
+  w_.restart_producer = true;
+  log::Get("kafka")->error("the transactional producer failed ({}); it is restarted", text);
+  return LogUnavailable(
+      (outcome_unknown ? "outcome unknown: " : "") + text +
+      "; the producer is restarted before the next append" +
+      (outcome_unknown ? " (the events may still become visible)" : ": nothing was appended"));
+}
+
+Status KafkaEventLog::RestartProducer(Deadline deadline) {
+  if (producer_) rd_kafka_destroy(producer_);
+  producer_ = nullptr;
+  w_.txn = TxnState::kIdle;
+  w_.need_sync = true;
+  w_.deliveries.clear();
+  AE_RETURN_IF_ERROR(CreateProducer());
+  // Bumps the producer epoch of this transactional.id: the coordinator settles the
+  // transaction the failed producer left (a prepared commit completes, anything else aborts).
+  if (rd_kafka_error_t* e = rd_kafka_init_transactions(producer_, MsUntil(deadline))) {
+    const bool fenced = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED;
+    std::string text = std::string("restarting the producer: ") + rd_kafka_error_string(e);
+    const bool fatal = rd_kafka_error_is_fatal(e);
+    rd_kafka_error_destroy(e);
+    if (fatal && fenced) return ProducerFailed(text, true, false);
+    return LogUnavailable(text);  // restart_producer stays set: tried again next time
+  }
+  w_.restart_producer = false;
+  log::Get("kafka")->warn("the transactional producer was restarted");
+  return Status::Ok();
 }
 
 Status KafkaEventLog::Abort(const std::string& why, Deadline deadline) {
@@ -618,11 +646,9 @@ Status KafkaEventLog::Abort(const std::string& why, Deadline deadline) {
     log::Get("kafka")->warn("transaction abort pending: {}", why);
     return LogUnavailable(why + "; the transaction is being aborted: nothing was appended");
   }
-  Status s = LogUnavailable(why + "; abort failed (" + rd_kafka_error_string(e) +
-                            "): the producer is unusable until restarted");
+  std::string text = why + "; abort failed (" + rd_kafka_error_string(e) + ")";
   rd_kafka_error_destroy(e);
-  SetSticky(s);
-  return s;
+  return ProducerFailed(text, false, false);
 }
 
 Status KafkaEventLog::ResolvePendingTransaction(Deadline deadline) {
@@ -636,11 +662,9 @@ Status KafkaEventLog::ResolvePendingTransaction(Deadline deadline) {
     }
     if (rd_kafka_error_is_fatal(e) || !rd_kafka_error_is_retriable(e)) {
       if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "finishing an abort");
-      Status s = LogUnavailable(std::string("finishing an abort failed (") +
-                                rd_kafka_error_string(e) + "): the producer is unusable");
+      std::string text = std::string("finishing an abort failed (") + rd_kafka_error_string(e) + ")";
       rd_kafka_error_destroy(e);
-      SetSticky(s);
-      return s;
+      return ProducerFailed(text, false, false);
     }
     std::string text = rd_kafka_error_string(e);
     rd_kafka_error_destroy(e);
@@ -653,7 +677,7 @@ Status KafkaEventLog::ResolvePendingTransaction(Deadline deadline) {
       log::Get("kafka")->warn("the unconfirmed commit completed: its events are in the log");
       return Status::Ok();
     }
-    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "finishing a commit");
+    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "finishing a commit", true);
     if (rd_kafka_error_txn_requires_abort(e)) {
       std::string text = rd_kafka_error_string(e);
       rd_kafka_error_destroy(e);
@@ -776,22 +800,15 @@ Status KafkaEventLog::ProduceAndCommit(std::vector<Outgoing>& out, Deadline dead
       char buf[512];
       rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer_, buf, sizeof buf);
       if (fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        w_.need_sync = true;
-        Status s = FailedPrecondition(
-            "log.fenced", (fatal == RD_KAFKA_RESP_ERR__FENCED
-                               ? "this writer was fenced by a newer writer with transactional.id " +
-                                     options_.transactional_id
-                               : std::string("the producer stopped for good")) +
-                              " (" + buf + "); it keeps serving reads");
-        SetSticky(s);
-        return s;
+        return ProducerFailed(std::string("a record was not delivered: ") + buf,
+                              fatal == RD_KAFKA_RESP_ERR__FENCED, false);
       }
       return Abort("a record was not delivered: " + err, deadline);
     }
   }
   if (rd_kafka_error_t* e =
           rd_kafka_commit_transaction(producer_, std::max(MsUntil(deadline), 1))) {
-    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "commit failed");
+    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "commit failed", true);
     std::string text = rd_kafka_error_string(e);
     if (rd_kafka_error_txn_requires_abort(e)) {
       rd_kafka_error_destroy(e);
@@ -811,6 +828,7 @@ Status KafkaEventLog::ProduceAndCommit(std::vector<Outgoing>& out, Deadline dead
 void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& group) {
   const Deadline deadline = SteadyClock::now() + options_.append_timeout;
   Status ready = Health();
+  if (ready.ok() && w_.restart_producer) ready = RestartProducer(deadline);
   if (ready.ok()) ready = ResolvePendingTransaction(deadline);
   if (ready.ok()) ready = Sync(deadline);
   if (!ready.ok()) {

@@ -35,10 +35,12 @@
 //                       message says "outcome unknown" and the events may
 //                       still become visible. A retry with the same expected
 //                       version then fails with kConflict, which is safe.
-//   kFailedPrecondition log.fenced: a newer writer took over (or the producer
-//                       hit another fatal error, or a record this writer did
-//                       not write appeared in the topic); permanent for this
-//                       instance, which keeps serving reads.
+//   kFailedPrecondition log.fenced: a newer writer took over (or a record this
+//                       writer did not write appeared in the topic); permanent
+//                       for this instance, which keeps serving reads. Any other
+//                       fatal error of the producer is kUnavailable: the writer
+//                       restarts its producer (same transactional.id, which
+//                       settles the open transaction) before the next append.
 //                       log.read_only: this instance is a replica.
 //
 // Threads. Every public method may be called from any thread. The object owns
@@ -134,8 +136,7 @@ class KafkaEventLog : public EventLog {
   bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const override;
   // OK while the log works: for a writer, while it accepts appends; a replica
   // (which never does) reports OK while its mirror keeps up. Otherwise the
-  // sticky error: log.fenced, log.corruption, or log.unavailable when the
-  // producer is unusable.
+  // sticky error: log.fenced or log.corruption.
   Status Health() const override;
   std::string Kind() const override { return "kafka"; }
 
@@ -185,6 +186,10 @@ class KafkaEventLog : public EventLog {
   struct WriterState {
     TxnState txn = TxnState::kIdle;
     bool need_sync = true;                     // re-read the topic's end before appending
+    // The producer hit a fatal error that is not a fencing (e.g. the coordinator answered
+    // INVALID_TXN_STATE after a broker died): a new producer with the same
+    // transactional.id takes its place before the next append (see RestartProducer).
+    bool restart_producer = false;
     std::map<int32_t, std::string> last_hash;  // per partition: hash of the last record
     std::map<int32_t, int64_t> last_offset;    // per partition: offset of the last record
     uint64_t next_id = 0;                      // message ids
@@ -210,10 +215,14 @@ class KafkaEventLog : public EventLog {
   // Writer (group-commit leader).
   void CommitGroup(const std::vector<internal::AppendRequest*>& group);
   Status ResolvePendingTransaction(Deadline deadline);
+  Status RestartProducer(Deadline deadline);
   Status Sync(Deadline deadline);
   Status ProduceAndCommit(std::vector<Outgoing>& out, Deadline deadline, size_t* bad_message);
   Status Abort(const std::string& why, Deadline deadline);
-  Status FromTxnError(rd_kafka_error_t* error, const std::string& what);  // destroys `error`
+  // Destroys `error`. `outcome_unknown`: the error came from a commit, which may still land.
+  Status FromTxnError(rd_kafka_error_t* error, const std::string& what,
+                      bool outcome_unknown = false);
+  Status ProducerFailed(const std::string& text, bool fenced, bool outcome_unknown);
   void SetSticky(const Status& s);
   void OnDelivery(const rd_kafka_message_t& m);
   static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
