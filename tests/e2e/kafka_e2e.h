@@ -49,14 +49,16 @@ class KafkaDeployment {
     return args;
   }
 
-  // The UserCreated records of the topic (read_committed, by a plain Kafka consumer):
-  // stream -> how many times.
-  std::map<std::string, int> UserCreatedInTopic() const {
+  // The records of the topic whose payload is `payload` (e.g. "user_created"), read with
+  // read_committed by a plain Kafka consumer: stream -> how many times.
+  std::map<std::string, int> InTopic(const std::string& payload) const {
     std::map<std::string, int> out;
     for (const auto& r : ReadTopic(cluster_.bootstrap(), topic_)) {
       events::Envelope env;
       EXPECT_TRUE(env.ParseFromString(r.value));
-      if (env.has_user_created()) ++out[env.stream()];
+      const auto* oneof = env.GetDescriptor()->FindOneofByName("payload");
+      const auto* field = env.GetReflection()->GetOneofFieldDescriptor(env, oneof);
+      if (field && field->name() == payload) ++out[env.stream()];
     }
     return out;
   }

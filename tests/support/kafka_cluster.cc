@@ -1,6 +1,7 @@
 #include "tests/support/kafka_cluster.h"
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +320,20 @@ Result<std::set<int32_t>> KafkaCluster::RunningNodes() {
 
 Status KafkaCluster::Kill(int32_t node) { return Script("kill " + std::to_string(node)); }
 
+Status KafkaCluster::Signal(int32_t node, int sig) {
+  std::string text;
+  (void)Script("status", &text);
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    int id = 0, pid = 0;
+    if (std::sscanf(line.c_str(), "node %d port %*d pid %d up", &id, &pid) == 2 && id == node) {
+      if (::kill(pid, sig) != 0) return Internal("test.kafka", "kill failed");
+      return Status::Ok();
+    }
+  }
+  return NotFound("test.kafka", "node " + std::to_string(node) + " is not running: " + text);
+}
+
 Status KafkaCluster::StartStopped() { return Script("start"); }
 
 Status KafkaCluster::WaitUntilHealthy(int timeout_s) {
@@ -435,9 +450,14 @@ Result<std::map<int32_t, PartitionEnds>> TopicEnds(const std::string& bootstrap,
     out[list->elems[i].partition].stable = list->elems[i].offset;
   }
   rd_kafka_topic_partition_list_destroy(list);
+  // The high watermark: asked by a read_uncommitted client (on a read_committed one the
+  // brokers answer the last stable offset here too).
+  Handle u(bootstrap, RD_KAFKA_CONSUMER,
+           {{"group.id", KafkaCluster::UniqueName("ends")}, {"isolation.level", "read_uncommitted"}});
+  AE_RETURN_IF_ERROR(u.status());
   for (int32_t p = 0; !err && p < partitions; ++p) {
     int64_t low = 0;
-    err = rd_kafka_query_watermark_offsets(h.get(), topic.c_str(), p, &low, &out[p].high, 20000);
+    err = rd_kafka_query_watermark_offsets(u.get(), topic.c_str(), p, &low, &out[p].high, 20000);
   }
   if (err) return Unavailable("test.kafka", std::string("offsets: ") + rd_kafka_err2str(err));
   return out;

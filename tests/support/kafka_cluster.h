@@ -68,6 +68,7 @@ class KafkaCluster {
   // Node control through scripts/kafka (needs dir()).
   Result<std::set<int32_t>> RunningNodes();   // node ids whose JVM runs
   Status Kill(int32_t node);                  // kill -9 of that node's JVM
+  Status Signal(int32_t node, int sig);       // e.g. SIGSTOP / SIGCONT: a node that hangs
   Status StartStopped();                      // `scripts/kafka start`: revives killed nodes
   // Every node runs and registered, and every partition of every topic (the internal ones
   // included) has its whole replica set in sync.
