@@ -66,3 +66,27 @@ TEST(KafkaScaleOut, ReplicaReadsTheWritersWritesAndOutlivesTheWriter) {
 
 }  // namespace
 }  // namespace ae::testing
+
+namespace ae::testing {
+namespace {
+
+// The engine does not start against an event topic that would lose events: it exits with
+// log.topic_invalid, naming the setting.
+TEST(KafkaTopics, TheEngineRefusesToStartOnACompactedEventTopic) {
+  TempDir dir;
+  KafkaDeployment kafka(dir);
+  ASSERT_THAT(kafka.cluster().CreateTopic(kafka.topic(), KafkaDeployment::kPartitions, 3,
+                                          {{"cleanup.policy", "compact"}}),
+              IsOk());
+  std::vector<std::string> args = {"serve", "--data-dir", dir.Sub("data"), "--listen",
+                                   "127.0.0.1:0"};
+  for (const auto& a : kafka.ServeArgs("writer")) args.push_back(a);
+  auto r = RunTool(args, {}, 60);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.err.find("log.topic_invalid"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cleanup.policy=compact"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("listening on"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace ae::testing
