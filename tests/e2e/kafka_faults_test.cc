@@ -48,6 +48,20 @@ struct BurstTally {
   std::vector<std::string> wrong;  // any other answer
   int imports = 0;                // Knox imports answered 200
   std::vector<std::string> import_answers;
+  std::atomic<bool> abandon{false};  // set when the test ends early: the clients stop
+};
+
+// Joins the clients when the test ends, also when an assertion ends it early (then they are
+// told to stop first).
+struct JoinClients {
+  BurstTally& tally;
+  std::vector<std::thread>& clients;
+  ~JoinClients() {
+    tally.abandon = true;
+    for (auto& t : clients) {
+      if (t.joinable()) t.join();
+    }
+  }
 };
 
 // Creates users `prefix`-0 .. `prefix`-(count-1), one at a time, sending each again after a
@@ -60,7 +74,7 @@ void CreateUsers(const std::function<int()>& port, const std::string& token,
     const std::string name = prefix + "-" + std::to_string(i);
     const std::string body = json{{"username", name}, {"role", "device_user"}}.dump();
     bool retried = false;
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (std::chrono::steady_clock::now() < deadline && !tally.abandon) {
       auto r = CallLoopback(port(), "POST", "/v1/users", body,
                             {{"Authorization", "Bearer " + token}});
       std::lock_guard lock(tally.mu);
@@ -109,7 +123,7 @@ void ImportFiles(const std::function<int()>& port, const std::string& token, int
                  BurstTally& tally, std::chrono::steady_clock::time_point deadline) {
   for (int f = 0; f < files; ++f) {
     const std::string csv = KnoxExport(f, rows);
-    while (std::chrono::steady_clock::now() < deadline) {
+    while (std::chrono::steady_clock::now() < deadline && !tally.abandon) {
       auto r = CallLoopback(port(), "POST", "/v1/kme/imports", csv,
                             {{"Authorization", "Bearer " + token}}, "text/csv");
       std::lock_guard lock(tally.mu);
@@ -185,6 +199,7 @@ TEST(KafkaFaults, KillingTheLeaderBrokerMidBurstLosesNoAcknowledgedCommand) {
   BurstTally tally;
   const auto deadline = std::chrono::steady_clock::now() + seconds(300);
   std::vector<std::thread> clients;
+  JoinClients join{tally, clients};
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       CreateUsers([&] { return writer.port(); }, admin, "leader-" + std::to_string(c),
@@ -285,6 +300,7 @@ TEST(KafkaFaults, KillingTheEngineMidTransactionLeavesNoHalfTransactionVisible) 
   std::vector<Range> half_transactions;
   const auto deadline = std::chrono::steady_clock::now() + seconds(420);
   std::vector<std::thread> clients;
+  JoinClients join{tally, clients};
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       CreateUsers([&] { return port.load(); }, admin, "engine-" + std::to_string(c),
