@@ -32,6 +32,7 @@ class KafkaDeployment {
 
   KafkaCluster& cluster() const { return cluster_; }
   const std::string& topic() const { return topic_; }
+  const std::string& transactional_id() const { return transactional_id_; }
   static constexpr int kPartitions = 3;
 
   // The log options of every command of this deployment (serve, replay, audit verify).

@@ -290,7 +290,10 @@ TEST(KafkaFaults, KillingTheEngineMidTransactionLeavesNoHalfTransactionVisible) 
   const std::string admin = engine->AdminToken();
   std::atomic<int> port{engine->port()};
 
-  constexpr int kRounds = 3, kClients = 4, kPerClient = 60, kImports = 6, kImportRows = 3000;
+  // Rounds go on until two kills left a transaction open (at most kMaxRounds): a kill leaves
+  // one open only when the engine had produced into it during the pause.
+  constexpr int kMaxRounds = 8, kClients = 4, kPerClient = 60, kImports = 6, kImportRows = 3000;
+  int rounds = 0;
   BurstTally tally;
   int left_open = 0;
   struct Range {
@@ -310,18 +313,39 @@ TEST(KafkaFaults, KillingTheEngineMidTransactionLeavesNoHalfTransactionVisible) 
   clients.emplace_back([&] {
     ImportFiles([&] { return port.load(); }, admin, kImports, kImportRows, tally, deadline);
   });
-  for (int round = 0; round < kRounds; ++round) {
-    const size_t target = (round + 1) * kClients * kPerClient / (kRounds + 2);
+  for (int round = 0; round < kMaxRounds && left_open < 2; ++round, ++rounds) {
+    const size_t target = (round + 1) * kClients * kPerClient / (kMaxRounds + 2);
     ASSERT_TRUE(WaitFor([&] {
       std::lock_guard lock(tally.mu);
       return tally.done.size() >= target;
     }, seconds(120)));
-    const int32_t paused = 1 + round % 3;
+    // Pause a leader of the event topic that is not the writer's transaction coordinator (the
+    // leader of the __transaction_state partition its transactional.id hashes to, as Kafka
+    // places it: Java's String.hashCode, masked positive, mod the partition count).
+    auto coordinators = cluster.Describe("__transaction_state");
+    auto leaders = cluster.Describe(kafka.topic());
+    ASSERT_THAT(coordinators, IsOk());
+    ASSERT_THAT(leaders, IsOk());
+    uint32_t hash = 0;  // String.hashCode of an ASCII string, in unsigned arithmetic
+    for (unsigned char ch : kafka.transactional_id()) hash = 31 * hash + ch;
+    const int32_t coordinator =
+        coordinators->at(static_cast<int32_t>((hash & 0x7fffffffu) % coordinators->size())).leader;
+    // Nor the leader of the person-key topic, which user commands write first.
+    auto keys = cluster.Describe(kafka.topic() + ".keys");
+    const int32_t keys_leader = keys.ok() ? keys->at(0).leader : -1;
+    int32_t paused = -1;
+    for (bool spare_keys : {true, false}) {
+      for (int k = 0; k < KafkaDeployment::kPartitions && paused < 0; ++k) {
+        const int32_t leader = leaders->at((round + k) % KafkaDeployment::kPartitions).leader;
+        if (leader != coordinator && (!spare_keys || leader != keys_leader)) paused = leader;
+      }
+    }
+    ASSERT_GT(paused, 0) << "every partition is led by the coordinator";
     ASSERT_THAT(cluster.Signal(paused, SIGSTOP), IsOk());
     // The engine goes on producing into its open transaction; what it sends sits beyond the
     // high watermark (the paused replica has not fetched it), where no client can see it:
     // give it a moment, which cannot be awaited.
-    std::this_thread::sleep_for(milliseconds(500));
+    std::this_thread::sleep_for(milliseconds(1000));
     EXPECT_EQ(engine->Stop(SIGKILL), -SIGKILL);
     ASSERT_THAT(cluster.Signal(paused, SIGCONT), IsOk());
     // Its records reach the high watermark; with no writer to end the transaction, they stay
@@ -342,8 +366,7 @@ TEST(KafkaFaults, KillingTheEngineMidTransactionLeavesNoHalfTransactionVisible) 
         << "a transaction of the dead writer is still open";
   }
   for (auto& t : clients) t.join();
-  std::printf("%d kills of the engine, %d of them left a transaction open\n", kRounds,
-              left_open);
+  std::printf("%d kills of the engine, %d of them left a transaction open\n", rounds, left_open);
   EXPECT_GT(left_open, 0) << "no kill left a transaction open";
   // None of the records of those transactions is ever read.
   for (const auto& r : ReadTopic(kafka.cluster().bootstrap(), kafka.topic())) {
