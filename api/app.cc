@@ -29,6 +29,8 @@ Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions& o) {
   ko.brokers = o.kafka_brokers;
   ko.topic = o.kafka_topic;
   ko.partitions = o.kafka_partitions;
+  ko.replication_factor = o.kafka_replication_factor;
+  ko.min_insync_replicas = o.kafka_min_insync_replicas;
   ko.transactional_id = o.kafka_transactional_id;
   ko.writer = o.kafka_writer && !o.read_only_log;
   ko.cache_path = (fs::path(o.data_dir) / "kafka-cache").string();
@@ -44,6 +46,22 @@ Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions& o) {
   // Serve what the topic holds now before answering anything.
   AE_RETURN_IF_ERROR(log->WaitUntilCaughtUp(std::chrono::seconds(30)));
   return std::unique_ptr<events::EventLog>(std::move(log));
+}
+
+// A compacted topic of sealed keys shared by the writer and its replicas, beside the event
+// topic: "<topic><suffix>", replicated like it.
+events::KafkaKeyBackendOptions KeyTopicOptions(const AppOptions& o, const std::string& suffix,
+                                               std::string sealing_key) {
+  events::KafkaKeyBackendOptions k;
+  k.brokers = o.kafka_brokers;
+  k.timeout = std::chrono::milliseconds(std::max<int64_t>(100, o.kafka_append_timeout_ms));
+  k.topic = o.kafka_topic + suffix;
+  k.writer = o.kafka_writer && !o.read_only_log;
+  k.sealing_key = std::move(sealing_key);
+  k.properties = o.kafka_properties;
+  k.replication_factor = o.kafka_replication_factor;
+  k.min_insync_replicas = o.kafka_min_insync_replicas;
+  return k;
 }
 }  // namespace
 
@@ -89,13 +107,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   if (options.kafka_brokers.empty()) {
     app->key_backend_ = std::make_unique<events::SecretStoreKeyBackend>(*app->secrets_);
   } else {
-    events::KafkaKeyBackendOptions kk;
-    kk.brokers = options.kafka_brokers;
-    kk.timeout = std::chrono::milliseconds(std::max<int64_t>(100, options.kafka_append_timeout_ms));
-    kk.topic = options.kafka_topic + ".keys";
-    kk.writer = options.kafka_writer && !options.read_only_log;
-    kk.sealing_key = app->secrets_->DeriveKey("person-keys/v1");
-    kk.properties = options.kafka_properties;
+    auto kk = KeyTopicOptions(options, ".keys", app->secrets_->DeriveKey("person-keys/v1"));
     AE_ASSIGN_OR_RETURN(app->key_backend_, events::KafkaKeyBackend::Open(kk));
   }
   app->person_keys_ = std::make_unique<events::PersonKeys>(*app->key_backend_);
@@ -103,13 +115,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     app->token_backend_ = std::make_unique<events::SecretStoreKeyBackend>(*app->secrets_,
                                                                           "api-token/");
   } else {  // shared by the writer and its replicas, like the person keys
-    events::KafkaKeyBackendOptions kt;
-    kt.brokers = options.kafka_brokers;
-    kt.timeout = std::chrono::milliseconds(std::max<int64_t>(100, options.kafka_append_timeout_ms));
-    kt.topic = options.kafka_topic + ".tokens";
-    kt.writer = options.kafka_writer && !options.read_only_log;
-    kt.sealing_key = app->secrets_->DeriveKey("api-token-topic/v1");
-    kt.properties = options.kafka_properties;
+    auto kt = KeyTopicOptions(options, ".tokens", app->secrets_->DeriveKey("api-token-topic/v1"));
     AE_ASSIGN_OR_RETURN(app->token_backend_, events::KafkaKeyBackend::Open(kt));
   }
   app->tokens_ = std::make_unique<ApiTokens>(*app->token_backend_, *app->secrets_);

@@ -25,6 +25,8 @@ struct AppOptions {
   std::string kafka_brokers;
   std::string kafka_topic = "autoenroll.events";
   int kafka_partitions = 1;
+  int kafka_replication_factor = 3;             // of the topics the writer creates (capped to
+  int kafka_min_insync_replicas = 2;            // the brokers); the least it accepts of them
   bool kafka_writer = true;                     // false: a read-only query replica
   std::string kafka_transactional_id = "autoenroll-writer";
   int64_t kafka_append_timeout_ms = 10000;      // an append fails with 503 log.unavailable after

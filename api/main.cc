@@ -24,7 +24,14 @@ void AddLogOptions(CLI::App* cmd, ae::api::AppOptions& app, std::vector<std::str
                   "use Kafka as the log (bootstrap servers); embedded RocksDB log otherwise");
   cmd->add_option("--kafka-topic", app.kafka_topic, "event topic")->capture_default_str();
   cmd->add_option("--kafka-partitions", app.kafka_partitions,
-                  "partitions when the topic is created")->capture_default_str();
+                  "partitions of the event topic (the writer creates it so, and refuses a topic "
+                  "with another count)")->capture_default_str();
+  cmd->add_option("--kafka-replication-factor", app.kafka_replication_factor,
+                  "replication factor of the topics the writer creates, and the least it accepts "
+                  "(capped to the brokers)")->capture_default_str();
+  cmd->add_option("--kafka-min-insync-replicas", app.kafka_min_insync_replicas,
+                  "min.insync.replicas of the topics the writer creates, and the least it accepts "
+                  "(capped to the replication factor)")->capture_default_str();
   cmd->add_option("--kafka-transactional-id", app.kafka_transactional_id,
                   "transactional.id of the single writer")->capture_default_str();
   cmd->add_option("--kafka-append-timeout-ms", app.kafka_append_timeout_ms,

@@ -12,6 +12,7 @@
 
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/kafka_topic_admin.h"
 
 namespace ae::events {
 namespace {
@@ -136,6 +137,10 @@ Status KafkaEventLogOptions::Validate() const {
     return bad("topic", "'" + topic + "' is not a Kafka topic name ([a-zA-Z0-9._-], 1..249)");
   }
   if (partitions < 1) return bad("partitions", "a topic needs at least one partition");
+  if (replication_factor < 1) return bad("replication_factor", "replication factor must be >= 1");
+  if (min_insync_replicas < 1) {
+    return bad("min_insync_replicas", "min.insync.replicas must be >= 1");
+  }
   if (writer && transactional_id.empty()) {
     return bad("transactional_id", "a writer needs a transactional.id");
   }
@@ -258,103 +263,18 @@ Status KafkaEventLog::CreateProducer() {
 }
 
 Status KafkaEventLog::LookUpOrCreateTopic(Deadline deadline) {
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(consumer_, options_.topic.c_str(), nullptr);
-  if (!rkt) return LogUnavailable("cannot create a topic handle for " + options_.topic);
-  bool created = false;
-  Status result;
-  while (true) {
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 0, rkt, &md, MsUntil(deadline));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      result = LogUnavailable("cannot read the metadata of topic " + options_.topic + ": " +
-                              ErrName(err));
-      break;
-    }
-    rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    int partitions = 0;
-    for (int i = 0; i < md->topic_cnt; ++i) {
-      if (options_.topic == md->topics[i].topic) {
-        topic_err = md->topics[i].err;
-        partitions = md->topics[i].partition_cnt;
-      }
-    }
-    rd_kafka_metadata_destroy(md);
-    if (topic_err == RD_KAFKA_RESP_ERR_NO_ERROR && partitions > 0) {
-      partitions_ = partitions;
-      if (created || partitions != options_.partitions) {
-        log::Get("kafka")->info("topic {} has {} partitions", options_.topic, partitions);
-      }
-      break;
-    }
-    if (topic_err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
-        topic_err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
-        topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      result = LogUnavailable("topic " + options_.topic + ": " + ErrName(topic_err));
-      break;
-    }
-    if (!options_.writer) {
-      result =
-          LogUnavailable("topic " + options_.topic + " does not exist (its writer creates it)");
-      break;
-    }
-    if (!created) {
-      result = CreateTopic(deadline);
-      if (!result.ok()) break;
-      created = true;
-      continue;
-    }
-    if (SteadyClock::now() >= deadline) {
-      result = LogUnavailable("topic " + options_.topic + " was created but is not visible yet");
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(50));  // metadata propagates between brokers
-  }
-  rd_kafka_topic_destroy(rkt);
-  return result;
-}
-
-Status KafkaEventLog::CreateTopic(Deadline deadline) {
-  char errstr[512];
-  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
-      options_.topic.c_str(), options_.partitions, -1 /* broker default */, errstr, sizeof errstr);
-  if (!topic) return InvalidArgument("log.invalid_option", errstr, "partitions");
-  rd_kafka_AdminOptions_t* admin =
-      rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(admin, std::max(MsUntil(deadline), 1), errstr,
-                                            sizeof errstr);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_);
-  rd_kafka_CreateTopics(producer_, &topic, 1, admin, queue);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, MsUntil(deadline) + 1000);
-  Status result;
-  if (!ev) {
-    result = LogUnavailable("no answer to CreateTopics for " + options_.topic);
-  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-    std::string what =
-        "cannot create topic " + options_.topic + ": " + rd_kafka_event_error_string(ev);
-    result = err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE
-                 ? FailedPrecondition("log.no_topic", what + " (create it on the cluster first)")
-                 : LogUnavailable(what);
-  } else {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    rd_kafka_resp_err_t err =
-        n ? rd_kafka_topic_result_error(results[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-      const char* msg = n ? rd_kafka_topic_result_error_string(results[0]) : nullptr;
-      result = LogUnavailable("cannot create topic " + options_.topic + ": " +
-                              (msg ? msg : ErrName(err).c_str()));
-    } else if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      log::Get("kafka")->info("created topic {} with {} partitions", options_.topic,
-                              options_.partitions);
-    }
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(admin);
-  rd_kafka_NewTopic_destroy(topic);
-  return result;
+  internal::KafkaTopicSpec spec;
+  spec.name = options_.topic;
+  spec.partitions = options_.partitions;
+  spec.replication_factor = options_.replication_factor;
+  spec.min_insync_replicas = options_.min_insync_replicas;
+  spec.create = options_.writer;
+  spec.check_durability = options_.writer;
+  spec.check_partitions = options_.writer;
+  AE_ASSIGN_OR_RETURN(auto info, internal::EnsureKafkaTopic(producer_ ? producer_ : consumer_,
+                                                             spec, deadline));
+  partitions_ = info.partitions;
+  return Status::Ok();
 }
 
 Status KafkaEventLog::CheckCacheIdentity(Deadline deadline) {
@@ -480,6 +400,15 @@ Status KafkaEventLog::StageConsumed(const rd_kafka_message_t& m, std::vector<Sta
     return Corruption("log.corruption",
                       "record " + pos.ToString() + " has no valid stream and stream_version");
   }
+  if (const int32_t home = PartitionFor(env.stream(), partitions_); home != m.partition) {
+    return Corruption("log.corruption",
+                      "record " + pos.ToString() + " of stream " + env.stream() +
+                          " is in partition " + std::to_string(m.partition) + ", not in " +
+                          std::to_string(home) + " (FNV-1a of the stream mod " +
+                          std::to_string(partitions_) +
+                          " partitions): the topic's partition count changed after events were "
+                          "written, or another program wrote to it");
+  }
   StreamVersion have;
   if (auto it = versions.find(env.stream()); it != versions.end()) {
     have = it->second;
@@ -536,14 +465,8 @@ Status KafkaEventLog::Health() const {
     if (!sticky_.ok()) return sticky_;
     if (!mirror_error_.ok()) return mirror_error_;
   }
-  if (producer_) {
-    char buf[512];
-    rd_kafka_resp_err_t err = rd_kafka_fatal_error(producer_, buf, sizeof buf);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return FailedPrecondition("log.fenced", std::string("the producer stopped for good (") +
-                                                  rd_kafka_err2name(err) + ": " + buf + ")");
-    }
-  }
+  // The producer's own fatal errors reach sticky_ through the group-commit leader (which
+  // alone touches producer_, and may replace it).
   return Status::Ok();
 }
 
@@ -655,22 +578,56 @@ void KafkaEventLog::SetSticky(const Status& s) {
   if (sticky_.ok()) sticky_ = s;
 }
 
-Status KafkaEventLog::FromTxnError(rd_kafka_error_t* error, const std::string& what) {
+Status KafkaEventLog::FromTxnError(rd_kafka_error_t* error, const std::string& what,
+                                   bool outcome_unknown) {
   std::string text = what + ": " + rd_kafka_error_string(error);
   const bool fatal = rd_kafka_error_is_fatal(error);
   const bool fenced = rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__FENCED;
   rd_kafka_error_destroy(error);
   w_.need_sync = true;
-  if (fatal) {
-    Status s = FailedPrecondition(
-        "log.fenced", (fenced ? "this writer was fenced by a newer writer with transactional.id " +
-                                    options_.transactional_id + " (" + text + ")"
-                              : "the producer stopped for good (" + text + ")") +
-                          "; it keeps serving reads");
+  if (fatal) return ProducerFailed(text, fenced, outcome_unknown);
+  return LogUnavailable(text);
+}
+
+Status KafkaEventLog::ProducerFailed(const std::string& text, bool fenced, bool outcome_unknown) {
+  w_.need_sync = true;
+  if (fenced) {
+    Status s = FailedPrecondition("log.fenced",
+                                  "this writer was fenced by a newer writer with transactional.id " +
+                                      options_.transactional_id + " (" + text +
+                                      "); it keeps serving reads");
     SetSticky(s);
     return s;
   }
-  return LogUnavailable(text);
+  // Not another writer: a producer in a state it cannot leave. A new one takes over.
+  w_.restart_producer = true;
+  log::Get("kafka")->error("the transactional producer failed ({}); it is restarted", text);
+  return LogUnavailable(
+      (outcome_unknown ? "outcome unknown: " : "") + text +
+      "; the producer is restarted before the next append" +
+      (outcome_unknown ? " (the events may still become visible)" : ": nothing was appended"));
+}
+
+Status KafkaEventLog::RestartProducer(Deadline deadline) {
+  if (producer_) rd_kafka_destroy(producer_);
+  producer_ = nullptr;
+  w_.txn = TxnState::kIdle;
+  w_.need_sync = true;
+  w_.deliveries.clear();
+  AE_RETURN_IF_ERROR(CreateProducer());
+  // Bumps the producer epoch of this transactional.id: the coordinator settles the
+  // transaction the failed producer left (a prepared commit completes, anything else aborts).
+  if (rd_kafka_error_t* e = rd_kafka_init_transactions(producer_, MsUntil(deadline))) {
+    const bool fenced = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED;
+    std::string text = std::string("restarting the producer: ") + rd_kafka_error_string(e);
+    const bool fatal = rd_kafka_error_is_fatal(e);
+    rd_kafka_error_destroy(e);
+    if (fatal && fenced) return ProducerFailed(text, true, false);
+    return LogUnavailable(text);  // restart_producer stays set: tried again next time
+  }
+  w_.restart_producer = false;
+  log::Get("kafka")->warn("the transactional producer was restarted");
+  return Status::Ok();
 }
 
 Status KafkaEventLog::Abort(const std::string& why, Deadline deadline) {
@@ -689,11 +646,9 @@ Status KafkaEventLog::Abort(const std::string& why, Deadline deadline) {
     log::Get("kafka")->warn("transaction abort pending: {}", why);
     return LogUnavailable(why + "; the transaction is being aborted: nothing was appended");
   }
-  Status s = LogUnavailable(why + "; abort failed (" + rd_kafka_error_string(e) +
-                            "): the producer is unusable until restarted");
+  std::string text = why + "; abort failed (" + rd_kafka_error_string(e) + ")";
   rd_kafka_error_destroy(e);
-  SetSticky(s);
-  return s;
+  return ProducerFailed(text, false, false);
 }
 
 Status KafkaEventLog::ResolvePendingTransaction(Deadline deadline) {
@@ -707,11 +662,9 @@ Status KafkaEventLog::ResolvePendingTransaction(Deadline deadline) {
     }
     if (rd_kafka_error_is_fatal(e) || !rd_kafka_error_is_retriable(e)) {
       if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "finishing an abort");
-      Status s = LogUnavailable(std::string("finishing an abort failed (") +
-                                rd_kafka_error_string(e) + "): the producer is unusable");
+      std::string text = std::string("finishing an abort failed (") + rd_kafka_error_string(e) + ")";
       rd_kafka_error_destroy(e);
-      SetSticky(s);
-      return s;
+      return ProducerFailed(text, false, false);
     }
     std::string text = rd_kafka_error_string(e);
     rd_kafka_error_destroy(e);
@@ -724,7 +677,7 @@ Status KafkaEventLog::ResolvePendingTransaction(Deadline deadline) {
       log::Get("kafka")->warn("the unconfirmed commit completed: its events are in the log");
       return Status::Ok();
     }
-    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "finishing a commit");
+    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "finishing a commit", true);
     if (rd_kafka_error_txn_requires_abort(e)) {
       std::string text = rd_kafka_error_string(e);
       rd_kafka_error_destroy(e);
@@ -847,22 +800,15 @@ Status KafkaEventLog::ProduceAndCommit(std::vector<Outgoing>& out, Deadline dead
       char buf[512];
       rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer_, buf, sizeof buf);
       if (fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        w_.need_sync = true;
-        Status s = FailedPrecondition(
-            "log.fenced", (fatal == RD_KAFKA_RESP_ERR__FENCED
-                               ? "this writer was fenced by a newer writer with transactional.id " +
-                                     options_.transactional_id
-                               : std::string("the producer stopped for good")) +
-                              " (" + buf + "); it keeps serving reads");
-        SetSticky(s);
-        return s;
+        return ProducerFailed(std::string("a record was not delivered: ") + buf,
+                              fatal == RD_KAFKA_RESP_ERR__FENCED, false);
       }
       return Abort("a record was not delivered: " + err, deadline);
     }
   }
   if (rd_kafka_error_t* e =
           rd_kafka_commit_transaction(producer_, std::max(MsUntil(deadline), 1))) {
-    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "commit failed");
+    if (rd_kafka_error_is_fatal(e)) return FromTxnError(e, "commit failed", true);
     std::string text = rd_kafka_error_string(e);
     if (rd_kafka_error_txn_requires_abort(e)) {
       rd_kafka_error_destroy(e);
@@ -882,6 +828,7 @@ Status KafkaEventLog::ProduceAndCommit(std::vector<Outgoing>& out, Deadline dead
 void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& group) {
   const Deadline deadline = SteadyClock::now() + options_.append_timeout;
   Status ready = Health();
+  if (ready.ok() && w_.restart_producer) ready = RestartProducer(deadline);
   if (ready.ok()) ready = ResolvePendingTransaction(deadline);
   if (ready.ok()) ready = Sync(deadline);
   if (!ready.ok()) {
@@ -961,6 +908,8 @@ void KafkaEventLog::CommitGroup(const std::vector<internal::AppendRequest*>& gro
     return;
   }
 
+  committed_txns_.fetch_add(1, std::memory_order_relaxed);
+  committed_records_.fetch_add(out.size(), std::memory_order_relaxed);
   // Committed: these records are now the heads of their partitions' chains.
   for (const auto& [p, hash] : chain) w_.last_hash[p] = hash;
   // Record offsets from the delivery reports. A partition's offsets are

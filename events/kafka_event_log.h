@@ -35,10 +35,12 @@
 //                       message says "outcome unknown" and the events may
 //                       still become visible. A retry with the same expected
 //                       version then fails with kConflict, which is safe.
-//   kFailedPrecondition log.fenced: a newer writer took over (or the producer
-//                       hit another fatal error, or a record this writer did
-//                       not write appeared in the topic); permanent for this
-//                       instance, which keeps serving reads.
+//   kFailedPrecondition log.fenced: a newer writer took over (or a record this
+//                       writer did not write appeared in the topic); permanent
+//                       for this instance, which keeps serving reads. Any other
+//                       fatal error of the producer is kUnavailable: the writer
+//                       restarts its producer (same transactional.id, which
+//                       settles the open transaction) before the next append.
 //                       log.read_only: this instance is a replica.
 //
 // Threads. Every public method may be called from any thread. The object owns
@@ -48,6 +50,7 @@
 // go to the spdlog logger "kafka" (from librdkafka's own threads); no
 // exception crosses a librdkafka callback.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -73,7 +76,14 @@ namespace ae::events {
 struct KafkaEventLogOptions {
   std::string brokers;                      // bootstrap.servers (required)
   std::string topic = "autoenroll.events";  // the log's topic, one per deployment
-  int32_t partitions = 1;                   // used only when the writer creates the topic
+  // Partitions of the topic: the writer creates it with this many and refuses a topic with
+  // another count (a stream's partition is FNV-1a(stream) mod the count). Replicas read
+  // whatever count the topic has.
+  int32_t partitions = 1;
+  // Replication of the topic the writer creates, and the least it accepts of an existing one
+  // (both capped to the brokers the cluster lists, so a one-node cluster works).
+  int replication_factor = 3;
+  int min_insync_replicas = 2;  // min.insync.replicas of the topic (capped to its replicas)
   std::string transactional_id = "autoenroll-writer";  // same on every writer of a deployment
   bool writer = true;                                  // false: read-only replica
   std::string cache_path;                              // directory of the local mirror (required)
@@ -93,8 +103,11 @@ struct KafkaEventLogOptions {
 class KafkaEventLog : public EventLog {
  public:
   // Validates `options`, opens the mirror, connects, looks up the topic (the
-  // writer creates it with `partitions` partitions when it is missing; a
-  // replica fails with kUnavailable), checks that the mirror belongs to this
+  // writer creates it with `partitions` partitions, `replication_factor` and
+  // `min_insync_replicas`, kept forever, when it is missing; a replica fails
+  // with kUnavailable), checks the topic's settings (kFailedPrecondition
+  // "log.topic_invalid" for one that would break the log's guarantees: see
+  // events/kafka_topic_admin.h), checks that the mirror belongs to this
   // topic (kFailedPrecondition "log.cache_mismatch" otherwise) and starts the
   // mirror thread. A writer also initialises its transactional producer, which
   // fences older writers. Does not wait for the mirror to catch up (see
@@ -123,8 +136,7 @@ class KafkaEventLog : public EventLog {
   bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const override;
   // OK while the log works: for a writer, while it accepts appends; a replica
   // (which never does) reports OK while its mirror keeps up. Otherwise the
-  // sticky error: log.fenced, log.corruption, or log.unavailable when the
-  // producer is unusable.
+  // sticky error: log.fenced or log.corruption.
   Status Health() const override;
   std::string Kind() const override { return "kafka"; }
 
@@ -135,6 +147,14 @@ class KafkaEventLog : public EventLog {
   Status WaitUntilCaughtUp(std::chrono::milliseconds timeout) const;
 
   int32_t partition_count() const { return partitions_; }
+
+  // What this writer committed since Open: transactions and the records in them (their
+  // ratio is the group-commit batch). Thread-safe.
+  struct WriterStats {
+    uint64_t transactions = 0;
+    uint64_t records = 0;
+  };
+  WriterStats writer_stats() const { return {committed_txns_.load(), committed_records_.load()}; }
 
   // The partition of `stream` in a topic of `partitions` partitions:
   // FNV-1a (32 bit) of the stream id's bytes, modulo `partitions`. Stable.
@@ -166,6 +186,10 @@ class KafkaEventLog : public EventLog {
   struct WriterState {
     TxnState txn = TxnState::kIdle;
     bool need_sync = true;                     // re-read the topic's end before appending
+    // The producer hit a fatal error that is not a fencing (e.g. the coordinator answered
+    // INVALID_TXN_STATE after a broker died): a new producer with the same
+    // transactional.id takes its place before the next append (see RestartProducer).
+    bool restart_producer = false;
     std::map<int32_t, std::string> last_hash;  // per partition: hash of the last record
     std::map<int32_t, int64_t> last_offset;    // per partition: offset of the last record
     uint64_t next_id = 0;                      // message ids
@@ -178,7 +202,6 @@ class KafkaEventLog : public EventLog {
   Status CreateConsumer();
   Status CreateProducer();
   Status LookUpOrCreateTopic(Deadline deadline);
-  Status CreateTopic(Deadline deadline);  // Admin API, on the producer handle
   Status CheckCacheIdentity(Deadline deadline);
   Status AssignConsumer();
 
@@ -192,10 +215,14 @@ class KafkaEventLog : public EventLog {
   // Writer (group-commit leader).
   void CommitGroup(const std::vector<internal::AppendRequest*>& group);
   Status ResolvePendingTransaction(Deadline deadline);
+  Status RestartProducer(Deadline deadline);
   Status Sync(Deadline deadline);
   Status ProduceAndCommit(std::vector<Outgoing>& out, Deadline deadline, size_t* bad_message);
   Status Abort(const std::string& why, Deadline deadline);
-  Status FromTxnError(rd_kafka_error_t* error, const std::string& what);  // destroys `error`
+  // Destroys `error`. `outcome_unknown`: the error came from a commit, which may still land.
+  Status FromTxnError(rd_kafka_error_t* error, const std::string& what,
+                      bool outcome_unknown = false);
+  Status ProducerFailed(const std::string& text, bool fenced, bool outcome_unknown);
   void SetSticky(const Status& s);
   void OnDelivery(const rd_kafka_message_t& m);
   static void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
@@ -224,6 +251,9 @@ class KafkaEventLog : public EventLog {
   mutable std::mutex mu_;
   Status sticky_;        // guarded by mu_: fenced, or producer unusable
   Status mirror_error_;  // guarded by mu_: the mirror stopped
+
+  std::atomic<uint64_t> committed_txns_{0};     // see writer_stats()
+  std::atomic<uint64_t> committed_records_{0};
 
   std::jthread mirror_thread_;  // started last by Open; joined first by the destructor
 };

@@ -6,6 +6,7 @@
 
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/kafka_topic_admin.h"
 
 namespace ae::events {
 
@@ -61,36 +62,6 @@ Result<std::unique_ptr<KafkaKeyBackend>> KafkaKeyBackend::Open(
     });
     b->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!b->producer_) return Unavail(std::string("keys producer: ") + err);
-    // Create the compacted topic (an existing one is fine). Clusters that
-    // cannot create topics on request (librdkafka's mock among them) create
-    // it on first use instead, so a failure here is only worth a warning.
-    rd_kafka_NewTopic_t* topic =
-        rd_kafka_NewTopic_new(options.topic.c_str(), 1, -1, err, sizeof err);
-    rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
-    rd_kafka_AdminOptions_t* admin =
-        rd_kafka_AdminOptions_new(b->producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(admin, 3000, err, sizeof err);
-    rd_kafka_queue_t* q = rd_kafka_queue_new(b->producer_);
-    rd_kafka_CreateTopics(b->producer_, &topic, 1, admin, q);
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 4000);
-    if (!ev) {
-      log::Get("kafka")->warn("keys: no answer to CreateTopics for {}", options.topic);
-    } else {
-      size_t n = 0;
-      const rd_kafka_topic_result_t** res =
-          rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-      for (size_t i = 0; i < n; ++i) {
-        auto e = rd_kafka_topic_result_error(res[i]);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-          log::Get("kafka")->warn("keys: cannot create {}: {}", options.topic,
-                                  rd_kafka_err2str(e));
-        }
-      }
-      rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(admin);
-    rd_kafka_NewTopic_destroy(topic);
   }
   AE_ASSIGN_OR_RETURN(rd_kafka_conf_t * cconf, MakeConf(options));
   rd_kafka_conf_set(cconf, "enable.auto.commit", "false", err, sizeof err);
@@ -105,6 +76,20 @@ Result<std::unique_ptr<KafkaKeyBackend>> KafkaKeyBackend::Open(
   auto assigned = rd_kafka_assign(b->consumer_, parts);
   rd_kafka_topic_partition_list_destroy(parts);
   if (assigned) return Unavail(std::string("keys assign: ") + rd_kafka_err2str(assigned));
+  // The writer creates the compacted topic; everyone checks it. A replica started before
+  // the writer ever ran finds no topic yet, and reads it once it exists.
+  internal::KafkaTopicSpec spec;
+  spec.name = options.topic;
+  spec.partitions = 1;
+  spec.replication_factor = options.replication_factor;
+  spec.min_insync_replicas = options.min_insync_replicas;
+  spec.compacted = true;
+  spec.create = options.writer;
+  spec.allow_missing = !options.writer;
+  spec.check_durability = options.writer;
+  AE_RETURN_IF_ERROR(internal::EnsureKafkaTopic(b->producer_ ? b->producer_ : b->consumer_, spec,
+                                                b->NewDeadline())
+                         .status());
   b->thread_ = std::jthread([p = b.get()](std::stop_token st) { p->ConsumeLoop(st); });
   AE_RETURN_IF_ERROR(b->CatchUp(b->NewDeadline()));
   return b;

@@ -7,7 +7,9 @@
 // The same class keeps the API token verifiers in "<events topic>.tokens"
 // (api/api_tokens.h), under a sealing key of their own.
 //
-// Topic "<events topic>.keys", one partition, cleanup.policy=compact. Record
+// Topic "<events topic>.keys", one partition, cleanup.policy=compact (the writer
+// creates it so, replicated like the event topic, and Open refuses a topic that is not
+// compacted: kFailedPrecondition "log.topic_invalid"). Record
 // key = subject id; value = the person key sealed with AES-256-GCM under a key
 // derived from the master key (bound to the subject id); a tombstone (null
 // value) forgets the person. Keys are held in memory only: nothing of them is
@@ -40,7 +42,11 @@ struct KafkaKeyBackendOptions {
   bool writer = true;                             // replicas only read
   std::string sealing_key;                        // 32 bytes, derived from the master key
   std::map<std::string, std::string> properties;  // librdkafka pass-through (-X)
-  std::chrono::milliseconds timeout{10000};        // bounds each Get, Put and Destroy
+  std::chrono::milliseconds timeout{10000};        // bounds Open and each Get, Put and Destroy
+  // Replication of the topic the writer creates, and the least it accepts of an existing one
+  // (see events/kafka_topic_admin.h).
+  int replication_factor = 3;
+  int min_insync_replicas = 2;
 };
 
 class KafkaKeyBackend : public KeyBackend {

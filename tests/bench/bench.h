@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "events/base/status.h"
+#include "events/event_log.h"
 
 namespace ae::bench {
 
@@ -61,6 +63,13 @@ struct PrefillLogOptions {
 };
 // Fills a log with realistic user/token/policy events (sync=false: prefill only).
 int PrefillLog(const PrefillLogOptions& o);
+// The prefilled log is made of units: a user (UserCreated + UserTokenIssued on
+// user/<id>, 2 events) four times out of five, else a policy (or every tenth
+// time a rule set), 1 event each. Unit `k`'s events and stream (a user unit
+// becomes a policy when `force_single`).
+bool IsUserUnit(uint64_t k);
+std::vector<events::Envelope> UnitEvents(uint64_t k, bool force_single, StreamId& stream,
+                                         const std::string& admin_id);
 
 struct ApplyOptions {
   std::string dir;       // raw: DB directory; engine: the views directory (fresh)
@@ -94,5 +103,30 @@ struct RawHttpOptions {
 // answers one RocksDB Get as JSON. Prints "listening on http://host:port" and
 // serves until SIGINT/SIGTERM.
 int RawHttp(const RawHttpOptions& o);
+
+// --- Kafka mode, against a real cluster (scripts/kafka; scripts/bench kafka) -----------
+
+struct KafkaBenchOptions {
+  std::string brokers;       // bootstrap servers
+  std::string topic;         // the event topic (created by kafka-prefill or kafka-engine-append)
+  int partitions = 3;
+  int threads = 16;          // kafka-engine-append: concurrent writers
+  double seconds = 5;        // measured duration of the appends and produces
+  size_t batch = 16;         // kafka-raw-produce: records per transaction
+  size_t event_bytes = 300;  // kafka-raw-produce: value size
+  uint64_t events = 100'000;  // kafka-prefill
+  std::string dir;           // the Kafka log's mirror directory (fresh)
+};
+// Engine: PolicyCreated commands through domain::CommandBus on a KafkaEventLog (group
+// commit: concurrent commands share a transaction), every command on a fresh stream. Also
+// reports the transactions and the records per transaction.
+int KafkaEngineAppend(const KafkaBenchOptions& o);
+// Raw: librdkafka's transactional producer (idempotent, acks=all), `batch` records of
+// `event_bytes` per transaction, spread over the partitions, one transaction at a time.
+int KafkaRawProduce(const KafkaBenchOptions& o);
+// Raw: a plain read_committed consumer of the whole topic (assign, no processing).
+int KafkaRawConsume(const KafkaBenchOptions& o);
+// Fills the topic with `events` prefill-log events through a KafkaEventLog writer.
+int KafkaPrefill(const KafkaBenchOptions& o);
 
 }  // namespace ae::bench

@@ -14,6 +14,7 @@
 #include "domain/command_bus.h"
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
+#include "events/kafka_event_log.h"
 #include "events/rocksdb_event_log.h"
 #include "tests/bench/bench.h"
 
@@ -175,6 +176,60 @@ int EngineAppend(const AppendOptions& o) {
     n = sample->size();
   }
   nlohmann::json j = Summary("engine_append", o, stats, elapsed);
+  j["event_bytes"] = n ? bytes / n : 0;
+  PrintResult(j);
+  return 0;
+}
+
+int KafkaEngineAppend(const KafkaBenchOptions& o) {
+  events::KafkaEventLogOptions ko;
+  ko.brokers = o.brokers;
+  ko.topic = o.topic;
+  ko.partitions = o.partitions;
+  ko.transactional_id = "bench-writer-" + crypto::Hex(crypto::RandomBytes(4));
+  ko.cache_path = o.dir;
+  ko.append_timeout = std::chrono::seconds(30);
+  auto log = events::KafkaEventLog::Open(ko);
+  if (!log.ok()) return Fail("kafka-engine-append", log.status());
+  if (Status s = (*log)->WaitUntilCaughtUp(std::chrono::seconds(60)); !s.ok()) {
+    return Fail("kafka-engine-append", s);
+  }
+  domain::CommandBus bus(**log);
+  const std::string admin_id = HexId(7);
+  const std::string run = crypto::Hex(crypto::RandomBytes(4));
+  std::atomic<uint64_t> request_seq{0};
+  std::vector<WriterStats> stats;
+  AppendOptions ao;
+  ao.threads = o.threads;
+  ao.seconds = o.seconds;
+  const auto before = (*log)->writer_stats();
+  double elapsed = RunWriters(o.threads, o.seconds, stats, [&](int t, uint64_t i) -> Status {
+    std::string key = "bench-" + run + "-w" + std::to_string(t) + "-" + std::to_string(i);
+    std::string name = "Bench policy " + key + " ";
+    name.resize(kPolicyNameBytes, 'x');
+    domain::CommandContext ctx;  // as the HTTP API stamps it
+    ctx.actor.set_kind(autoenroll::events::v1::Actor::KIND_USER);
+    ctx.actor.set_id(admin_id);
+    ctx.correlation_id = crypto::Hex(crypto::RandomBytes(6)) + "-" + std::to_string(++request_seq);
+    auto r = bus.Execute(StreamId("policy", domain::users::RecordKey(key)),
+                         domain::users::NamedDecider(
+                             domain::users::CreatePolicy{domain::users::RecordKey(key), name}),
+                         ctx);
+    return r.ok() ? Status::Ok() : r.status();
+  });
+  if (Status e = FirstError(stats); !e.ok()) return Fail("kafka-engine-append", e);
+  const auto after = (*log)->writer_stats();
+  size_t bytes = 0, n = 0;
+  auto sample = (*log)->Read(LogCursor(), 1000);
+  if (sample.ok()) {
+    for (const auto& r : *sample) bytes += r.raw.size();
+    n = sample->size();
+  }
+  nlohmann::json j = Summary("kafka_engine_append", ao, stats, elapsed);
+  const uint64_t txns = after.transactions - before.transactions;
+  const uint64_t records = after.records - before.records;
+  j["transactions"] = txns;
+  j["records_per_transaction"] = txns ? static_cast<double>(records) / txns : 0.0;
   j["event_bytes"] = n ? bytes / n : 0;
   PrintResult(j);
   return 0;

@@ -20,14 +20,9 @@
 
 namespace ae::bench {
 
-namespace {
-
 namespace fs = std::filesystem;
 namespace v1 = autoenroll::events::v1;
 
-// The prefilled log is made of units: a user (UserCreated + UserTokenIssued on
-// user/<id>, 2 events) four times out of five, else a policy (or every tenth
-// time a rule set), 1 event each.
 bool IsUserUnit(uint64_t k) { return k % 5 != 4; }
 
 std::vector<events::Envelope> UnitEvents(uint64_t k, bool force_single, StreamId& stream,
@@ -81,8 +76,6 @@ std::vector<events::Envelope> UnitEvents(uint64_t k, bool force_single, StreamId
   }
   return out;
 }
-
-}  // namespace
 
 int PrefillLog(const PrefillLogOptions& o) {
   const fs::path path = fs::path(o.data_dir) / "log";

@@ -11,6 +11,10 @@
 //   kme-csv        --out F --rows N --users U [--first K]
 //   raw-kme-read   --file F
 //   raw-dep-fetch  --control URL --url URL [--server NAME]
+//   kafka-engine-append  --brokers B --topic T --dir D [--partitions P --threads T --seconds S]
+//   kafka-raw-produce    --brokers B --topic T [--partitions P --batch N --seconds S]
+//   kafka-raw-consume    --brokers B --topic T [--partitions P]
+//   kafka-prefill        --brokers B --topic T --dir D [--partitions P --events N]
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -147,6 +151,42 @@ int main(int argc, char** argv) {
   auto* raw_kme_read_cmd = cli.add_subcommand("raw-kme-read", "the Knox CSV reader alone");
   raw_kme_read_cmd->add_option("--file", raw_kme_read.file, "CSV file")->required();
 
+  b::KafkaBenchOptions kafka_engine, kafka_raw, kafka_consume, kafka_prefill;
+  auto add_kafka = [&cli](const char* name, const char* help, b::KafkaBenchOptions& o) {
+    auto* c = cli.add_subcommand(name, help);
+    c->add_option("--brokers", o.brokers, "bootstrap servers")->required();
+    c->add_option("--topic", o.topic, "event topic")->required();
+    c->add_option("--partitions", o.partitions, "partitions of the topic")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    return c;
+  };
+  auto* kafka_engine_cmd = add_kafka(
+      "kafka-engine-append", "CommandBus + KafkaEventLog, one event per command", kafka_engine);
+  kafka_engine_cmd->add_option("--dir", kafka_engine.dir, "fresh mirror directory")->required();
+  kafka_engine_cmd->add_option("--threads", kafka_engine.threads, "concurrent writers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  kafka_engine_cmd->add_option("--seconds", kafka_engine.seconds, "measured duration")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
+  auto* kafka_raw_cmd =
+      add_kafka("kafka-raw-produce", "librdkafka transactional produce, acks=all", kafka_raw);
+  kafka_raw_cmd->add_option("--batch", kafka_raw.batch, "records per transaction")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  kafka_raw_cmd->add_option("--event-bytes", kafka_raw.event_bytes, "value size")
+      ->capture_default_str();
+  kafka_raw_cmd->add_option("--seconds", kafka_raw.seconds, "measured duration")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
+  auto* kafka_consume_cmd =
+      add_kafka("kafka-raw-consume", "librdkafka read_committed consume of the topic", kafka_consume);
+  auto* kafka_prefill_cmd =
+      add_kafka("kafka-prefill", "fill the topic through a KafkaEventLog", kafka_prefill);
+  kafka_prefill_cmd->add_option("--dir", kafka_prefill.dir, "fresh mirror directory")->required();
+  kafka_prefill_cmd->add_option("--events", kafka_prefill.events, "events")->capture_default_str();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -165,5 +205,9 @@ int main(int argc, char** argv) {
   if (*raw_dep_fetch_cmd) return b::RawDepFetch(raw_dep_fetch);
   if (*kme_csv_cmd) return b::KmeCsv(kme_csv);
   if (*raw_kme_read_cmd) return b::RawKmeRead(raw_kme_read);
+  if (*kafka_engine_cmd) return b::KafkaEngineAppend(kafka_engine);
+  if (*kafka_raw_cmd) return b::KafkaRawProduce(kafka_raw);
+  if (*kafka_consume_cmd) return b::KafkaRawConsume(kafka_consume);
+  if (*kafka_prefill_cmd) return b::KafkaPrefill(kafka_prefill);
   return 2;
 }

@@ -1,4 +1,7 @@
-// One conformance suite, run against every EventLog implementation.
+// One conformance suite, run against every EventLog implementation. This file is built
+// twice (tests/CMakeLists.txt): against the embedded RocksDB log, and, with
+// AE_KAFKA_CONFORMANCE, against the Kafka log on the run's real Apache Kafka cluster
+// (3 brokers, a topic of 3 partitions with replication factor 3 and min.insync.replicas 2).
 
 #include <map>
 #include <set>
@@ -6,8 +9,11 @@
 
 #include "events/hash_chain.h"
 #include "events/upcast.h"
+#ifdef AE_KAFKA_CONFORMANCE
+#include "tests/support/kafka_log_harness.h"
+#else
 #include "tests/support/log_harness.h"
-#include "tests/support/log_harness_types.h"
+#endif
 
 namespace ae::events {
 namespace {
@@ -41,7 +47,23 @@ class EventLogConformance : public ::testing::Test {
   }
 };
 
-TYPED_TEST_SUITE(EventLogConformance, ::ae::testing::LogHarnessTypes);
+#ifdef AE_KAFKA_CONFORMANCE
+using LogHarnesses = ::testing::Types<::ae::testing::KafkaLogHarness>;
+#else
+using LogHarnesses = ::testing::Types<::ae::testing::RocksDbLogHarness>;
+#endif
+// Test names say which log: EventLogConformance/RocksDb.* and EventLogConformance/Kafka.*.
+struct LogName {
+  template <typename H>
+  static std::string GetName(int) {
+#ifdef AE_KAFKA_CONFORMANCE
+    return "Kafka";
+#else
+    return "RocksDb";
+#endif
+  }
+};
+TYPED_TEST_SUITE(EventLogConformance, LogHarnesses, LogName);
 
 TYPED_TEST(EventLogConformance, AppendedEventsReadBackInOrderWithHeaders) {
   auto r = this->log().Append(StreamId("policy", "a"), ExpectedVersion::NoStream(),
