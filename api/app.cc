@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -98,6 +99,20 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     AE_ASSIGN_OR_RETURN(app->key_backend_, events::KafkaKeyBackend::Open(kk));
   }
   app->person_keys_ = std::make_unique<events::PersonKeys>(*app->key_backend_);
+  if (options.kafka_brokers.empty()) {
+    app->token_backend_ = std::make_unique<events::SecretStoreKeyBackend>(*app->secrets_,
+                                                                          "api-token/");
+  } else {  // shared by the writer and its replicas, like the person keys
+    events::KafkaKeyBackendOptions kt;
+    kt.brokers = options.kafka_brokers;
+    kt.timeout = std::chrono::milliseconds(std::max<int64_t>(100, options.kafka_append_timeout_ms));
+    kt.topic = options.kafka_topic + ".tokens";
+    kt.writer = options.kafka_writer && !options.read_only_log;
+    kt.sealing_key = app->secrets_->DeriveKey("api-token-topic/v1");
+    kt.properties = options.kafka_properties;
+    AE_ASSIGN_OR_RETURN(app->token_backend_, events::KafkaKeyBackend::Open(kt));
+  }
+  app->tokens_ = std::make_unique<ApiTokens>(*app->token_backend_, *app->secrets_);
   app->user_id_key_ = app->secrets_->DeriveKey("user-id/v1");
 
   app->projectors_ = proj::AllProjectors();
@@ -168,6 +183,7 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   runner_->Start();
+  tokens_->StartFlushing(std::chrono::minutes(1));
   // Views written by older projectors are rebuilt beside the live ones, which keep
   // answering meanwhile (GET /v1/admin/views/rebuild shows the progress).
   AE_ASSIGN_OR_RETURN(std::string format, ViewsFormat());
@@ -189,6 +205,7 @@ void App::Stop() {
   if (knox_) knox_->Stop();
   if (dep_) dep_->Stop();
   if (runner_) runner_->Stop();
+  if (tokens_) tokens_->StopFlushing();
 }
 
 Result<std::string> App::ViewsFormat() const {
@@ -210,8 +227,15 @@ int64_t App::ViewLag() const {
 Status App::BootstrapAdmin(const std::string& seed_token) {
   namespace users = domain::users;
   auto logger = log::Get("api");
+  if (!seed_token.empty()) AE_RETURN_IF_ERROR(users::CheckAdminSeed(seed_token));
   // The views must reflect the log before we can tell whether an admin exists.
   AE_RETURN_IF_ERROR(runner_->CatchUp());
+  AE_ASSIGN_OR_RETURN(size_t migrated, tokens_->MigrateLegacy(*views_, *log_));
+  if (migrated > 0) {
+    logger->warn("moved {} API tokens issued before keyed token hashes to the token store; "
+                 "their unsalted SHA-256 stays in the event log: replace them (they show as "
+                 "legacy in GET /v1/users/{{name}}/tokens)", migrated);
+  }
   bool has_admin = false;
   AE_RETURN_IF_ERROR(views_->Scan("users", "", "", [&](std::string_view, std::string_view v) {
     auto j = nlohmann::json::parse(v, nullptr, false);
@@ -242,15 +266,25 @@ Status App::BootstrapAdmin(const std::string& seed_token) {
   }
   std::string token = seed_token;
   bool write_file = !has_admin;
-  if (token.empty() && !has_admin) token = "ae_" + crypto::Base64Url(crypto::RandomBytes(32));
+  if (token.empty() && !has_admin) token = tokens_->Generate().token;
   if (!token.empty()) {
-    std::string hash = crypto::Sha256(token);
-    AE_ASSIGN_OR_RETURN(auto known, views_->Get("tokens", hash));
-    if (!known) {
-      auto issued = bus_->Execute(
-          StreamId("user", admin_id),
-          users::UserDecider(users::IssueToken{admin_id, crypto::Hex(hash).substr(0, 16), hash}),
-          ctx);
+    const std::string token_id = tokens_->IdFor(token);
+    AE_ASSIGN_OR_RETURN(auto records, log_->ReadStream(StreamId("user", admin_id)));
+    users::UserState admin;
+    for (const auto& r : records) admin = users::Evolve(std::move(admin), r.envelope);
+    auto listed = [&](const std::vector<std::string>& ids) {
+      return std::find(ids.begin(), ids.end(), token_id) != ids.end();
+    };
+    if (listed(admin.revoked_token_ids)) {
+      return FailedPrecondition("admin.seed_revoked",
+                                "AUTOENROLL_ADMIN_TOKEN is a token that was revoked; unset it "
+                                "or choose a new one");
+    }
+    // The verifier first (again for a known seed: a new token store gets it too).
+    AE_RETURN_IF_ERROR(tokens_->Register(token_id, admin_id, token));
+    if (!listed(admin.token_ids)) {
+      auto issued = bus_->Execute(StreamId("user", admin_id),
+                                  users::UserDecider(users::IssueToken{admin_id, token_id}), ctx);
       if (!issued.ok()) return issued.status();
       write_file = true;
     }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "adapters/apple_dep/dep_adapter.h"
+#include "api/api_tokens.h"
 #include "api/metrics.h"
 #include "domain/command_bus.h"
 #include "events/event_log.h"
@@ -68,13 +69,16 @@ class App {
   // Creates user `admin` (administrator) when no administrator exists, with
   // `seed_token` (AUTOENROLL_ADMIN_TOKEN) or a fresh random token, written to
   // <data_dir>/admin-token with mode 0600. Also registers a seed token that
-  // the admin does not have yet.
+  // the admin does not have yet. A seed weaker than users::CheckAdminSeed allows,
+  // or one that was revoked, is refused. First moves the verifiers of tokens issued
+  // before keyed hashes into the token store (ApiTokens::MigrateLegacy).
   Status BootstrapAdmin(const std::string& seed_token);
 
   events::EventLog& log() { return *counting_log_; }
   events::EventLog& raw_log() { return *log_; }
   events::SecretStore& secrets() { return *secrets_; }
   events::PersonKeys& person_keys() { return *person_keys_; }
+  ApiTokens& tokens() { return *tokens_; }
   proj::ViewStore& views() { return *views_; }
   proj::ProjectionRunner& runner() { return *runner_; }
   domain::CommandBus& bus() { return *bus_; }
@@ -101,6 +105,8 @@ class App {
   std::unique_ptr<events::SecretStore> secrets_;
   std::unique_ptr<events::KeyBackend> key_backend_;
   std::unique_ptr<events::PersonKeys> person_keys_;
+  std::unique_ptr<events::KeyBackend> token_backend_;  // the API tokens' verifiers
+  std::unique_ptr<ApiTokens> tokens_;
   std::string user_id_key_;
   std::vector<std::unique_ptr<proj::Projector>> projectors_;
   std::unique_ptr<proj::ViewStore> views_;

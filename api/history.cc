@@ -159,6 +159,19 @@ std::string Summary(const events::Envelope& e) {
       return "Knox Cloud API connected (" + e.kme_knox_connected().base_url() + ", client " +
              e.kme_knox_connected().client_id() + ")";
     case events::Envelope::kKmeKnoxDisconnected: return "Knox Cloud API disconnected";
+    case events::Envelope::kKmeEnrollmentRefused:
+      return "enrollment refused: " + e.kme_enrollment_refused().reason();
+    case events::Envelope::kKmeDeploymentUserOverridden: {
+      const auto& p = e.kme_deployment_user_overridden();
+      std::string by = p.source() == pb::KME_SOURCE_UNSPECIFIED ? "an administrator"
+                                                                : KmeSourceText(p.source());
+      return "user conflict: " + by + " replaced user " + p.deployment_user_id() +
+             " (bound by the Knox Deployment App) with " + OrNone(p.user_id());
+    }
+    case events::Envelope::kKmeDeploymentSettingsChanged:
+      return std::string("the Knox Deployment App ") +
+             (e.kme_deployment_settings_changed().creates_users() ? "may" : "may not") +
+             " create users";
     case events::Envelope::kKmeSyncCompleted: {
       const auto& p = e.kme_sync_completed();
       std::string s = std::string(p.full() ? "full" : "incremental") + " Knox sync: " +

@@ -21,6 +21,15 @@ namespace dkme = ae::domain::kme;
 namespace v1 = autoenroll::events::v1;
 using nlohmann::json;
 
+namespace {
+// Whether decided events replace a user the Knox Deployment App had bound (a conflict).
+bool OverridesDeploymentUser(const std::vector<events::Envelope>& decided) {
+  return std::any_of(decided.begin(), decided.end(), [](const events::Envelope& e) {
+    return e.has_kme_deployment_user_overridden();
+  });
+}
+}  // namespace
+
 nlohmann::json KmeImportReport::ToJson() const {
   json errs = json::array();
   for (const auto& e : errors) {
@@ -32,6 +41,7 @@ nlohmann::json KmeImportReport::ToJson() const {
   return {{"import_id", import_id},   {"dry_run", dry_run},     {"rows", rows},
           {"created", created},       {"updated", updated},     {"unchanged", unchanged},
           {"rejected", rejected},     {"users_matched", users_matched},
+          {"conflicts", conflicts},
           {"errors", std::move(errs)}, {"errors_truncated", errors_truncated},
           {"file_sha256", file_sha256}, {"events_appended", events_appended}};
 }
@@ -74,6 +84,7 @@ dkme::DeviceState KmeDeviceStateFromView(const json& rec) {
              : source == "knox_deployment" ? v1::KME_SOURCE_KNOX_DEPLOYMENT
                                            : v1::KME_SOURCE_UNSPECIFIED;
   s.user_id = rec.value("user_id", "");
+  s.user_by_deployment = rec.value("user_by_deployment", false);
   s.policy_id = rec.value("policy_id", "");
   s.ruleset_id = rec.value("ruleset_id", "");
   return s;
@@ -252,6 +263,7 @@ class KmeDeviceIngest::Appender {
     std::vector<events::EventLog::AppendItem> items;
     std::vector<dkme::ImportOutcome> outcomes;
     std::vector<size_t> sizes;
+    std::vector<bool> conflicts;
     items.reserve(batch.size());
     for (auto& job : batch) {
       for (auto& e : job.events) {
@@ -262,19 +274,21 @@ class KmeDeviceIngest::Appender {
       }
       outcomes.push_back(dkme::OutcomeOf(job.events));
       sizes.push_back(job.events.size());
+      conflicts.push_back(OverridesDeploymentUser(job.events));
       items.push_back({job.stream, ExpectedVersion::Exactly(job.expected), std::move(job.events)});
     }
     auto results = app.log().AppendBatch(std::move(items));
     for (size_t i = 0; i < results.size(); ++i) {
       if (results[i].ok()) {
-        owner_.Count(outcomes[i], sizes[i]);
+        owner_.Count(outcomes[i], sizes[i], conflicts[i]);
         continue;
       }
       if (results[i].status().code() != StatusCode::kConflict) return results[i].status();
       // The view was behind the stream: decide again against the stream itself.
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(batch[i].stream,
                                                       dkme::DeviceDecider(batch[i].command), ctx));
-      owner_.Count(dkme::OutcomeOf(res.events), res.events.size());
+      owner_.Count(dkme::OutcomeOf(res.events), res.events.size(),
+                   OverridesDeploymentUser(res.events));
     }
     return Status::Ok();
   }
@@ -310,8 +324,9 @@ KmeImportReport KmeDeviceIngest::Snapshot() const {
   return report_;
 }
 
-void KmeDeviceIngest::Count(dkme::ImportOutcome outcome, size_t events) {
+void KmeDeviceIngest::Count(dkme::ImportOutcome outcome, size_t events, bool conflict) {
   std::lock_guard lock(report_mu_);
+  if (conflict) ++report_.conflicts;
   switch (outcome) {
     case dkme::ImportOutcome::kCreated: ++report_.created; break;
     case dkme::ImportOutcome::kUpdated: ++report_.updated; break;
@@ -427,7 +442,7 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
     return Status::Ok();
   }
   if (decided->empty() || options_.dry_run) {
-    Count(dkme::OutcomeOf(*decided), 0);
+    Count(dkme::OutcomeOf(*decided), 0, OverridesDeploymentUser(*decided));
     return Status::Ok();
   }
   Appender::Job job;

@@ -21,7 +21,8 @@
 // A device matches an existing device when any of its identifiers does (kme_ids); one
 // whose identifiers name two different devices is rejected (kme.identifier_conflict).
 // A User ID (userName) that names an existing user (not deleted) assigns that user to a
-// device that has none. The Knox user id is sealed under that user's key in
+// device that has none, or whose user the Knox Deployment App bound (the source wins; the
+// conflict is recorded as KmeDeploymentUserOverridden and counted in `conflicts`). The Knox user id is sealed under that user's key in
 // KmeDeviceImported; an unmatched one is not recorded. The password column is never read.
 //
 // Memory: the reader's buffer, one chunk, at most max_pending_batches + 1 decided batches,
@@ -75,6 +76,9 @@ struct KmeImportReport {
   bool dry_run = false;
   uint64_t rows = 0;  // data rows (blank rows are not counted)
   uint64_t created = 0, updated = 0, unchanged = 0, rejected = 0, users_matched = 0;
+  // Devices whose user the Knox Deployment App had bound and the source's user replaced
+  // (each recorded as KmeDeploymentUserOverridden; counted in `updated` too).
+  uint64_t conflicts = 0;
   std::vector<KmeImportError> errors;  // CSV: in line order; at most max_reported_errors
   bool errors_truncated = false;
   std::string file_sha256;       // hex
@@ -126,7 +130,7 @@ class KmeDeviceIngest {
 
  private:
   class Appender;
-  void Count(domain::kme::ImportOutcome outcome, size_t events);
+  void Count(domain::kme::ImportOutcome outcome, size_t events, bool conflict);
   // Counts a rejection (not the row: the caller has).
   void Rejected(uint64_t line, const std::string& knox_device_id, std::string code,
                 std::string message, std::string field);

@@ -4,6 +4,8 @@
 // Exit codes: 0 success, 1 failure, 2 usage error.
 
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -28,7 +30,8 @@ void AddLogOptions(CLI::App* cmd, ae::api::AppOptions& app, std::vector<std::str
   cmd->add_option("--kafka-append-timeout-ms", app.kafka_append_timeout_ms,
                   "an append the cluster does not confirm within this fails with 503 "
                   "log.unavailable")->capture_default_str();
-  cmd->add_option("-X", props, "librdkafka property key=value (repeatable)");
+  cmd->add_option("-X", props,
+                  "librdkafka property key=value (repeatable), e.g. security.protocol=SSL");
 }
 
 bool ApplyProps(const std::vector<std::string>& props, ae::api::AppOptions& app) {
@@ -46,6 +49,9 @@ bool ApplyProps(const std::vector<std::string>& props, ae::api::AppOptions& app)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything autoenroll creates (the data dir, RocksDB's files, which it makes itself
+  // with mode 0644, keys, exports) is private to its user, whatever umask it inherits.
+  ::umask(077);
   CLI::App cli{"autoenroll: event-sourced auto-enrollment engine for Apple DEP and Samsung KME"};
   cli.require_subcommand(1);
   std::string log_level;
@@ -75,8 +81,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6))->capture_default_str();
   serve_cmd->add_option("--http-threads", serve.server.threads, "HTTP worker threads")
       ->capture_default_str();
-  serve_cmd->add_option("--tls-cert", serve.server.tls_cert, "PEM certificate for HTTPS");
-  serve_cmd->add_option("--tls-key", serve.server.tls_key, "PEM private key for HTTPS");
+  serve_cmd->add_option("--tls-cert", serve.server.tls_cert,
+                        "PEM certificate (chain) for HTTPS; needs --tls-key");
+  serve_cmd->add_option("--tls-key", serve.server.tls_key, "PEM private key for HTTPS; needs "
+                        "--tls-cert");
+  serve_cmd->add_option("--trusted-proxy", serve.server.trusted_proxies,
+                        "a reverse proxy (CIDR, repeatable) whose X-Forwarded-For names the "
+                        "client for rate limits");
+  serve_cmd->add_flag("--public-metrics", serve.server.public_metrics,
+                      "serve /metrics without a token (default: a device_manager's token)");
+  serve_cmd->add_option("--http-head-timeout", serve.server.head_timeout_s,
+                        "seconds a request line and headers may take to arrive whole")
+      ->check(CLI::Range(1, 300))->capture_default_str();
+  serve_cmd->add_option("--http-read-timeout", serve.server.read_timeout_s,
+                        "seconds a larger body may go without data, and an answer may wait "
+                        "for the client to read")
+      ->check(CLI::Range(1, 300))->capture_default_str();
   serve_cmd->add_option("--apple-dep-url", serve.app.apple_dep_url,
                         "Apple's DEP service (a simulator's URL in tests)")
       ->capture_default_str();

@@ -36,7 +36,22 @@ std::string Metrics::RenderHttp() const {
       << "autoenroll_view_waits_total " << view_waits.load() << "\n"
       << "# HELP autoenroll_view_wait_seconds_total Time those requests waited.\n"
       << "# TYPE autoenroll_view_wait_seconds_total counter\n"
-      << "autoenroll_view_wait_seconds_total " << view_wait_micros.load() / 1e6 << "\n";
+      << "autoenroll_view_wait_seconds_total " << view_wait_micros.load() / 1e6 << "\n"
+      << "# HELP autoenroll_view_waiters Requests waiting for the views to reach a position now.\n"
+      << "# TYPE autoenroll_view_waiters gauge\n"
+      << "autoenroll_view_waiters " << view_waiters.load() << "\n"
+      << "# HELP autoenroll_http_connections_waiting Connections waiting for a request head "
+         "(no worker held).\n"
+      << "# TYPE autoenroll_http_connections_waiting gauge\n"
+      << "autoenroll_http_connections_waiting " << http_waiting.load() << "\n"
+      << "# HELP autoenroll_http_connections_refused_total Connections closed at once: too "
+         "many waiting, in all or from one client.\n"
+      << "# TYPE autoenroll_http_connections_refused_total counter\n"
+      << "autoenroll_http_connections_refused_total " << http_connections_refused.load() << "\n"
+      << "# HELP autoenroll_http_head_timeouts_total Connections closed because a request head "
+         "did not arrive in time.\n"
+      << "# TYPE autoenroll_http_head_timeouts_total counter\n"
+      << "autoenroll_http_head_timeouts_total " << http_head_timeouts.load() << "\n";
   std::lock_guard lock(mu_);
   out << "# HELP autoenroll_http_requests_total HTTP requests by route and status.\n"
       << "# TYPE autoenroll_http_requests_total counter\n";

@@ -23,6 +23,11 @@ class Metrics {
   std::atomic<uint64_t> append_micros{0};      // time in Append and AppendBatch calls
   std::atomic<uint64_t> view_waits{0};         // requests that waited for the views
   std::atomic<uint64_t> view_wait_micros{0};
+  std::atomic<int64_t> view_waiters{0};        // requests waiting for the views now
+  // Connections (http_connections.h).
+  std::atomic<int64_t> http_waiting{0};        // waiting for a request head, off the workers
+  std::atomic<uint64_t> http_connections_refused{0};  // over the waiting caps
+  std::atomic<uint64_t> http_head_timeouts{0};  // closed: the head did not arrive in time
   // Prometheus text of everything above plus the request counters.
   std::string RenderHttp() const;
 

@@ -5,12 +5,23 @@
 // dropped, and if none is, every bucket is (a flood of sources gets a fresh start rather
 // than unbounded memory).
 //
+// Who the source is: ClientAddress() finds the client of a request (the peer, or, behind
+// trusted reverse proxies, the rightmost X-Forwarded-For hop that is not one of them), and
+// SourceKey() names its bucket (an IPv4 address, or an IPv6 /64: one subscriber's
+// addresses share a bucket however many they rotate through).
+//
 // Thread-safe.
 
+#include <array>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
+
+#include "events/base/status.h"
 
 namespace ae::api {
 
@@ -34,5 +45,52 @@ class RateLimiter {
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
 };
+
+// An IPv4 or IPv6 address. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are IPv4.
+struct IpAddress {
+  bool v6 = false;
+  std::array<uint8_t, 16> bytes{};  // IPv4 in the first 4
+
+  // inet_pton(); nullopt for anything else (names, ports, brackets, zone ids).
+  static std::optional<IpAddress> Parse(std::string_view text);
+  std::string ToString() const;  // inet_ntop()
+  bool IsLoopback() const;       // 127.0.0.0/8, ::1
+  bool operator==(const IpAddress&) const = default;
+};
+
+// A list of networks in CIDR notation ("10.0.0.0/8", "2001:db8::/32", or a bare address
+// for a single host).
+class Networks {
+ public:
+  // kInvalidArgument "server.bad_cidr" naming the entry that is not a network.
+  static Result<Networks> Parse(const std::vector<std::string>& cidrs);
+  bool Contains(const IpAddress& a) const;
+  bool empty() const { return nets_.empty(); }
+
+ private:
+  struct Net {
+    IpAddress base;
+    int prefix = 0;
+  };
+  std::vector<Net> nets_;
+};
+
+// The client of a request that came from `peer`. When `peer` is one of `trusted` (reverse
+// proxies), the X-Forwarded-For hops (`forwarded_for`: every value of the header, in order)
+// are walked from the right past the trusted ones, and the first other hop is the client.
+// Hops left of it were written by the client and are never believed. A hop that is not an
+// address ends the walk at the last trusted hop. nullopt when `peer` is not an address.
+std::optional<IpAddress> ClientAddress(std::string_view peer,
+                                       const std::vector<std::string>& forwarded_for,
+                                       const Networks& trusted);
+
+// The rate-limit source of an address: an IPv4 address as it is, an IPv6 address as its
+// /64 ("2001:db8:1:2::/64").
+std::string SourceKey(const IpAddress& a);
+
+// The rate-limit source of a signed device message: "device:" and the SHA-256 of the
+// certificate that signed its Mdm-Signature (a CMS SignedData, base64), or "" when the
+// header holds no certificate. Not a verification: the handler checks the signature.
+std::string MdmSignerKey(std::string_view mdm_signature);
 
 }  // namespace ae::api

@@ -37,6 +37,7 @@ constexpr const char* kTokenSecretPrefix = "kme/enrollment-token/";
 constexpr const char* kCertSecret = "kme/server-certificate";
 constexpr const char* kKeySecret = "kme/server-key";
 constexpr size_t kMaxEnrollBody = 16 << 10;
+constexpr const char* kCreatesUsersField = "knox_deployment_creates_users";
 
 std::mutex& SettingsMu() {
   static std::mutex mu;
@@ -167,12 +168,46 @@ std::string PublicUrl(Server& server, const httplib::Request& req) {
   return url;
 }
 
+// The fingerprint is that of the certificate this server serves (--tls-cert), and only
+// with an https URI; otherwise null (behind a TLS proxy, Knox is given the proxy's).
 Result<json> SettingsJson(Server& server, const httplib::Request& req, const std::string& token) {
-  AE_ASSIGN_OR_RETURN(std::string pem, ServerCertificatePem(server));
-  AE_ASSIGN_OR_RETURN(std::string fingerprint, CertificateFingerprint(pem));
-  return json{{"mdm_server_uri", PublicUrl(server, req) + "/enroll/android"},
+  std::string uri = PublicUrl(server, req);
+  json fingerprint = nullptr;
+  if (!server.options().tls_cert.empty() && uri.rfind("https://", 0) == 0) {
+    AE_ASSIGN_OR_RETURN(std::string pem, ServerCertificatePem(server));
+    AE_ASSIGN_OR_RETURN(fingerprint, CertificateFingerprint(pem));
+  }
+  AE_ASSIGN_OR_RETURN(dkme::SettingsState settings, LoadSettings(server.app()));
+  return json{{"mdm_server_uri", uri + "/enroll/android"},
               {"certificate_fingerprint", fingerprint},
-              {"enrollment_token", token}};
+              {"enrollment_token", token},
+              {kCreatesUsersField, settings.deployment_creates_users}};
+}
+
+// PATCH /v1/kme/settings: the administrator's settings of the Knox Deployment App path.
+Result<LogPosition> ChangeSettings(App& app, const json& body, const domain::CommandContext& ctx) {
+  for (const auto& [k, v] : body.items()) {
+    if (k != kCreatesUsersField) {
+      return InvalidArgument("request.unknown_field",
+                             "unknown field " + k + " (" + kCreatesUsersField + ")", k);
+    }
+  }
+  dkme::ChangeDeploymentSettings cmd;
+  if (body.contains(kCreatesUsersField)) {
+    if (!body[kCreatesUsersField].is_boolean()) {
+      return InvalidArgument("request.bad_field",
+                             std::string(kCreatesUsersField) + " must be true or false",
+                             kCreatesUsersField);
+    }
+    cmd.creates_users = body[kCreatesUsersField].get<bool>();
+  }
+  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kSettingsStream),
+                                                  dkme::SettingsDecider(cmd), ctx));
+  if (!res.events.empty()) {
+    log::Get("kme")->info("Knox Deployment App settings changed: {} {}", kCreatesUsersField,
+                          res.events.back().kme_deployment_settings_changed().creates_users());
+  }
+  return res.position;
 }
 
 // ---- devices ---------------------------------------------------------------------------
@@ -189,6 +224,7 @@ json RenderDevice(App& app, const json& rec) {
               {"attributes", rec.value("attributes", json::object())},
               {"knox_status", rec.value("knox_status", "")},
               {"user", UsernameOf(app, rec.value("user_id", ""))},
+              {"user_from_knox_deployment", rec.value("user_by_deployment", false)},
               {"policy", PolicyName(app, rec.value("policy_id", ""))},
               {"ruleset", RuleSetName(app, rec.value("ruleset_id", ""))},
               {"source", rec.value("source", "")},
@@ -197,6 +233,17 @@ json RenderDevice(App& app, const json& rec) {
               {"updated_at", rec.value("updated_at", "")}};
   std::string enrolled_at = rec.value("enrolled_at", "");
   out["enrolled_at"] = enrolled_at.empty() ? json(nullptr) : json(enrolled_at);
+  out["user_conflict"] = nullptr;
+  if (auto c = rec.find("user_conflict"); c != rec.end() && c->is_object()) {
+    json conflict = {{"at", c->value("at", "")},
+                     {"position", c->value("position", "")},
+                     {"knox_deployment_user", UsernameOf(app, c->value("deployment_user_id", ""))},
+                     {"user", UsernameOf(app, c->value("user_id", ""))},
+                     {"by", c->value("by", "")}};
+    if (c->contains("import_id")) conflict["import_id"] = c->value("import_id", "");
+    if (c->contains("line")) conflict["line"] = c->value("line", 0);
+    out["user_conflict"] = std::move(conflict);
+  }
   return out;
 }
 
@@ -296,10 +343,18 @@ Result<dkme::DeviceState> LoadDeviceStream(App& app, const std::string& device_i
   return s;
 }
 
-// Records the refusal and returns `why` for the answer.
+// Every refusal of the device-facing route after its input is read is this one answer, so
+// that it tells a caller nothing about other devices or users (whether a device is
+// imported, has a user, came from the CSV, or whose it is). The reason is logged and,
+// past the enrollment token, recorded for administrators (KmeEnrollmentRefused).
+Status NotAllowed() {
+  return PermissionDenied("enroll.not_allowed",
+                          "this device may not enroll here; the administrator can see why");
+}
+
+// Records the refusal (`why` is its reason) and returns the answer: NotAllowed().
 Status Refuse(App& app, const domain::CommandContext& ctx, const std::string& device_id,
               const dkme::Identifiers& ids, dkme::KmeSource source, const Status& why) {
-  // The reason is the error code the device is answered (schema version 2).
   dkme::RefuseEnrollment cmd{device_id, ids, why.reason(), source};
   StreamId stream = device_id.empty() ? StreamId(dkme::kRefusalStream)
                                       : StreamId(dkme::kDeviceStreamType, device_id);
@@ -309,28 +364,34 @@ Status Refuse(App& app, const domain::CommandContext& ctx, const std::string& de
   }
   log::Get("kme")->info("android enrollment refused: {} (device {})", cmd.reason,
                         device_id.empty() ? "unknown" : device_id);
-  return why;
+  return NotAllowed();
 }
 
-// Creates the user a Knox Deployment App enrollment names, unless it exists.
-Result<std::string> EnsureDeploymentUser(App& app, const domain::CommandContext& ctx,
+// Creates the user a Knox Deployment App enrollment of a new device names, when
+// dkme::CheckDeploymentUser allows it: checked against the user's stream before anything
+// is written (no person key is made for a refused name), and again inside the append, so a
+// user made meanwhile is never taken over. kPermissionDenied with the refusal's reason.
+Result<std::string> CreateDeploymentUser(App& app, const domain::CommandContext& ctx,
+                                         const dkme::SettingsState& settings,
                                          const std::string& username) {
-  if (!users::ValidateUsername(username).ok()) {
-    return InvalidArgument("kme.bad_user_id",
-                           "user_id must be 1 to 64 of letters, digits and . _ - @ +",
-                           "user_id");
-  }
-  auto existing = ResolveUserId(app, username, users::Role::ROLE_DEVICE_USER, "user_id");
-  if (existing.ok()) return *existing;
-  std::string id = users::UserIdFor(app.user_id_key(), username);
+  const std::string id = users::UserIdFor(app.user_id_key(), username);
+  const StreamId stream("user", id);
+  AE_ASSIGN_OR_RETURN(auto records, app.log().ReadStream(stream, 1, SIZE_MAX));
+  users::UserState user;
+  for (const auto& r : records) user = users::Evolve(std::move(user), r.envelope);
+  AE_RETURN_IF_ERROR(dkme::CheckDeploymentUser(settings, user));
   v1::PersonalData pd;
   pd.set_username(username);
   AE_ASSIGN_OR_RETURN(auto sealed, app.person_keys().Seal(id, pd));
-  auto res = app.bus().Execute(
-      StreamId("user", id),
-      users::UserDecider(users::CreateUser{id, v1::ROLE_DEVICE_USER, sealed, dkme::kDeploymentTag}),
-      ctx);
-  if (!res.ok() && res.status().code() != StatusCode::kAlreadyExists) return res.status();
+  users::CreateUser create{id, v1::ROLE_DEVICE_USER, sealed, dkme::kDeploymentTag};
+  domain::Decider<users::UserState> decider{
+      users::Evolve, [&](const users::UserState& s) -> Result<std::vector<events::Envelope>> {
+        AE_RETURN_IF_ERROR(dkme::CheckDeploymentUser(settings, s));
+        return users::Decide(s, create);
+      }};
+  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, decider, ctx));
+  (void)res;
+  log::Get("kme")->info("the Knox Deployment App created user {} (role device_user)", id);
   return id;
 }
 
@@ -358,22 +419,38 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
       !crypto::ConstantTimeEquals(crypto::Sha256(token), settings.token_sha256)) {
     log::Get("kme")->warn("android enrollment refused: {} enrollment token (from {})",
                           token.empty() ? "no" : "a wrong", call.req.remote_addr);
-    return PermissionDenied("kme.bad_enrollment_token",
-                            "the enrollment token is missing or not valid");
+    return NotAllowed();
   }
+  // The whole request is read and checked before any device or user is looked up: what is
+  // answered from here on depends on this request alone, or is NotAllowed().
   AE_ASSIGN_OR_RETURN(std::string imei, StrField(body, "imei", 64));
   AE_ASSIGN_OR_RETURN(std::string imei2, StrField(body, "imei2", 64));
   AE_ASSIGN_OR_RETURN(std::string meid, StrField(body, "meid", 64));
   AE_ASSIGN_OR_RETURN(std::string serial, StrField(body, "serial_number", 64));
   AE_ASSIGN_OR_RETURN(std::string model, StrField(body, "model", 64));
   AE_ASSIGN_OR_RETURN(std::string user_name, StrField(body, "user_id", 64));
-  // `password` is accepted and ignored: it is never stored or logged.
+  // `password` is accepted and ignored: it is never stored or logged. `user_id` matters
+  // only to the Knox Deployment App (KME devices get their user from the import).
+  if (source == v1::KME_SOURCE_KNOX_DEPLOYMENT && !user_name.empty() &&
+      !users::ValidateUsername(user_name).ok()) {
+    return InvalidArgument("kme.bad_user_id",
+                           "user_id must be 1 to 64 of letters, digits and . _ - @ +",
+                           "user_id");
+  }
   AE_ASSIGN_OR_RETURN(dkme::Identifiers ids, ParseKmeIdentifiers(imei, imei2, meid, serial));
   if (ids.empty()) {
     return InvalidArgument("kme.missing_identifiers",
                            "send at least one of imei, imei2, meid, serial_number", "imei");
   }
-  AE_ASSIGN_OR_RETURN(std::string device_id, FindKmeDevice(app, ids));
+  domain::CommandContext ctx = call.Context();
+  ctx.actor.set_kind(v1::Actor::KIND_DEVICE);
+  ctx.actor.set_id(StreamId(dkme::kDeviceStreamType, dkme::DeviceIdFor(ids)).str());
+  auto found = FindKmeDevice(app, ids);
+  if (!found.ok()) {
+    if (found.status().reason() != "kme.identifier_conflict") return found.status();
+    return Refuse(app, ctx, "", ids, source, found.status());
+  }
+  std::string device_id = *found;
   if (device_id.empty()) {
     // Not in the view yet? The derived id's stream is the authority.
     std::string derived = dkme::DeviceIdFor(ids);
@@ -382,10 +459,7 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
     if (v > 0) device_id = derived;
   }
   AE_ASSIGN_OR_RETURN(dkme::DeviceState state, LoadDeviceStream(app, device_id));
-  domain::CommandContext ctx = call.Context();
-  ctx.actor.set_kind(v1::Actor::KIND_DEVICE);
-  ctx.actor.set_id(state.exists ? StreamId(dkme::kDeviceStreamType, device_id).str()
-                                : StreamId(dkme::kDeviceStreamType, dkme::DeviceIdFor(ids)).str());
+  if (state.exists) ctx.actor.set_id(StreamId(dkme::kDeviceStreamType, device_id).str());
   Status allowed = dkme::CheckEnrollment(state, source);
   if (!allowed.ok()) return Refuse(app, ctx, state.exists ? device_id : "", ids, source, allowed);
 
@@ -396,7 +470,11 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
                                      "user_id is required to enroll a new device with the Knox "
                                      "Deployment App"));
     }
-    AE_ASSIGN_OR_RETURN(std::string user_id, EnsureDeploymentUser(app, ctx, user_name));
+    auto user_id = CreateDeploymentUser(app, ctx, settings, user_name);
+    if (!user_id.ok()) {
+      if (user_id.status().code() != StatusCode::kPermissionDenied) return user_id.status();
+      return Refuse(app, ctx, "", ids, source, user_id.status());
+    }
     device_id = dkme::DeviceIdFor(ids);
     dkme::ImportDevice cmd;
     cmd.device_id = device_id;
@@ -404,10 +482,10 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
     if (!model.empty()) cmd.observed.model = model;
     cmd.observed.tags = std::vector<std::string>{dkme::kDeploymentTag};
     cmd.source = v1::KME_SOURCE_KNOX_DEPLOYMENT;
-    cmd.matched_user_id = user_id;
+    cmd.matched_user_id = *user_id;
     v1::PersonalData pd;
     pd.set_knox_user_id(user_name);
-    AE_ASSIGN_OR_RETURN(cmd.knox_user, app.person_keys().Seal(user_id, pd));
+    AE_ASSIGN_OR_RETURN(cmd.knox_user, app.person_keys().Seal(*user_id, pd));
     AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kDeviceStreamType, device_id),
                                                     dkme::DeviceDecider(cmd), ctx));
     (void)res;
@@ -429,8 +507,11 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
     log::Get("kme")->info("android device {} enrolled ({})", device_id,
                           dkme::SourceName(state.source));
   }
+  // `user` stays in the answer (API.md names it) but is always null: a caller who knows a
+  // device's identifiers must not learn who it belongs to. A 200 already says the device
+  // has a user (enrolling needs one).
   Reply r = Reply::Json(200, {{"device_id", device_id},
-                              {"user", UsernameOf(app, state.user_id)},
+                              {"user", nullptr},
                               {"policy", PolicyName(app, state.policy_id)},
                               {"ruleset", RuleSetName(app, state.ruleset_id)}});
   r.position = res.position;
@@ -449,6 +530,17 @@ void AddKmeRoutes(Server& server) {
     AE_ASSIGN_OR_RETURN(json out, SettingsJson(server, call.req, token));
     Reply r = Reply::Json(200, out);
     r.position = created;
+    return r;
+  });
+
+  server.Route("PATCH", "/v1/kme/settings", "/v1/kme/settings", Access::kAdministrator,
+               [&server, &app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json body, call.Json());
+    AE_ASSIGN_OR_RETURN(LogPosition changed, ChangeSettings(app, body, call.Context()));
+    AE_ASSIGN_OR_RETURN(std::string token, CurrentToken(app, call.Context(), true));
+    AE_ASSIGN_OR_RETURN(json out, SettingsJson(server, call.req, token));
+    Reply r = Reply::Json(200, out);
+    r.position = changed;
     return r;
   });
 

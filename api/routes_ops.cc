@@ -1,4 +1,8 @@
 // /healthz, /readyz, /metrics.
+//
+// What an anonymous caller learns: that the process is up (/healthz) and whether it is
+// ready (/readyz: {ready} and 200 or 503). The reasons, the log kind and the positions
+// need a device_manager's token; /metrics needs one too unless --public-metrics.
 
 #include "api/server.h"
 
@@ -9,21 +13,26 @@ void AddOpsRoutes(Server& server) {
   server.Route("GET", "/healthz", "/healthz", Access::kPublic, [](Call&) -> Result<Reply> {
     return Reply::Json(200, {{"status", "ok"}});
   });
-  server.Route("GET", "/readyz", "/readyz", Access::kPublic, [&app](Call&) -> Result<Reply> {
+  server.Route("GET", "/readyz", "/readyz", Access::kPublic, [&app](Call& call) -> Result<Reply> {
     nlohmann::json body;
     Status log_health = app.log().Health();
     auto stats = app.runner().stats();
     int64_t lag = app.ViewLag();
+    bool ready = log_health.ok() && stats.error.ok() && lag >= 0 && lag < 10000;
+    body["ready"] = ready;
+    if (!domain::users::RoleAtLeast(call.who.role, domain::users::Role::ROLE_DEVICE_MANAGER)) {
+      return Reply::Json(ready ? 200 : 503, body);
+    }
     body["log"] = log_health.ok() ? "ok" : log_health.message();
     body["log_kind"] = app.log().Kind();
     body["views"] = stats.error.ok() ? "ok" : stats.error.message();
     body["view_lag"] = lag;
     body["view_position"] = stats.checkpoint.ToString();
-    bool ready = log_health.ok() && stats.error.ok() && lag >= 0 && lag < 10000;
-    body["ready"] = ready;
     return Reply::Json(ready ? 200 : 503, body);
   });
-  server.Route("GET", "/metrics", "/metrics", Access::kPublic, [&app](Call&) -> Result<Reply> {
+  server.Route("GET", "/metrics", "/metrics",
+               server.options().public_metrics ? Access::kPublic : Access::kDeviceManager,
+               [&app](Call&) -> Result<Reply> {
     Reply r;
     auto stats = app.runner().stats();
     std::string text = app.metrics().RenderHttp();

@@ -1,8 +1,12 @@
 // Users, API tokens, policies and rule sets.
 
+#include <algorithm>
+
 #include "api/request_body.h"
 #include "api/server.h"
+#include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "events/base/logging.h"
 
 namespace ae::api {
 
@@ -20,7 +24,8 @@ Result<json> RenderUser(App& app, const json& rec) {
               {"created_at", rec.value("created_at", "")},
               {"updated_at", rec.value("updated_at", "")},
               {"created_by", rec.value("created_by", "")},
-              {"tokens", rec.value("token_hashes", json::array()).size()}};
+              {"tokens", rec.value("token_ids", json::array()).size() +
+                             rec.value("token_hashes", json::array()).size()}};  // format 2
   autoenroll::events::v1::SealedPersonal sealed;
   auto raw = crypto::FromBase64(rec.value("personal", ""));
   if (!raw.ok() || !sealed.ParseFromString(*raw)) {
@@ -48,6 +53,14 @@ Result<json> LoadUser(App& app, const std::string& username) {
   if (!j.is_object()) return Corruption("view.corruption", "user record does not parse");
   if (j.value("deleted", false)) return NotFound("user.not_found", "no user named " + username);
   return j;
+}
+
+// The user's state as the decider sees it (from the log).
+Result<users::UserState> UserStateOf(App& app, const std::string& user_id) {
+  AE_ASSIGN_OR_RETURN(auto records, app.log().ReadStream(StreamId("user", user_id)));
+  users::UserState s;
+  for (const auto& r : records) s = users::Evolve(std::move(s), r.envelope);
+  return s;
 }
 
 Result<Reply> ListNamed(App& app, Call& call, const std::string& cf) {
@@ -168,15 +181,65 @@ void AddUserRoutes(Server& server) {
     std::string username = call.req.matches[1];
     AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
     std::string id = rec.value("user_id", "");
-    std::string token = "ae_" + crypto::Base64Url(crypto::RandomBytes(32));
-    std::string hash = crypto::Sha256(token);
-    std::string token_id = crypto::Hex(hash).substr(0, 16);
-    AE_ASSIGN_OR_RETURN(auto res,
-                        app.bus().Execute(StreamId("user", id),
-                                          users::UserDecider(users::IssueToken{id, token_id, hash}),
-                                          call.Context()));
+    auto fresh = app.tokens().Generate();
+    // The verifier first: the event that names the token follows it.
+    AE_RETURN_IF_ERROR(app.tokens().Register(fresh.token_id, id, fresh.token));
+    auto res = app.bus().Execute(StreamId("user", id),
+                                 users::UserDecider(users::IssueToken{id, fresh.token_id}),
+                                 call.Context());
+    if (!res.ok()) {
+      app.tokens().Forget(fresh.token_id).IgnoreError();
+      return res.status();
+    }
+    AE_RETURN_IF_ERROR(server.WaitForViews(res->position));
+    Reply r = Reply::Json(201, {{"token", fresh.token}, {"token_id", fresh.token_id},
+                                {"username", username}});
+    r.position = res->position;
+    return r;
+  });
+
+  server.Route("GET", R"(/v1/users/([^/]+)/tokens)", "/v1/users/{username}/tokens",
+               Access::kAdministrator, [&app](Call& call) -> Result<Reply> {
+    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, call.req.matches[1]));
+    json items = json::array();
+    for (const auto& id : rec.value("token_ids", json::array())) {
+      if (!id.is_string()) continue;
+      AE_ASSIGN_OR_RETURN(auto row, app.views().Get("tokens", id.get<std::string>()));
+      json t = row ? json::parse(*row, nullptr, false) : json();
+      if (!t.is_object()) continue;
+      auto used = app.tokens().LastUsed(id.get<std::string>());
+      items.push_back({{"token_id", id},
+                       {"created_at", t.value("created_at", "")},
+                       {"last_used_at", used ? json(FormatRfc3339(*used)) : json(nullptr)},
+                       {"legacy", t.value("legacy", false)}});
+    }
+    return Reply::Json(200, PageJson(std::move(items), std::nullopt));
+  });
+
+  server.Route("DELETE", R"(/v1/users/([^/]+)/tokens/([^/]+))",
+               "/v1/users/{username}/tokens/{token_id}", Access::kAdministrator,
+               [&server, &app](Call& call) -> Result<Reply> {
+    std::string username = call.req.matches[1], token_id = call.req.matches[2];
+    if (!users::ValidTokenId(token_id)) {
+      return InvalidArgument("user.invalid_token_id",
+                             "a token id is 16 lower-case hexadecimal characters", "token_id");
+    }
+    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
+    std::string id = rec.value("user_id", "");
+    AE_ASSIGN_OR_RETURN(users::UserState state, UserStateOf(app, id));
+    if (std::find(state.token_ids.begin(), state.token_ids.end(), token_id) ==
+        state.token_ids.end()) {
+      return NotFound("user.token_not_found", username + " has no token " + token_id);
+    }
+    // The verifier goes first: should the event then fail, the token is dead already.
+    AE_RETURN_IF_ERROR(app.tokens().Forget(token_id));
+    AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+                                      StreamId("user", id),
+                                      users::UserDecider(users::RevokeToken{id, token_id}),
+                                      call.Context()));
+    // Answer once the views (and so every later request of this process) see it.
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-    Reply r = Reply::Json(201, {{"token", token}, {"token_id", token_id}, {"username", username}});
+    Reply r = Reply::Json(200, {{"username", username}, {"token_id", token_id}, {"revoked", true}});
     r.position = res.position;
     return r;
   });
@@ -194,10 +257,19 @@ void AddUserRoutes(Server& server) {
     if (id == call.who.user_id) {
       return FailedPrecondition("user.cannot_delete_self", "you cannot delete your own user");
     }
+    AE_ASSIGN_OR_RETURN(users::UserState before, UserStateOf(app, id));
     AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
                                       StreamId("user", id),
                                       users::UserDecider(users::DeleteUser{id, forget}),
                                       call.Context()));
+    // The views drop the tokens with the user; their verifiers go too.
+    for (const auto& token_id : before.token_ids) {
+      Status forgotten = app.tokens().Forget(token_id);
+      if (!forgotten.ok()) {
+        log::Get("api")->warn("cannot destroy the verifier of token {}: {}", token_id,
+                              forgotten.ToString());
+      }
+    }
     if (forget) AE_RETURN_IF_ERROR(app.person_keys().Destroy(id));
     server.WaitForViews(res.position).IgnoreError();
     Reply r = Reply::Json(200, {{"user_id", id}, {"deleted", true}, {"forgotten", forget}});

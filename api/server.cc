@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <optional>
 
 #include "api/http_errors.h"
 #include "api/request_body.h"
@@ -73,20 +75,354 @@ domain::CommandContext Call::Context() const {
 Server::Server(App& app, ServerOptions options) : app_(app), options_(std::move(options)) {
   enroll_limiter_ =
       std::make_unique<RateLimiter>(options_.enroll_rate_per_s, options_.enroll_burst);
-  if (!options_.tls_cert.empty() && !options_.tls_key.empty()) {
-    http_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
-                                                 options_.tls_key.c_str());
-  } else {
-    http_ = std::make_unique<httplib::Server>();
+  device_limiter_ =
+      std::make_unique<RateLimiter>(options_.enroll_rate_per_s, options_.enroll_burst);
+}
+
+Server::~Server() { Stop(); }
+
+Result<Principal> Server::Authenticate(const httplib::Request& req) {
+  std::string auth = req.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0) {
+    return Unauthenticated("auth.required", "send Authorization: Bearer <token>");
   }
-  int threads = options_.threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  std::string token = auth.substr(prefix.size());
+  std::string hash = crypto::Sha256(token);  // the cache's key, in memory only
+  // Read the generation before the lookup: a change committed meanwhile makes
+  // the entry stale at once.
+  const uint64_t generation = proj::UsersViewGeneration().load(std::memory_order_acquire);
+  CachedPrincipal found;
+  bool cached = false;
+  {
+    std::shared_lock lock(principals_mu_);
+    auto it = principals_.find(hash);
+    if (it != principals_.end() && it->second.generation == generation) {
+      found = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    AE_ASSIGN_OR_RETURN(found, LookUpPrincipal(token, hash));
+    found.generation = generation;
+    std::unique_lock lock(principals_mu_);
+    if (principals_.size() >= 10'000) principals_.clear();  // bounded
+    principals_[hash] = found;
+  }
+  app_.tokens().Touch(found.token_id, Clock::Real().NowMs());
+  return found.principal;
+}
+
+Result<Server::CachedPrincipal> Server::LookUpPrincipal(const std::string& token,
+                                                        const std::string& hash) {
+  const Status invalid = Unauthenticated("auth.invalid_token", "the token is not valid");
+  // The token's row in the views, by its id: keyed (issued by this build, or the seed),
+  // or SHA-256-derived (issued before keyed hashes).
+  const std::string legacy_id = crypto::Hex(hash).substr(0, 16);
+  std::string token_id, user_id;
+  for (const std::string& id : {app_.tokens().IdFor(token), legacy_id}) {
+    AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", id));
+    if (!rec) continue;
+    auto t = nlohmann::json::parse(*rec, nullptr, false);
+    if (!t.is_object()) return Internal("internal", "token record unreadable");
+    token_id = id;
+    user_id = t.value("user_id", "");
+    break;
+  }
+  if (token_id.empty()) {
+    // Views of format 2, live while they are rebuilt after an upgrade, key those by SHA-256.
+    AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", hash));
+    auto t = rec ? nlohmann::json::parse(*rec, nullptr, false) : nlohmann::json();
+    if (!t.is_object() || t.value("token_id", "") != legacy_id) return invalid;
+    token_id = legacy_id;
+    user_id = t.value("user_id", "");
+  }
+  // What proves the token: its verifier in the token store (keyed, constant-time).
+  AE_ASSIGN_OR_RETURN(bool matches, app_.tokens().Matches(token_id, user_id, hash));
+  if (!matches) return invalid;
+  AE_ASSIGN_OR_RETURN(auto user, app_.views().Get("users", user_id));
+  if (!user) return invalid;
+  auto u = nlohmann::json::parse(*user, nullptr, false);
+  if (!u.is_object() || u.value("deleted", false)) return invalid;
+  bool listed = false;
+  for (const auto& id : u.value("token_ids", nlohmann::json::array())) {
+    listed = listed || id == token_id;
+  }
+  for (const auto& h : u.value("token_hashes", nlohmann::json::array())) {  // format 2
+    listed = listed || (token_id == legacy_id && h == crypto::Hex(hash));
+  }
+  if (!listed) return invalid;
+  CachedPrincipal found;
+  found.token_id = token_id;
+  found.principal.user_id = user_id;
+  found.principal.role = domain::users::ParseRole(u.value("role", "")).value_or(
+      domain::users::Role::ROLE_UNSPECIFIED);
+  return found;
+}
+
+Status Server::WaitForViews(const LogPosition& pos) {
+  if (!pos.valid()) return Status::Ok();
+  if (app_.runner().WaitUntilCovers(pos, std::chrono::milliseconds(0))) return Status::Ok();
+  auto started = std::chrono::steady_clock::now();
+  bool covered = app_.runner().WaitUntilCovers(pos, options_.min_position_wait);
+  app_.metrics().view_waits++;
+  app_.metrics().view_wait_micros += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                            started).count());
+  if (covered) return Status::Ok();
+  return Unavailable("view.lagging", "the views have not reached position " + pos.ToString() +
+                                         " yet; retry later");
+}
+
+std::string Server::ClientSource(const httplib::Request& req) const {
+  std::vector<std::string> forwarded;
+  if (!trusted_proxies_.empty()) {
+    auto [from, to] = req.headers.equal_range("X-Forwarded-For");
+    for (auto it = from; it != to; ++it) forwarded.push_back(it->second);
+  }
+  auto client = ClientAddress(req.remote_addr, forwarded, trusted_proxies_);
+  return client ? SourceKey(*client) : req.remote_addr;
+}
+
+Status Server::Admit(const RouteEntry& route, const httplib::Request& req, Principal& who,
+                     int* retry_after_s) {
+  if (auto limit = limited_labels_.find(route.label); limit != limited_labels_.end()) {
+    const bool by_device = limit->second == LimitBy::kDevice;
+    std::string source = by_device ? MdmSignerKey(req.get_header_value("Mdm-Signature")) : "";
+    const bool device = !source.empty();
+    if (!device) source = ClientSource(req);
+    RateLimiter& limiter = by_device ? *device_limiter_ : *enroll_limiter_;
+    if (!limiter.Allow(source, Clock::Real().NowMs(), retry_after_s)) {
+      return ResourceExhausted("request.rate_limited",
+                               std::string("too many requests from this ") +
+                                   (device ? "device" : "address") + "; retry in " +
+                                   std::to_string(*retry_after_s) + " s");
+    }
+  }
+  if (route.access == Access::kPublic) {
+    // A token is not needed, but a route may say more to a caller who shows one (/readyz).
+    if (req.has_header("Authorization")) {
+      auto known = Authenticate(req);
+      if (known.ok()) who = *known;
+    }
+    return Status::Ok();
+  }
+  AE_ASSIGN_OR_RETURN(who, Authenticate(req));
+  using R = domain::users::Role;
+  R need = route.access == Access::kAdministrator   ? R::ROLE_ADMINISTRATOR
+           : route.access == Access::kDeviceManager ? R::ROLE_DEVICE_MANAGER
+                                                    : R::ROLE_DEVICE_USER;
+  if (!domain::users::RoleAtLeast(who.role, need)) {
+    return PermissionDenied("auth.forbidden", "this needs the role " +
+                                                  domain::users::RoleName(need));
+  }
+  return Status::Ok();
+}
+
+Status Server::WaitForMinPosition(const httplib::Request& req, const Principal& who,
+                                  int* retry_after_s) {
+  if (!req.has_param("min_position")) return Status::Ok();
+  auto pos = LogPosition::Parse(req.get_param_value("min_position"));
+  if (!pos) {
+    return InvalidArgument("request.bad_min_position",
+                           "min_position must be a log position like 42 or 1:42", "min_position");
+  }
+  if (app_.runner().WaitUntilCovers(*pos, std::chrono::milliseconds(0))) return Status::Ok();
+  {
+    std::lock_guard lock(waits_mu_);
+    int& waiting = waits_[who.user_id];
+    if (waiting >= options_.max_view_waits_per_client) {
+      *retry_after_s = static_cast<int>(std::max<int64_t>(
+          1, std::chrono::duration_cast<std::chrono::seconds>(options_.min_position_wait)
+                 .count()));
+      return ResourceExhausted(
+          "view.too_many_waits",
+          "this user already has " + std::to_string(waiting) +
+              " requests waiting for the views to reach a min_position; retry after they end");
+    }
+    ++waiting;
+  }
+  app_.metrics().view_waiters++;
+  Status s = WaitForViews(*pos);
+  app_.metrics().view_waiters--;
+  std::lock_guard lock(waits_mu_);
+  if (--waits_[who.user_id] <= 0) waits_.erase(who.user_id);
+  return s;
+}
+
+namespace {
+
+Status TooLarge(size_t limit) {
+  return Status(StatusCode::kPayloadTooLarge, "request.too_large",
+                "the request body exceeds the limit of " + std::to_string(limit) + " bytes");
+}
+
+// Whether the request announces a body (RFC 9112 6.3: without Content-Length or
+// Transfer-Encoding, a request has none).
+bool HasBody(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+std::optional<uint64_t> ContentLength(const httplib::Request& req) {
+  const std::string v = req.get_header_value("Content-Length");
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+// The body, read through `reader` and counted as it arrives (decompressed, when it came
+// compressed): 413 once it passes `limit`, before more is read or kept.
+Result<std::string> ReadBody(const httplib::Request& req, const httplib::ContentReader& reader,
+                             size_t limit) {
+  if (!HasBody(req)) {
+    MarkRequestComplete();
+    return std::string();
+  }
+  if (!req.has_header("Transfer-Encoding")) {
+    auto declared = ContentLength(req);
+    if (!declared) {
+      return InvalidArgument("request.bad_content_length",
+                             "Content-Length must be a number of bytes", "Content-Length");
+    }
+    if (*declared > limit) return TooLarge(limit);
+  }
+  std::string body;
+  bool over = false;
+  bool read = reader([&](const char* data, size_t n) {
+    if (body.size() + n > limit) {
+      over = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (over) return TooLarge(limit);
+  if (!read) {
+    return InvalidArgument("request.bad_body",
+                           "the request body could not be read: cut short, too slow, or "
+                           "malformed");
+  }
+  MarkRequestComplete();
+  return body;
+}
+
+// A refused request's body is skipped when it is here already (it fitted the connection's
+// buffer), so the connection can carry the next request.
+void SkipBufferedBody(const httplib::Request& req, const httplib::ContentReader& reader) {
+  if (req.has_header("Transfer-Encoding")) return;
+  auto declared = ContentLength(req);
+  if (!declared || *declared > BufferedRequestBytes()) return;
+  if (reader([](const char*, size_t) { return true; })) MarkRequestComplete();
+}
+
+}  // namespace
+
+void Server::Route(const std::string& method, const std::string& pattern,
+                   const std::string& label, Access access, Handler handler) {
+  routes_.push_back({method, label, access});
+  entries_.push_back({method, pattern, label, access, std::move(handler)});
+}
+
+void Server::Serve(const RouteEntry& route, const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader* reader) {
+  thread_local bool named = false;
+  if (!named) {  // once per worker thread: names in top -H, perf and gdb
+    named = true;
+    pthread_setname_np(pthread_self(), "ae-http");
+  }
+  auto started = std::chrono::steady_clock::now();
+  std::string request_id = NewRequestId();
+  Principal who;
+  Status failed;
+  Result<Reply> reply = Internal("internal", "not handled");
+  int retry_after_s = 0;
+  bool body_read = false;
+  std::optional<httplib::Request> with_body;  // the request with its body, when it has one
+  do {
+    // Nothing of the body is read before the caller has passed these.
+    failed = Admit(route, req, who, &retry_after_s);
+    if (!failed.ok()) break;
+    const httplib::Request* r = &req;
+    if (reader != nullptr) {
+      const size_t limit = large_body_labels_.count(route.label) ? options_.max_upload_bytes
+                                                                 : options_.max_body_bytes;
+      auto body = ReadBody(req, *reader, limit);
+      body_read = true;
+      if (!body.ok()) {
+        failed = body.status();
+        break;
+      }
+      // The copy's path matches still point into `req`, which outlives this call.
+      with_body.emplace(req);
+      with_body->body = std::move(*body);
+      r = &*with_body;
+    } else if (!HasBody(req)) {
+      MarkRequestComplete();  // a GET with a body leaves it unread: the connection closes
+    }
+    // Public routes ignore min_position: an anonymous caller cannot make a worker wait.
+    if (route.access != Access::kPublic) {
+      failed = WaitForMinPosition(*r, who, &retry_after_s);
+      if (!failed.ok()) break;
+    }
+    Call call{*r, who, request_id};
+    reply = route.handler(call);
+    if (!reply.ok()) failed = reply.status();
+  } while (false);
+  if (reader != nullptr && !body_read) SkipBufferedBody(req, *reader);
+  if (!failed.ok()) {
+    WriteError(res, failed);
+    if (retry_after_s > 0) res.set_header("Retry-After", std::to_string(retry_after_s));
+    if (HttpStatusFor(failed.code()) >= 500) {
+      log::Get("api")->warn("{} {} -> {}", req.method, route.label, failed.ToString());
+    }
+  } else {
+    Reply& r = *reply;
+    res.status = r.status;
+    if (r.position.valid()) {
+      res.set_header("X-Log-Position", r.position.ToString());
+      if (r.body.is_object() && !r.body.contains("position")) {
+        r.body["position"] = r.position.ToString();
+      }
+    }
+    if (!r.content_type.empty()) {
+      res.set_content(r.raw, r.content_type.c_str());
+    } else if (r.status != 204) {
+      res.set_content(r.body.dump(), "application/json");
+    }
+  }
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  app_.metrics().CountRequest(route.method, route.label, res.status, secs);
+}
+
+Result<int> Server::Bind() {
+  if (options_.tls_cert.empty() != options_.tls_key.empty()) {
+    return InvalidArgument("server.tls_incomplete",
+                           "HTTPS needs both --tls-cert and --tls-key; refusing to start with "
+                           "half a TLS configuration",
+                           options_.tls_cert.empty() ? "tls_cert" : "tls_key");
+  }
+  std::shared_ptr<SSL_CTX> tls;
+  if (!options_.tls_cert.empty()) {
+    AE_ASSIGN_OR_RETURN(tls, MakeServerTlsContext(options_.tls_cert, options_.tls_key));
+  }
+  AE_ASSIGN_OR_RETURN(trusted_proxies_, Networks::Parse(options_.trusted_proxies));
+  ConnectionOptions co;
+  co.threads = options_.threads;
+  co.head_timeout = std::chrono::seconds(options_.head_timeout_s);
+  co.idle_timeout = std::chrono::seconds(options_.keep_alive_timeout_s);
+  co.read_timeout = co.write_timeout = std::chrono::seconds(options_.read_timeout_s);
+  co.min_body_rate = options_.min_body_bytes_per_s;
+  co.max_waiting_per_client = options_.max_waiting_connections_per_client;
+  co.keep_alive_max_count = static_cast<size_t>(std::max(1, options_.keep_alive_max_count));
+  co.trusted_proxies = trusted_proxies_;
+  http_ = std::make_unique<GatedHttpServer>(std::move(co), std::move(tls), &app_.metrics());
   http_->set_tcp_nodelay(true);
-  http_->set_keep_alive_max_count(options_.keep_alive_max_count);
-  http_->set_keep_alive_timeout(options_.keep_alive_timeout_s);
+  // Every body is read by Serve() against its route's limit; cpp-httplib's own check
+  // must let the largest of them through.
   http_->set_payload_max_length(std::max(options_.max_body_bytes, options_.max_upload_bytes));
-  http_->set_read_timeout(30, 0);
-  http_->set_write_timeout(30, 0);
   http_->set_socket_options([](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
@@ -114,170 +450,36 @@ Server::Server(App& app, ServerOptions options) : app_(app), options_(std::move(
                                what, id);
         WriteError(res, Internal("internal", "internal error (request id " + id + ")"));
       });
-}
-
-Server::~Server() { Stop(); }
-
-Result<Principal> Server::Authenticate(const httplib::Request& req) {
-  std::string auth = req.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0) {
-    return Unauthenticated("auth.required", "send Authorization: Bearer <token>");
-  }
-  std::string token = auth.substr(prefix.size());
-  std::string hash = crypto::Sha256(token);
-  // Read the generation before the lookup: a change committed meanwhile makes
-  // the entry stale at once.
-  const uint64_t generation = proj::UsersViewGeneration().load(std::memory_order_acquire);
-  {
-    std::shared_lock lock(principals_mu_);
-    auto it = principals_.find(hash);
-    if (it != principals_.end() && it->second.generation == generation) {
-      return it->second.principal;
+  // cpp-httplib reads the body of a request no route takes (or reads until the client
+  // closes, when it has no length) before answering 404: such a request is answered
+  // at once, its body unread, and its connection closed.
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    using R = httplib::Server::HandlerResponse;
+    if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") {
+      return R::Unhandled;
     }
-  }
-  AE_ASSIGN_OR_RETURN(Principal p, LookUpPrincipal(hash));
-  std::unique_lock lock(principals_mu_);
-  if (principals_.size() >= 10'000) principals_.clear();  // bounded
-  principals_[hash] = {p, generation};
-  return p;
-}
-
-Result<Principal> Server::LookUpPrincipal(const std::string& hash) {
-  AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", hash));
-  if (!rec) return Unauthenticated("auth.invalid_token", "the token is not valid");
-  auto t = nlohmann::json::parse(*rec, nullptr, false);
-  if (!t.is_object()) return Internal("internal", "token record unreadable");
-  std::string user_id = t.value("user_id", "");
-  AE_ASSIGN_OR_RETURN(auto user, app_.views().Get("users", user_id));
-  if (!user) return Unauthenticated("auth.invalid_token", "the token is not valid");
-  auto u = nlohmann::json::parse(*user, nullptr, false);
-  if (!u.is_object() || u.value("deleted", false)) {
-    return Unauthenticated("auth.invalid_token", "the token is not valid");
-  }
-  // The lookup is by hash; compare the stored hash in constant time anyway.
-  bool listed = false;
-  std::string hex = crypto::Hex(hash);
-  for (const auto& h : u.value("token_hashes", nlohmann::json::array())) {
-    if (h.is_string() && crypto::ConstantTimeEquals(h.get<std::string>(), hex)) listed = true;
-  }
-  if (!listed) return Unauthenticated("auth.invalid_token", "the token is not valid");
-  Principal p;
-  p.user_id = user_id;
-  p.role = domain::users::ParseRole(u.value("role", "")).value_or(
-      domain::users::Role::ROLE_UNSPECIFIED);
-  return p;
-}
-
-Status Server::WaitForViews(const LogPosition& pos) {
-  if (!pos.valid()) return Status::Ok();
-  if (app_.runner().WaitUntilCovers(pos, std::chrono::milliseconds(0))) return Status::Ok();
-  auto started = std::chrono::steady_clock::now();
-  bool covered = app_.runner().WaitUntilCovers(pos, options_.min_position_wait);
-  app_.metrics().view_waits++;
-  app_.metrics().view_wait_micros += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                            started).count());
-  if (covered) return Status::Ok();
-  return Unavailable("view.lagging", "the views have not reached position " + pos.ToString() +
-                                         " yet; retry later");
-}
-
-void Server::Route(const std::string& method, const std::string& pattern,
-                   const std::string& label, Access access, Handler handler) {
-  routes_.push_back({method, label, access});
-  auto wrapped = [this, method, label, access, handler](const httplib::Request& req,
-                                                        httplib::Response& res) {
-    thread_local bool named = false;
-    if (!named) {  // once per worker thread: names in top -H, perf and gdb
-      named = true;
-      pthread_setname_np(pthread_self(), "ae-http");
+    for (const auto& [method, re] : body_patterns_) {
+      if (method == req.method && std::regex_match(req.path, re)) return R::Unhandled;
     }
-    auto started = std::chrono::steady_clock::now();
-    Call call{req, {}, NewRequestId()};
-    Status failed;
-    Result<Reply> reply = Internal("internal", "not handled");
-    int retry_after_s = 0;
-    do {
-      if (limited_labels_.count(label) &&
-          !enroll_limiter_->Allow(req.remote_addr, Clock::Real().NowMs(), &retry_after_s)) {
-        failed = ResourceExhausted("request.rate_limited",
-                                   "too many requests from this address; retry in " +
-                                       std::to_string(retry_after_s) + " s");
-        break;
-      }
-      if (req.body.size() > options_.max_body_bytes && !large_body_labels_.count(label)) {
-        failed = Status(StatusCode::kPayloadTooLarge, "request.too_large",
-                        "the request body exceeds the limit of " +
-                            std::to_string(options_.max_body_bytes) + " bytes");
-        break;
-      }
-      if (access != Access::kPublic) {
-        auto who = Authenticate(req);
-        if (!who.ok()) {
-          failed = who.status();
-          break;
-        }
-        call.who = *who;
-        using R = domain::users::Role;
-        R need = access == Access::kAdministrator   ? R::ROLE_ADMINISTRATOR
-                 : access == Access::kDeviceManager ? R::ROLE_DEVICE_MANAGER
-                                                    : R::ROLE_DEVICE_USER;
-        if (!domain::users::RoleAtLeast(call.who.role, need)) {
-          failed = PermissionDenied("auth.forbidden", "this needs the role " +
-                                                          domain::users::RoleName(need));
-          break;
-        }
-      }
-      if (req.has_param("min_position")) {
-        auto pos = LogPosition::Parse(req.get_param_value("min_position"));
-        if (!pos) {
-          failed = InvalidArgument("request.bad_min_position",
-                                   "min_position must be a log position like 42 or 1:42",
-                                   "min_position");
-          break;
-        }
-        failed = WaitForViews(*pos);
-        if (!failed.ok()) break;
-      }
-      reply = handler(call);
-      if (!reply.ok()) failed = reply.status();
-    } while (false);
-    if (!failed.ok()) {
-      WriteError(res, failed);
-      if (retry_after_s > 0) res.set_header("Retry-After", std::to_string(retry_after_s));
-      if (HttpStatusFor(failed.code()) >= 500) {
-        log::Get("api")->warn("{} {} -> {}", req.method, label, failed.ToString());
-      }
-    } else {
-      Reply& r = *reply;
-      res.status = r.status;
-      if (r.position.valid()) {
-        res.set_header("X-Log-Position", r.position.ToString());
-        if (r.body.is_object() && !r.body.contains("position")) {
-          r.body["position"] = r.position.ToString();
-        }
-      }
-      if (!r.content_type.empty()) {
-        res.set_content(r.raw, r.content_type.c_str());
-      } else if (r.status != 204) {
-        res.set_content(r.body.dump(), "application/json");
-      }
+    WriteError(res, StatusForHttp(404));
+    return R::Handled;
+  });
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const RouteEntry& e = entries_[i];
+    if (e.method == "GET") {
+      http_->Get(e.pattern, [this, i](const httplib::Request& req, httplib::Response& res) {
+        Serve(entries_[i], req, res, nullptr);
+      });
+      continue;
     }
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    app_.metrics().CountRequest(method, label, res.status, secs);
-  };
-  if (method == "GET") http_->Get(pattern, wrapped);
-  else if (method == "POST") http_->Post(pattern, wrapped);
-  else if (method == "PUT") http_->Put(pattern, wrapped);
-  else if (method == "PATCH") http_->Patch(pattern, wrapped);
-  else if (method == "DELETE") http_->Delete(pattern, wrapped);
-}
-
-Result<int> Server::Bind() {
-  if (!http_->is_valid()) {
-    return InvalidArgument("server.tls", "cannot load the TLS certificate or key");
+    body_patterns_.emplace_back(e.method, std::regex(e.pattern));
+    httplib::Server::HandlerWithContentReader h =
+        [this, i](const httplib::Request& req, httplib::Response& res,
+                  const httplib::ContentReader& reader) { Serve(entries_[i], req, res, &reader); };
+    if (e.method == "POST") http_->Post(e.pattern, h);
+    else if (e.method == "PUT") http_->Put(e.pattern, h);
+    else if (e.method == "PATCH") http_->Patch(e.pattern, h);
+    else if (e.method == "DELETE") http_->Delete(e.pattern, h);
   }
   int port = options_.port == 0 ? http_->bind_to_any_port(options_.host)
                                 : (http_->bind_to_port(options_.host, options_.port)
@@ -292,7 +494,9 @@ Result<int> Server::Bind() {
   return port;
 }
 
-void Server::Run() { http_->listen_after_bind(); }
+void Server::Run() {
+  if (http_) http_->Serve();
+}
 
 void Server::Stop() {
   if (http_ && http_->is_running()) http_->stop();

@@ -43,6 +43,8 @@ nlohmann::json RecordToJson(const RecordedEvent& record) {
     if (google::protobuf::util::MessageToJsonString(msg, &out, opts).ok()) {
       j["data"] = nlohmann::json::parse(out, nullptr, false);
     }
+    // The unsalted SHA-256 that tokens issued before keyed hashes carry is never shown.
+    if (env.has_user_token_issued() && j["data"].is_object()) j["data"].erase("token_sha256");
   } else {
     j["data"] = nlohmann::json::object();
   }

@@ -204,29 +204,53 @@ Result<std::optional<std::string>> KafkaKeyBackend::Get(const std::string& subje
 
 Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string* value,
                                 Deadline deadline) {
+  return ProduceMany({{subject_id, value}}, deadline);
+}
+
+Status KafkaKeyBackend::ProduceMany(
+    const std::vector<std::pair<std::string, const std::string*>>& records, Deadline deadline) {
   if (!producer_) return Unavailable("log.read_only", "this replica does not write keys");
   std::lock_guard produce_lock(produce_mu_);
   // On the heap: if the broker never answers, a late delivery report must not
-  // write into a finished stack frame (the record is then leaked on purpose).
-  auto* delivery = new Delivery;
-  auto err = rd_kafka_producev(
-      producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(0),
-      RD_KAFKA_V_KEY(subject_id.data(), subject_id.size()),
-      RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
-  if (err) {
-    delete delivery;
-    return Unavail(std::string("keys produce: ") + rd_kafka_err2str(err));
+  // write into a finished stack frame (the records are then leaked on purpose).
+  std::vector<Delivery*> deliveries;
+  deliveries.reserve(records.size());
+  auto all_done = [&] {
+    for (Delivery* d : deliveries) {
+      if (!d->done) return false;
+    }
+    return true;
+  };
+  for (const auto& [subject_id, value] : records) {
+    auto* delivery = new Delivery;
+    auto err = rd_kafka_producev(
+        producer_, RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_KEY(subject_id.data(), subject_id.size()),
+        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
+                         value ? value->size() : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+    if (err) {
+      delete delivery;
+      rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_flush(producer_, 1000);
+      if (all_done()) {
+        for (Delivery* d : deliveries) delete d;
+      }
+      return Unavail(std::string("keys produce: ") + rd_kafka_err2str(err));
+    }
+    deliveries.push_back(delivery);
   }
-  if (rd_kafka_flush(producer_, MsUntil(deadline)) != 0 ||
-      !delivery->done) {
-    // The record may still go out later; `delivery` must outlive it.
+  if (rd_kafka_flush(producer_, MsUntil(deadline)) != 0 || !all_done()) {
+    // The records may still go out later; `deliveries` must outlive them.
     rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(producer_, 1000);
-    if (!delivery->done) return Unavail("keys: the key could not be stored in time");
+    if (!all_done()) return Unavail("keys: the key could not be stored in time");
   }
-  rd_kafka_resp_err_t result = delivery->err;
-  delete delivery;
+  rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (Delivery* d : deliveries) {
+    if (d->err && !result) result = d->err;
+    delete d;
+  }
   if (result) return Unavail(std::string("keys: ") + rd_kafka_err2str(result));
   return CatchUp(deadline);
 }
@@ -234,6 +258,19 @@ Status KafkaKeyBackend::Produce(const std::string& subject_id, const std::string
 Status KafkaKeyBackend::Put(const std::string& subject_id, const std::string& key) {
   AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(options_.sealing_key, key, subject_id));
   return Produce(subject_id, &sealed, NewDeadline());
+}
+
+Status KafkaKeyBackend::PutMany(const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::vector<std::string> sealed;
+  sealed.reserve(keys.size());
+  for (const auto& [subject_id, key] : keys) {
+    AE_ASSIGN_OR_RETURN(std::string s, crypto::Seal(options_.sealing_key, key, subject_id));
+    sealed.push_back(std::move(s));
+  }
+  std::vector<std::pair<std::string, const std::string*>> records;
+  records.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) records.emplace_back(keys[i].first, &sealed[i]);
+  return ProduceMany(records, NewDeadline());
 }
 
 Status KafkaKeyBackend::Destroy(const std::string& subject_id) {

@@ -4,6 +4,9 @@
 // can open the personal data in the events while a forgotten person's key is
 // gone everywhere.
 //
+// The same class keeps the API token verifiers in "<events topic>.tokens"
+// (api/api_tokens.h), under a sealing key of their own.
+//
 // Topic "<events topic>.keys", one partition, cleanup.policy=compact. Record
 // key = subject id; value = the person key sealed with AES-256-GCM under a key
 // derived from the master key (bound to the subject id); a tombstone (null
@@ -22,6 +25,8 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "events/secret_store.h"
 
@@ -47,6 +52,8 @@ class KafkaKeyBackend : public KeyBackend {
   // current end, so a key produced before this call is seen.
   Result<std::optional<std::string>> Get(const std::string& subject_id) override;
   Status Put(const std::string& subject_id, const std::string& key) override;
+  // Produces every record, then waits for them together (one flush).
+  Status PutMany(const std::vector<std::pair<std::string, std::string>>& keys) override;
   Status Destroy(const std::string& subject_id) override;
 
  private:
@@ -55,6 +62,9 @@ class KafkaKeyBackend : public KeyBackend {
   using Deadline = std::chrono::steady_clock::time_point;
   Deadline NewDeadline() const { return std::chrono::steady_clock::now() + options_.timeout; }
   Status Produce(const std::string& subject_id, const std::string* sealed, Deadline deadline);
+  // `records`: (subject id, sealed value or nullptr for a tombstone).
+  Status ProduceMany(const std::vector<std::pair<std::string, const std::string*>>& records,
+                     Deadline deadline);
   Status CatchUp(Deadline deadline);
   void ConsumeLoop(std::stop_token stop);
 

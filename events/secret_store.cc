@@ -133,6 +133,17 @@ Status SecretStore::Put(const std::string& name, const std::string& plaintext) {
   return FromRocks(db_->Put(wo, name, sealed), "write secret");
 }
 
+Status SecretStore::PutMany(const std::vector<std::pair<std::string, std::string>>& secrets) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [name, plaintext] : secrets) {
+    AE_ASSIGN_OR_RETURN(std::string sealed, crypto::Seal(master_key_, plaintext, name));
+    batch.Put(name, sealed);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), "write secrets");
+}
+
 Result<std::optional<std::string>> SecretStore::Get(const std::string& name) const {
   std::string sealed;
   auto s = db_->Get({}, name, &sealed);
@@ -183,13 +194,18 @@ Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create) 
                          "master key file must hold 32 bytes or 64 hex characters");
 }
 
+Status KeyBackend::PutMany(const std::vector<std::pair<std::string, std::string>>& keys) {
+  for (const auto& [subject_id, key] : keys) AE_RETURN_IF_ERROR(Put(subject_id, key));
+  return Status::Ok();
+}
+
 Result<std::optional<std::string>> SecretStoreKeyBackend::Get(const std::string& subject_id) {
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(subject_id);
     if (it != cache_.end()) return std::optional<std::string>(it->second);
   }
-  AE_ASSIGN_OR_RETURN(auto key, store_.Get("person/" + subject_id));
+  AE_ASSIGN_OR_RETURN(auto key, store_.Get(prefix_ + subject_id));
   if (key) {
     std::lock_guard lock(mu_);
     cache_[subject_id] = *key;
@@ -198,9 +214,20 @@ Result<std::optional<std::string>> SecretStoreKeyBackend::Get(const std::string&
 }
 
 Status SecretStoreKeyBackend::Put(const std::string& subject_id, const std::string& key) {
-  AE_RETURN_IF_ERROR(store_.Put("person/" + subject_id, key));
+  AE_RETURN_IF_ERROR(store_.Put(prefix_ + subject_id, key));
   std::lock_guard lock(mu_);
   cache_[subject_id] = key;
+  return Status::Ok();
+}
+
+Status SecretStoreKeyBackend::PutMany(
+    const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::vector<std::pair<std::string, std::string>> named;
+  named.reserve(keys.size());
+  for (const auto& [subject_id, key] : keys) named.emplace_back(prefix_ + subject_id, key);
+  AE_RETURN_IF_ERROR(store_.PutMany(named));
+  std::lock_guard lock(mu_);
+  for (const auto& [subject_id, key] : keys) cache_[subject_id] = key;
   return Status::Ok();
 }
 
@@ -209,7 +236,7 @@ Status SecretStoreKeyBackend::Destroy(const std::string& subject_id) {
     std::lock_guard lock(mu_);
     cache_.erase(subject_id);
   }
-  return store_.Delete("person/" + subject_id);
+  return store_.Delete(prefix_ + subject_id);
 }
 
 Result<autoenroll::events::v1::SealedPersonal> PersonKeys::Seal(

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "autoenroll/events/v1/events.pb.h"
 #include "events/base/status.h"
@@ -30,6 +32,8 @@ class SecretStore {
   ~SecretStore();
 
   Status Put(const std::string& name, const std::string& plaintext);
+  // Puts every (name, plaintext) pair in one durable write.
+  Status PutMany(const std::vector<std::pair<std::string, std::string>>& secrets);
   // nullopt when absent.
   Result<std::optional<std::string>> Get(const std::string& name) const;
   // Deletes the secret and compacts it away, so no copy stays on disk.
@@ -68,8 +72,8 @@ Status WriteMasterKeyFile(const std::string& path, const std::string& key);
 // `create` and the file is missing, generates one with mode 0600.
 Result<std::string> LoadOrCreateMasterKey(const std::string& path, bool create);
 
-// Where person keys live: the local secret store (embedded mode) or a
-// compacted Kafka topic shared by every process of a deployment (Kafka mode).
+// Where person keys (and API token verifiers) live: the local secret store (embedded
+// mode) or a compacted Kafka topic shared by every process of a deployment (Kafka mode).
 class KeyBackend {
  public:
   virtual ~KeyBackend() = default;
@@ -77,21 +81,26 @@ class KeyBackend {
   virtual Result<std::optional<std::string>> Get(const std::string& subject_id) = 0;
   // Stores a new key durably before returning.
   virtual Status Put(const std::string& subject_id, const std::string& key) = 0;
+  // Stores several keys durably before returning (one write where the backend can).
+  virtual Status PutMany(const std::vector<std::pair<std::string, std::string>>& keys);
   // Destroys the key everywhere it is kept.
   virtual Status Destroy(const std::string& subject_id) = 0;
 };
 
-// Person keys in the local secret store, as "person/<subject_id>", with an
-// in-memory cache (this process is the only one that changes them).
+// Keys in the local secret store, as "<prefix><subject_id>" ("person/<subject_id>" for
+// person keys), with an in-memory cache (this process is the only one that changes them).
 class SecretStoreKeyBackend : public KeyBackend {  // Thread-safe.
  public:
-  explicit SecretStoreKeyBackend(SecretStore& store) : store_(store) {}
+  explicit SecretStoreKeyBackend(SecretStore& store, std::string prefix = "person/")
+      : store_(store), prefix_(std::move(prefix)) {}
   Result<std::optional<std::string>> Get(const std::string& subject_id) override;
   Status Put(const std::string& subject_id, const std::string& key) override;
+  Status PutMany(const std::vector<std::pair<std::string, std::string>>& keys) override;
   Status Destroy(const std::string& subject_id) override;
 
  private:
   SecretStore& store_;
+  const std::string prefix_;
   std::mutex mu_;
   std::unordered_map<std::string, std::string> cache_;  // guarded by mu_
 };

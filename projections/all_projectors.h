@@ -15,7 +15,9 @@ namespace ae::proj {
 // format are rebuilt from the log (App::Start).
 //   1  (unstamped) the first format
 //   2  dep_counts_history: every change of an account's device counts
-inline constexpr const char* kViewsFormat = "2";
+//   3  users.token_ids and tokens by token id (no token hashes in the views);
+//      kme_devices: user_by_deployment, user_conflict
+inline constexpr const char* kViewsFormat = "3";
 
 std::vector<std::unique_ptr<Projector>> AllProjectors();
 // The union of their column families.

@@ -118,6 +118,29 @@ void SetUser(ViewBatch& b, json& rec, const std::string& id, const std::string& 
   SetOrErase(rec, "user_id", user);
 }
 
+// Whether the Knox Deployment App bound the user (domain::kme::Evolve's user_by_deployment).
+void SetUserByDeployment(json& rec, bool by_deployment) {
+  if (by_deployment) {
+    rec["user_by_deployment"] = true;
+  } else {
+    rec.erase("user_by_deployment");
+  }
+}
+
+// The conflict a KmeDeploymentUserOverridden records (the last one is kept).
+json ConflictJson(const RecordedEvent& r) {
+  const auto& p = r.envelope.kme_deployment_user_overridden();
+  json c = {{"at", When(r.envelope)},
+            {"position", r.position.ToString()},
+            {"deployment_user_id", p.deployment_user_id()},
+            {"user_id", p.user_id()},
+            {"by", p.source() == v1::KME_SOURCE_UNSPECIFIED ? "administrator"
+                                                            : SourceName(p.source())}};
+  if (!p.import_id().empty()) c["import_id"] = p.import_id();
+  if (p.line() > 0) c["line"] = p.line();
+  return c;
+}
+
 Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
   const events::Envelope& e = r.envelope;
   // Every event of the stream moves its version, the expected version of the next writer.
@@ -127,6 +150,8 @@ Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string
     json rec = {{"id", id}, {"source", SourceName(p.source())}, {"created_at", When(e)}};
     SetRecord(rec, p);
     SetUser(b, rec, id, p.matched_user_id());  // domain::kme::Evolve does the same
+    SetUserByDeployment(rec, p.source() == v1::KME_SOURCE_KNOX_DEPLOYMENT &&
+                                 !p.matched_user_id().empty());
     Changed(rec, r);
     AE_RETURN_IF_ERROR(Reindex(b, id, {}, MatchKeys(rec)));
     b.Put(kDevices, id, rec.dump());
@@ -136,6 +161,7 @@ Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string
   const std::string* value = nullptr;
   switch (e.payload_case()) {
     case events::Envelope::kKmeDeviceUpdated:
+    case events::Envelope::kKmeDeploymentUserOverridden:
       break;
     case events::Envelope::kDeviceUserAssigned:
       field = "user_id";
@@ -154,13 +180,20 @@ Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string
   }
   AE_ASSIGN_OR_RETURN(json rec, Load(b, kDevices, id));
   if (!rec.is_object()) return Status::Ok();  // an event before the record: nothing to show
-  if (value) {
-    if (rec.value(field, "") == *value) return Status::Ok();  // e.g. the import's own user
-    if (field == "user_id") {
-      SetUser(b, rec, id, *value);
-    } else {
-      SetOrErase(rec, field.c_str(), *value);
+  if (value && field == "user_id") {
+    // A device's assignment is the Knox Deployment App's (domain::kme::Evolve).
+    const bool by_deployment =
+        e.actor().kind() == v1::Actor::KIND_DEVICE && !value->empty();
+    if (rec.value(field, "") == *value && rec.value("user_by_deployment", false) == by_deployment) {
+      return Status::Ok();  // e.g. the import's own user
     }
+    SetUser(b, rec, id, *value);
+    SetUserByDeployment(rec, by_deployment);
+  } else if (value) {
+    if (rec.value(field, "") == *value) return Status::Ok();
+    SetOrErase(rec, field.c_str(), *value);
+  } else if (e.has_kme_deployment_user_overridden()) {
+    rec["user_conflict"] = ConflictJson(r);
   } else {
     std::vector<std::string> old_keys = MatchKeys(rec);
     SetRecord(rec, e.kme_device_updated());

@@ -4,10 +4,16 @@
 // Tables (JSON values with sorted keys, so bytes are deterministic):
 //   kme_devices   device_id -> {id, imei, imei2, meid, serial_number, model, profile_name,
 //                               tags [..], attributes {..}, knox_status, source, user_id,
-//                               policy_id, ruleset_id, enrollment, enrolled_at, created_at,
-//                               updated_at, last_position}; empty values are left out.
+//                               user_by_deployment, user_conflict, policy_id, ruleset_id,
+//                               enrollment, enrolled_at, created_at, updated_at,
+//                               last_position}; empty values (and false) are left out.
 //                 KmeDeviceImported.matched_user_id is the device's first user (as in
 //                 domain::kme::Evolve); the DeviceUserAssigned that follows it writes nothing.
+//                 user_by_deployment: true while the user is one the Knox Deployment App
+//                 bound (as domain::kme::Evolve decides it: the import's source, or a
+//                 DeviceUserAssigned whose actor is a device). user_conflict: the last
+//                 KmeDeploymentUserOverridden {at, position, deployment_user_id, user_id,
+//                 by: csv | knox_api | administrator, import_id?, line?}.
 //   kme_versions  device_id -> the kme-device stream's version in decimal (every event of
 //                 the stream counts), so a writer can append with it as the expected version.
 //   kme_ids       "imei:<14 digits>" | "meid:<MEID>" | "serial:<serial>" -> device_id, one key
@@ -30,8 +36,8 @@
 //                 error?: {code, message}, errors?: [{code, message, knox_device_id?}]}.
 //                 Syncs of an older connection change nothing.
 //
-// Events: KmeDeviceImported / KmeDeviceUpdated, DeviceUserAssigned, DevicePolicyAssigned and
-// DeviceRuleSetAssigned on kme-device/ streams, DeviceEnrolled with platform ANDROID whose
+// Events: KmeDeviceImported / KmeDeviceUpdated, DeviceUserAssigned, DevicePolicyAssigned,
+// DeviceRuleSetAssigned and KmeDeploymentUserOverridden on kme-device/ streams, DeviceEnrolled with platform ANDROID whose
 // device_id is a KME device (enrollment: "enrolled"), KmeEnrollmentTokenRotated,
 // KmeKnoxConnected, KmeKnoxDisconnected, KmeSyncCompleted.
 

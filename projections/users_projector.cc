@@ -33,6 +33,21 @@ Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
   return j;
 }
 
+// Deletes the tokens rows of user record `u`. Views of format 2 and before keyed the
+// rows by the token's SHA-256 and listed them in "token_hashes"; a live view of that
+// format keeps being updated until its rebuild is done, so those go too.
+void DropTokens(json& u, ViewBatch& b) {
+  for (const auto& id : u.value("token_ids", json::array())) {
+    if (id.is_string()) b.Delete("tokens", id.get<std::string>());
+  }
+  for (const auto& h : u.value("token_hashes", json::array())) {
+    if (!h.is_string()) continue;
+    auto raw = crypto::FromHex(h.get<std::string>());
+    if (raw.ok()) b.Delete("tokens", *raw);
+  }
+  u.erase("token_hashes");
+}
+
 Status Named(const RecordedEvent& r, ViewBatch& b, const std::string& cf, const std::string& id,
              const std::string& name) {
   json j = {{"id", id}, {"name", name}, {"created_at", When(r.envelope)},
@@ -71,12 +86,7 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
     case events::Envelope::kUserCreated: {
       const auto& p = e.user_created();
       AE_ASSIGN_OR_RETURN(json old, Load(b, "users", p.user_id()));
-      if (old.is_object()) {  // re-created after deletion: old tokens are gone already
-        for (const auto& h : old.value("token_hashes", json::array())) {
-          auto raw = crypto::FromHex(h.get<std::string>());
-          if (raw.ok()) b.Delete("tokens", *raw);
-        }
-      }
+      if (old.is_object()) DropTokens(old, b);  // re-created after deletion: they are gone already
       json j = {{"user_id", p.user_id()},
                 {"role", RoleName(p.role())},
                 {"personal", crypto::Base64(p.personal().SerializeAsString())},
@@ -85,7 +95,7 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
                 {"updated_at", When(e)},
                 {"deleted", false},
                 {"forgotten", false},
-                {"token_hashes", json::array()},
+                {"token_ids", json::array()},
                 {"last_position", r.position.ToString()}};
       b.Put("users", p.user_id(), j.dump());
       return Status::Ok();
@@ -94,12 +104,31 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
       const auto& p = e.user_token_issued();
       AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
       if (!j.is_object()) return Status::Ok();
-      j["token_hashes"].push_back(crypto::Hex(p.token_sha256()));
+      j["token_ids"].push_back(p.token_id());
       j["updated_at"] = When(e);
       j["last_position"] = r.position.ToString();
       b.Put("users", p.user_id(), j.dump());
-      json t = {{"user_id", p.user_id()}, {"token_id", p.token_id()}};
-      b.Put("tokens", p.token_sha256(), t.dump());
+      // Only the id: the deprecated token_sha256 of older events stays out of the views.
+      json t = {{"user_id", p.user_id()},
+                {"token_id", p.token_id()},
+                {"created_at", When(e)},
+                {"legacy", !p.token_sha256().empty()}};
+      b.Put("tokens", p.token_id(), t.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kUserTokenRevoked: {
+      const auto& p = e.user_token_revoked();
+      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
+      if (!j.is_object()) return Status::Ok();
+      json kept = json::array();
+      for (const auto& id : j.value("token_ids", json::array())) {
+        if (id != p.token_id()) kept.push_back(id);
+      }
+      j["token_ids"] = std::move(kept);
+      j["updated_at"] = When(e);
+      j["last_position"] = r.position.ToString();
+      b.Put("users", p.user_id(), j.dump());
+      b.Delete("tokens", p.token_id());
       return Status::Ok();
     }
     case events::Envelope::kUserRoleChanged: {
@@ -116,11 +145,8 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
       const auto& p = e.user_deleted();
       AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
       if (!j.is_object()) return Status::Ok();
-      for (const auto& h : j["token_hashes"]) {
-        auto raw = crypto::FromHex(h.get<std::string>());
-        if (raw.ok()) b.Delete("tokens", *raw);
-      }
-      j["token_hashes"] = json::array();
+      DropTokens(j, b);
+      j["token_ids"] = json::array();
       j["deleted"] = true;
       j["updated_at"] = When(e);
       j["last_position"] = r.position.ToString();

@@ -4,8 +4,13 @@
 // Tables (JSON values, keys sorted, so bytes are deterministic):
 //   users     user_id            -> {user_id, role, personal (base64 SealedPersonal),
 //                                    created_by, created_at, deleted, forgotten,
-//                                    token_hashes [hex], updated_at, last_position}
-//   tokens    sha256(token) raw  -> {user_id, token_id}
+//                                    token_ids [the active tokens, in issue order],
+//                                    updated_at, last_position}
+//   tokens    token_id           -> {user_id, token_id, created_at, legacy}: the active
+//                                   tokens; `legacy` when the issuing event carries the
+//                                   deprecated token_sha256 (never copied here). No hash
+//                                   of a token is in the views: its verifier is in the
+//                                   token store (api/api_tokens.h).
 //   policies  key (lower name)   -> {id, name, created_at, last_position}
 //   rulesets  key (lower name)   -> {id, name, created_at, last_position}
 

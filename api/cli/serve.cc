@@ -1,11 +1,14 @@
 #include <csignal>
 #include <mutex>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <thread>
 
 #include "api/cli/commands.h"
+#include "api/rate_limiter.h"
 #include "events/base/logging.h"
 
 namespace ae::cli {
@@ -48,12 +51,90 @@ void OnStop(std::function<void()> hook) {
   if (StopRequested().load() && Hook()) Hook()();
 }
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// The entries under `root` (itself included) that group or others may read, write or
+// enter, as "path (mode 0755)"; at most `max` named, all counted in *count.
+std::vector<std::string> OpenToOthers(const fs::path& root, size_t max, size_t* count) {
+  std::vector<std::string> named;
+  *count = 0;
+  auto check = [&](const fs::path& p) {
+    struct stat st{};
+    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || (st.st_mode & 077) == 0) return;
+    ++*count;
+    if (named.size() < max) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      named.push_back(p.string() + " (mode " + mode + ")");
+    }
+  };
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return named;
+  check(root);
+  if (!fs::is_directory(root, ec)) return named;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied,
+                                           ec), end;
+       !ec && it != end; it.increment(ec)) {
+    check(it->path());
+  }
+  return named;
+}
+
+// Everything the engine creates is created private (main() sets umask 077); what an earlier
+// run or an operator left open to other local users is named at start.
+void WarnAboutOpenDataFiles(const api::AppOptions& app) {
+  std::vector<fs::path> roots = {app.data_dir};
+  if (!app.master_key_file.empty()) roots.emplace_back(app.master_key_file);
+  for (const auto& root : roots) {
+    size_t count = 0;
+    auto named = OpenToOthers(root, 3, &count);
+    if (count == 0) continue;
+    std::string list;
+    for (const auto& n : named) list += (list.empty() ? "" : ", ") + n;
+    log::Get("api")->warn(
+        "{} entries of {} are open to other local users (serial numbers, IMEIs, token hashes, "
+        "sealed secrets): {}{}; make them private with: chmod -R go= {}",
+        count, root.string(), list, count > named.size() ? ", ..." : "", root.string());
+  }
+}
+
+// Devices get the public URL: over plain HTTP beyond loopback, enrollment tokens and
+// MachineInfo travel in clear.
+void WarnAboutPlainPublicUrl(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.compare(0, scheme.size(), scheme) != 0) return;
+  std::string host = url.substr(scheme.size());
+  host = host.substr(0, host.find('/'));
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (host.find(':') != std::string::npos) {
+    host = host.substr(0, host.rfind(':'));
+  }
+  auto ip = api::IpAddress::Parse(host);
+  if (host == "localhost" || (ip && ip->IsLoopback())) return;
+  log::Get("api")->error(
+      "THE PUBLIC URL {} IS PLAIN HTTP: devices would send their enrollment token and "
+      "MachineInfo in clear, and /v1/kme/settings gives Knox no certificate fingerprint. Serve "
+      "HTTPS (--tls-cert and --tls-key), or put a TLS proxy in front and give --public-url "
+      "https://...",
+      url);
+}
+
+}  // namespace
+
 int Serve(const ServeOptions& o, std::ostream& out) {
   auto logger = log::Get("api");
   ServeOptions options = o;
   auto colon = options.listen.rfind(':');
   if (colon == std::string::npos) {
     logger->error("--listen must be HOST:PORT, got '{}'", options.listen);
+    return 2;
+  }
+  if (options.server.tls_cert.empty() != options.server.tls_key.empty()) {
+    logger->error("--tls-cert and --tls-key go together: give both to serve HTTPS (refusing "
+                  "to serve plain HTTP with half a TLS configuration)");
     return 2;
   }
   options.server.host = options.listen.substr(0, colon);
@@ -64,6 +145,7 @@ int Serve(const ServeOptions& o, std::ostream& out) {
     logger->error("cannot start: {}", app.status().ToString());
     return 1;
   }
+  WarnAboutOpenDataFiles(options.app);
   const char* seed = std::getenv("AUTOENROLL_ADMIN_TOKEN");
   if (options.app.kafka_brokers.empty() || options.app.kafka_writer) {
     Status boot = (*app)->BootstrapAdmin(seed ? seed : "");
@@ -88,6 +170,8 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddAdminRoutes(server);  // last: its route list includes every route
   server.RateLimit("/enroll/apple");
   server.RateLimit("/enroll/android");
+  server.RateLimitPerDevice("/mdm/apple/checkin");
+  server.RateLimitPerDevice("/mdm/apple/server");
   auto port = server.Bind();
   if (!port.ok()) {
     logger->error("{}", port.status().ToString());
@@ -95,6 +179,7 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   }
   std::string scheme = options.server.tls_cert.empty() ? "http" : "https";
   server.DefaultPublicUrl(scheme + "://" + options.server.host + ":" + std::to_string(*port));
+  WarnAboutPlainPublicUrl(server.options().public_url);
   out << "listening on " << scheme << "://" << options.server.host << ":" << *port << std::endl;
   logger->info("autoenroll serving on {}://{}:{} (log: {}, data dir: {})", scheme,
                options.server.host, *port, (*app)->log().Kind(), options.app.data_dir);

@@ -39,6 +39,22 @@ Envelope UserAssigned(const std::string& device_id, const std::string& user_id) 
   return e;
 }
 
+// The conflict of `user_id` (an import's or an administrator's) with the user the Knox
+// Deployment App bound.
+Envelope DeploymentUserOverridden(const DeviceState& s, const std::string& user_id,
+                                  KmeSource source, const std::string& import_id,
+                                  uint64_t line) {
+  Envelope e;
+  auto* p = e.mutable_kme_deployment_user_overridden();
+  p->set_device_id(s.device_id);
+  p->set_deployment_user_id(s.user_id);
+  p->set_user_id(user_id);
+  p->set_source(source);
+  p->set_import_id(import_id);
+  p->set_line(line);
+  return e;
+}
+
 }  // namespace
 
 std::string DeviceIdFor(const Identifiers& ids) {
@@ -89,6 +105,8 @@ DeviceState Evolve(DeviceState s, const Envelope& e) {
       s.device_id = p.device_id();
       s.source = p.source();
       s.user_id = p.matched_user_id();  // the DeviceUserAssigned that follows says the same
+      s.user_by_deployment =
+          p.source() == v1::KME_SOURCE_KNOX_DEPLOYMENT && !p.matched_user_id().empty();
       ReadRecord(s, p.identifiers(), p.model(), p.profile_name(), p.tags(), p.attributes(),
                  p.knox_status());
       break;
@@ -101,6 +119,7 @@ DeviceState Evolve(DeviceState s, const Envelope& e) {
     }
     case Envelope::kDeviceUserAssigned:
       s.user_id = e.device_user_assigned().user_id();
+      s.user_by_deployment = e.actor().kind() == v1::Actor::KIND_DEVICE && !s.user_id.empty();
       break;
     case Envelope::kDevicePolicyAssigned:
       s.policy_id = e.device_policy_assigned().policy_id();
@@ -180,6 +199,7 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const ImportDevice& c
     if (!c.matched_user_id.empty()) out.push_back(UserAssigned(c.device_id, c.matched_user_id));
     return out;
   }
+  if (c.source == v1::KME_SOURCE_KNOX_DEPLOYMENT) return out;  // creates records only
   if (!(m == s)) {
     Envelope e;
     auto* p = e.mutable_kme_device_updated();
@@ -191,7 +211,10 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const ImportDevice& c
     p->set_source(c.source);
     out.push_back(std::move(e));
   }
-  if (!c.matched_user_id.empty() && s.user_id.empty()) {
+  if (!c.matched_user_id.empty() && (s.user_id.empty() || s.user_by_deployment)) {
+    if (s.user_by_deployment && c.matched_user_id != s.user_id) {
+      out.push_back(DeploymentUserOverridden(s, c.matched_user_id, c.source, c.import_id, c.line));
+    }
     out.push_back(UserAssigned(s.device_id, c.matched_user_id));
   }
   return out;
@@ -208,7 +231,12 @@ ImportOutcome OutcomeOf(const std::vector<Envelope>& decided) {
 Result<std::vector<Envelope>> Decide(const DeviceState& s, const AssignDevice& c) {
   if (!s.exists) return NotFound("kme.device_not_found", "no KME device " + c.device_id);
   std::vector<Envelope> out;
-  if (c.user_id && *c.user_id != s.user_id) out.push_back(UserAssigned(s.device_id, *c.user_id));
+  if (c.user_id && (*c.user_id != s.user_id || s.user_by_deployment)) {
+    if (s.user_by_deployment && *c.user_id != s.user_id) {
+      out.push_back(DeploymentUserOverridden(s, *c.user_id, v1::KME_SOURCE_UNSPECIFIED, "", 0));
+    }
+    out.push_back(UserAssigned(s.device_id, *c.user_id));
+  }
   if (c.policy_id && *c.policy_id != s.policy_id) {
     Envelope e;
     e.mutable_device_policy_assigned()->set_device_id(s.device_id);
@@ -222,6 +250,25 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const AssignDevice& c
     out.push_back(std::move(e));
   }
   return out;
+}
+
+Status CheckDeploymentUser(const SettingsState& settings, const users::UserState& user) {
+  if (user.exists && users::RoleAtLeast(user.role, v1::ROLE_DEVICE_MANAGER)) {
+    return PermissionDenied("kme.user_role_not_allowed",
+                            "the Knox Deployment App never binds a device to a user whose role "
+                            "is above device_user");
+  }
+  if (user.exists) {
+    return PermissionDenied("kme.user_exists",
+                            "the user exists: the Knox Deployment App cannot bind a device to "
+                            "an existing user (assign the device instead)");
+  }
+  if (!settings.deployment_creates_users) {
+    return PermissionDenied("kme.user_creation_disabled",
+                            "the Knox Deployment App may not create users "
+                            "(knox_deployment_creates_users is off)");
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<Envelope>> Decide(const DeviceState&, const RefuseEnrollment& c) {
@@ -295,6 +342,8 @@ SettingsState EvolveSettings(SettingsState s, const Envelope& e) {
     s.has_token = true;
     s.token_sha256 = e.kme_enrollment_token_rotated().token_sha256();
     s.secret_ref = e.kme_enrollment_token_rotated().secret_ref();
+  } else if (e.has_kme_deployment_settings_changed()) {
+    s.deployment_creates_users = e.kme_deployment_settings_changed().creates_users();
   }
   return s;
 }
@@ -307,6 +356,14 @@ Result<std::vector<Envelope>> Decide(const SettingsState& s, const RotateEnrollm
   Envelope e;
   e.mutable_kme_enrollment_token_rotated()->set_token_sha256(c.token_sha256);
   e.mutable_kme_enrollment_token_rotated()->set_secret_ref(c.secret_ref);
+  return std::vector<Envelope>{std::move(e)};
+}
+
+Result<std::vector<Envelope>> Decide(const SettingsState& s, const ChangeDeploymentSettings& c) {
+  bool creates_users = c.creates_users.value_or(s.deployment_creates_users);
+  if (creates_users == s.deployment_creates_users) return std::vector<Envelope>{};
+  Envelope e;
+  e.mutable_kme_deployment_settings_changed()->set_creates_users(creates_users);
   return std::vector<Envelope>{std::move(e)};
 }
 

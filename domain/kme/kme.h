@@ -6,8 +6,9 @@
 //
 // Streams:
 //   kme-device/<device_id>  KmeDeviceImported, KmeDeviceUpdated, DeviceUserAssigned,
-//                           DevicePolicyAssigned, DeviceRuleSetAssigned, KmeEnrollmentRefused
-//   kme-settings/default    KmeEnrollmentTokenRotated
+//                           DevicePolicyAssigned, DeviceRuleSetAssigned, KmeEnrollmentRefused,
+//                           KmeDeploymentUserOverridden
+//   kme-settings/default    KmeEnrollmentTokenRotated, KmeDeploymentSettingsChanged
 //   kme-import/<import_id>  KmeImportCompleted (one per import that was not a dry run)
 //   kme-enrollment/refused  KmeEnrollmentRefused of devices that have no record
 //   kme-knox/default        KmeKnoxConnected, KmeKnoxDisconnected, KmeSyncCompleted (the
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "domain/command_bus.h"
+#include "domain/users/users.h"
 
 namespace ae::domain::kme {
 
@@ -73,9 +75,15 @@ struct DeviceState {
   std::map<std::string, std::string> attributes;
   KmeSource source = v1::KME_SOURCE_UNSPECIFIED;  // how the record was first made
   std::string user_id, policy_id, ruleset_id;     // local assignments ("" none)
+  // user_id was bound by the Knox Deployment App (a device), not by an import or an
+  // administrator: an import or an administrator replaces it.
+  bool user_by_deployment = false;
   bool operator==(const DeviceState&) const = default;
 };
-// Total: events of other streams or types leave `s` unchanged.
+// Total: events of other streams or types leave `s` unchanged. Who bound the user is read
+// from the records: a KmeDeviceImported of source KNOX_DEPLOYMENT with a matched user, or
+// a DeviceUserAssigned whose actor is a device (the Knox Deployment App's enrollment),
+// sets user_by_deployment; any other DeviceUserAssigned clears it.
 DeviceState Evolve(DeviceState s, const Envelope& e);
 
 // What a CSV row, a Knox Cloud API device (or an enrollment of the Knox Deployment App)
@@ -110,26 +118,36 @@ struct ImportDevice {
 // assignment for every consumer of device assignments).
 // Known device: KmeDeviceUpdated with the whole merged record when it differs, then
 // DeviceUserAssigned when a user matched and the device has none (an import never
-// overrides a local assignment). Nothing differs: no event.
+// overrides an administrator's or an import's assignment). A user the Knox Deployment App
+// bound is no such assignment: the matched user replaces it, after a
+// KmeDeploymentUserOverridden that records the conflict (when the users differ; the same
+// user is assigned again, so that it is the import's from then on). Nothing differs: no
+// event.
+// A Knox Deployment App enrollment (source KNOX_DEPLOYMENT) only ever creates a record: on
+// a known device it decides nothing.
 // kInvalidArgument "kme.no_identifier" when the observation has no identifier.
 Result<std::vector<Envelope>> Decide(const DeviceState& s, const ImportDevice& c);
 
 enum class ImportOutcome { kCreated, kUpdated, kUnchanged };
 ImportOutcome OutcomeOf(const std::vector<Envelope>& decided);
 
-// Local assignments. std::nullopt leaves a value; "" clears it. Unchanged values
-// append nothing. kNotFound "kme.device_not_found" when the device has no record.
+// Local assignments (an administrator's). std::nullopt leaves a value; "" clears it.
+// Unchanged values append nothing, except a user the Knox Deployment App bound, which is
+// assigned again (the administrator's from then on). Replacing a user the Knox Deployment
+// App bound records the conflict first (KmeDeploymentUserOverridden, source UNSPECIFIED).
+// kNotFound "kme.device_not_found" when the device has no record.
 struct AssignDevice {
   std::string device_id;
   std::optional<std::string> user_id, policy_id, ruleset_id;
 };
 Result<std::vector<Envelope>> Decide(const DeviceState& s, const AssignDevice& c);
 
-// A refused enrollment, recorded on the device's stream (or kRefusalStream).
+// A refused enrollment, recorded on the device's stream (or kRefusalStream). The device is
+// answered one code whatever the reason; the reason is for administrators.
 struct RefuseEnrollment {
   std::string device_id;  // "" when the device has no record
   Identifiers ids;
-  std::string reason;  // not_imported, no_user, already_imported, ...
+  std::string reason;  // kme.device_not_imported, kme.no_user, kme.already_imported, ...
   KmeSource source = v1::KME_SOURCE_UNSPECIFIED;
 };
 Result<std::vector<Envelope>> Decide(const DeviceState& s, const RefuseEnrollment& c);
@@ -140,8 +158,9 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const RefuseEnrollmen
 //                     "kme.no_user"             (no user assigned),
 //   kFailedPrecondition "kme.already_imported"  (Knox Deployment App, but the device was
 //                                                registered through the CSV or the API).
-// A Knox Deployment enrollment of a device with no record is allowed: the caller records
-// the device (and its user) first. The status's `reason` minus "kme." is the refusal reason.
+// A Knox Deployment enrollment of a device with no record is allowed here: the caller
+// checks the user it names (CheckDeploymentUser), then records the user and the device.
+// The status's `reason` is the refusal's reason.
 Status CheckEnrollment(const DeviceState& s, KmeSource source);
 
 // ------------------------------------------------------------ Android enrollment --
@@ -170,6 +189,9 @@ struct SettingsState {
   bool has_token = false;
   std::string token_sha256;  // raw 32 bytes
   std::string secret_ref;    // the secret store's name of the token
+  // The Knox Deployment App may create the user an enrollment names (off until an
+  // administrator turns it on).
+  bool deployment_creates_users = false;
 };
 SettingsState EvolveSettings(SettingsState s, const Envelope& e);
 
@@ -180,6 +202,33 @@ struct RotateEnrollmentToken {
   bool only_if_missing = false;  // the lazy first token: no event when one exists
 };
 Result<std::vector<Envelope>> Decide(const SettingsState& s, const RotateEnrollmentToken& c);
+
+// An administrator's change of the Knox Deployment App settings. std::nullopt keeps a
+// setting. KmeDeploymentSettingsChanged (with every setting) when one changes; else no
+// event.
+struct ChangeDeploymentSettings {
+  std::optional<bool> creates_users;
+};
+Result<std::vector<Envelope>> Decide(const SettingsState& s, const ChangeDeploymentSettings& c);
+
+// ------------------------------------------------------- Knox Deployment App users --
+
+// Whether a Knox Deployment App enrollment of a device that has no record may bind the
+// device to the user it names, given the settings and that user's state (user/<id>; a
+// user that never existed has exists == false). A device proves nothing about a person,
+// so the App never binds an existing user (one day: only after checking the password the
+// person gave) and creates one only when the administrator allowed it:
+//   kPermissionDenied "kme.user_role_not_allowed"  the user exists with a role above
+//                                                   device_user (deleted or not);
+//                     "kme.user_exists"            the user exists, or existed (binding an
+//                                                   existing user needs their password,
+//                                                   which the engine cannot check yet);
+//                     "kme.user_creation_disabled" the user does not exist and the
+//                                                   administrator has not allowed the App
+//                                                   to create users.
+// OK: the caller creates the user (role device_user, only while the user stream is still
+// empty) and then the device.
+Status CheckDeploymentUser(const SettingsState& settings, const users::UserState& user);
 
 // ---------------------------------------------------------------- bus binding --
 
@@ -192,6 +241,10 @@ inline Decider<EnrollmentState> EnrollmentDecider(EnrollAndroid cmd) {
           [cmd = std::move(cmd)](const EnrollmentState& s) { return Decide(s, cmd); }};
 }
 inline Decider<SettingsState> SettingsDecider(RotateEnrollmentToken cmd) {
+  return {EvolveSettings,
+          [cmd = std::move(cmd)](const SettingsState& s) { return Decide(s, cmd); }};
+}
+inline Decider<SettingsState> SettingsDecider(ChangeDeploymentSettings cmd) {
   return {EvolveSettings,
           [cmd = std::move(cmd)](const SettingsState& s) { return Decide(s, cmd); }};
 }

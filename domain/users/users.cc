@@ -1,7 +1,10 @@
 #include "domain/users/users.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 
 #include "events/base/crypto.h"
 
@@ -56,6 +59,62 @@ std::string UserIdFor(std::string_view id_key, std::string_view username) {
   return crypto::Hex(crypto::HmacSha256(id_key, NormalizeUsername(username))).substr(0, 32);
 }
 
+std::string TokenIdFor(std::string_view id_key, std::string_view token) {
+  return crypto::Hex(crypto::HmacSha256(id_key, token)).substr(0, 16);
+}
+
+std::string LegacyTokenIdFor(std::string_view token) {
+  return crypto::Hex(crypto::Sha256(token)).substr(0, 16);
+}
+
+std::string TokenVerifier(std::string_view verifier_key, std::string_view token_sha256) {
+  return crypto::HmacSha256(verifier_key, token_sha256);
+}
+
+bool ValidTokenId(std::string_view id) {
+  return id.size() == 16 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+double SeedEntropyBits(std::string_view seed) {
+  if (seed.empty()) return 0;
+  std::array<size_t, 256> counts{};
+  for (unsigned char c : seed) ++counts[c];
+  double bits_per_char = 0;
+  const double n = static_cast<double>(seed.size());
+  for (size_t count : counts) {
+    if (count == 0) continue;
+    double p = static_cast<double>(count) / n;
+    bits_per_char -= p * std::log2(p);
+  }
+  return bits_per_char * n;
+}
+
+Status CheckAdminSeed(std::string_view seed) {
+  const std::string field = "AUTOENROLL_ADMIN_TOKEN";
+  for (unsigned char c : seed) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return InvalidArgument("admin.weak_seed",
+                             field + " may hold only printable ASCII characters without spaces",
+                             field);
+    }
+  }
+  double bits = SeedEntropyBits(seed);
+  if (seed.size() < kMinSeedLength || bits < kMinSeedBits) {
+    char estimate[32];
+    std::snprintf(estimate, sizeof estimate, "%.0f", bits);
+    return InvalidArgument(
+        "admin.weak_seed",
+        field + " is too weak: it has " + std::to_string(seed.size()) +
+            " characters and an estimated " + estimate + " bits of entropy; it needs at least " +
+            std::to_string(kMinSeedLength) + " characters and 128 bits (generate one with "
+            "`openssl rand -base64 32`), or leave it unset for a random token",
+        field);
+  }
+  return Status::Ok();
+}
+
 Status ValidateRecordName(std::string_view name) {
   if (name.empty() || name.size() > 128) {
     return InvalidArgument("record.invalid_name", "name must be 1 to 128 characters", "name");
@@ -86,6 +145,13 @@ UserState Evolve(UserState s, const Envelope& e) {
     case Envelope::kUserTokenIssued:
       s.token_ids.push_back(e.user_token_issued().token_id());
       break;
+    case Envelope::kUserTokenRevoked: {
+      const std::string& id = e.user_token_revoked().token_id();
+      auto it = std::find(s.token_ids.begin(), s.token_ids.end(), id);
+      if (it != s.token_ids.end()) s.token_ids.erase(it);
+      s.revoked_token_ids.push_back(id);
+      break;
+    }
     case Envelope::kUserRoleChanged:
       s.role = e.user_role_changed().role();
       break;
@@ -118,13 +184,37 @@ Result<std::vector<Envelope>> Decide(const UserState& s, const CreateUser& c) {
   return std::vector<Envelope>{std::move(e)};
 }
 
+namespace {
+bool Contains(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+}  // namespace
+
 Result<std::vector<Envelope>> Decide(const UserState& s, const IssueToken& c) {
   if (!s.exists || s.deleted) return NotFound("user.not_found", "no such user");
+  if (Contains(s.token_ids, c.token_id)) {
+    return AlreadyExists("user.token_exists", "the user already has this token");
+  }
+  if (Contains(s.revoked_token_ids, c.token_id)) {
+    return FailedPrecondition("user.token_revoked",
+                              "this token was revoked and cannot be issued again");
+  }
   Envelope e;
   auto* p = e.mutable_user_token_issued();
   p->set_user_id(c.user_id);
   p->set_token_id(c.token_id);
-  p->set_token_sha256(c.token_sha256);
+  return std::vector<Envelope>{std::move(e)};
+}
+
+Result<std::vector<Envelope>> Decide(const UserState& s, const RevokeToken& c) {
+  if (!s.exists || s.deleted) return NotFound("user.not_found", "no such user");
+  if (!Contains(s.token_ids, c.token_id)) {
+    return NotFound("user.token_not_found", "the user has no token " + c.token_id);
+  }
+  Envelope e;
+  auto* p = e.mutable_user_token_revoked();
+  p->set_user_id(c.user_id);
+  p->set_token_id(c.token_id);
   return std::vector<Envelope>{std::move(e)};
 }
 

@@ -191,7 +191,7 @@ TEST_F(ApiTest, EventsAuditAndMetricsDescribeTheLog) {
   EXPECT_EQ(audit.json["ok"], true);
   EXPECT_EQ(audit.json["records"], 4);  // admin, its token, two policies
   EXPECT_EQ(audit.json["head_hash"].get<std::string>().size(), 64u);
-  auto metrics = engine_->Get("/metrics");
+  auto metrics = engine_->Get("/metrics", admin_);
   ASSERT_EQ(metrics.status, 200);
   // The administrator and its token, then the two policies.
   EXPECT_NE(metrics.body.find("autoenroll_log_appends_total 4"), std::string::npos)
@@ -222,10 +222,11 @@ TEST_F(ApiTest, DataSurvivesARestartAndASecondEngineCannotTakeThePort) {
 
 TEST(ApiBootstrap, AnAdminTokenFromTheEnvironmentIsUsed) {
   TempDir dir;
-  EngineProcess engine(dir.Sub("data"), {}, {{"AUTOENROLL_ADMIN_TOKEN", "seeded-token-123456"}});
+  const std::string seed = "seeded-Xk2pQ9vLm4Rt7wZa1Bc6Dn8Fh3Jy5Gs0UeVo";  // strong enough
+  EngineProcess engine(dir.Sub("data"), {}, {{"AUTOENROLL_ADMIN_TOKEN", seed}});
   ASSERT_THAT(engine.Start(), IsOk());
-  EXPECT_EQ(engine.AdminToken(), "seeded-token-123456");
-  EXPECT_EQ(engine.Get("/v1/users", "seeded-token-123456").status, 200);
+  EXPECT_EQ(engine.AdminToken(), seed);
+  EXPECT_EQ(engine.Get("/v1/users", seed).status, 200);
 }
 
 TEST_F(ApiTest, ForgettingAPersonRedactsThemAndKeepsTheChain) {

@@ -81,9 +81,9 @@ class CrashSuite : public ::testing::Test {
   // The views have caught up with the whole log.
   void WaitForViews() {
     ASSERT_TRUE(WaitFor([&] {
-      auto r = engine_->Get("/readyz");
+      auto r = engine_->Get("/readyz", engine_->AdminToken());  // the lag needs a token
       return r.status == 200 && r.json.value("view_lag", -1) == 0;
-    }, std::chrono::seconds(180))) << engine_->Get("/readyz").body;
+    }, std::chrono::seconds(180))) << engine_->Get("/readyz", engine_->AdminToken()).body;
   }
 
   // Stops the engine cleanly and checks the views against a fresh replay and the chain.

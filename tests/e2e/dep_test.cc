@@ -14,6 +14,7 @@
 #include "adapters/apple_mdm/mdm_ca.h"
 #include "adapters/simulators/apple_device_simulator.h"
 #include "adapters/simulators/apple_dep_simulator.h"
+#include "events/base/crypto.h"
 #include "tests/support/engine_process.h"
 #include "tests/support/test_support.h"
 
@@ -516,8 +517,9 @@ TEST_F(DepTest, RevokedTokenAndUnsignedTermsBecomeTheAccountsState) {
 }
 
 // A whole run (people with personal data and API tokens, an account and its Apple token, a
-// profile, an assignment, a device's enrollment, a sync) leaves no secret in the engine's
-// log, its events, its answers or any file of its data dir, and no personal data in its log.
+// profile, an assignment, a device's enrollment, a sync) leaves no secret (nor a token's
+// hash) in the engine's log, its events, its answers or any file of its data dir, and no
+// personal data in its log.
 TEST_F(DepTest, AWholeRunLeavesNoSecretInLogsEventsAnswersOrFilesAndNoPersonInTheLog) {
   json acc = ActiveAccount(3);
   std::string id = acc["id"];
@@ -555,10 +557,18 @@ TEST_F(DepTest, AWholeRunLeavesNoSecretInLogsEventsAnswersOrFilesAndNoPersonInTh
   }
   ASSERT_FALSE(consumer_key.empty());
   ASSERT_EQ(access_token, issued->access_token);
-  const std::vector<std::string> secrets = {consumer_key,           issued->consumer_secret,
-                                            issued->access_token,   issued->access_secret,
-                                            admin_,                 api_token,
-                                            "PRIVATE KEY"};
+  std::vector<std::string> secrets = {consumer_key,           issued->consumer_secret,
+                                      issued->access_token,   issued->access_secret,
+                                      admin_,                 api_token,
+                                      "PRIVATE KEY"};
+  // Nor any unsalted hash of an API token (events name tokens by id; verifiers are keyed).
+  for (const std::string& t : {admin_, api_token}) {
+    const std::string sha = crypto::Sha256(t);
+    for (const std::string& form :
+         {sha, crypto::Hex(sha), crypto::Base64(sha), crypto::Base64Url(sha)}) {
+      secrets.push_back(form);
+    }
+  }
   const std::vector<std::string> personal = {person, email, display};
   auto events = engine_->Get("/v1/events?limit=1000", admin_);
   auto account = engine_->Get("/v1/dep/accounts/" + id, admin_);

@@ -596,6 +596,20 @@ std::map<std::string, Builder> Builders() {
     p->set_model("SM-A546B");
     p->set_user_id(kUserId);
   };
+  b["kme_deployment_settings_changed"] = [=](v1::Envelope* e) {
+    Header(e, "kme-settings/default", 2, K::KIND_USER, kAdminId);
+    e->mutable_kme_deployment_settings_changed()->set_creates_users(true);
+  };
+  b["kme_deployment_user_overridden"] = [=](v1::Envelope* e) {
+    Header(e, kme_device, 4, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_kme_deployment_user_overridden();
+    p->set_device_id(kKmeDeviceId);
+    p->set_deployment_user_id("5f0c2a9e8b7d6c4a3f2e1d0c9b8a7f6e");
+    p->set_user_id(kUserId);
+    p->set_source(v1::KME_SOURCE_CSV);
+    p->set_import_id(kImportId);
+    p->set_line(42);
+  };
   b["kme_sync_completed"] = [=](v1::Envelope* e) {
     Header(e, "kme-settings/default", 3, K::KIND_SYSTEM, "adapters.kme.sync");
     auto* p = e->mutable_kme_sync_completed();

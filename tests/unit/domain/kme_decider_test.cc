@@ -193,6 +193,199 @@ TEST(KmeDecider, TheDeploymentAppCannotEnrollADeviceRegisteredInKme) {
   EXPECT_THAT(CheckEnrollment(deployed, v1::KME_SOURCE_KNOX_DEPLOYMENT), IsOk());
 }
 
+// The events of a command as the bus appends them for `kind` (it stamps the actor).
+std::vector<Envelope> By(v1::Actor::Kind kind, std::vector<Envelope> events) {
+  for (auto& e : events) e.mutable_actor()->set_kind(kind);
+  return events;
+}
+
+// A device the Knox Deployment App recorded, bound to `user` (as the enrollment route
+// appends it: the device is the actor).
+DeviceState Deployed(const std::string& user) {
+  ImportDevice c;
+  c.device_id = DeviceIdFor(kIds);
+  c.observed.ids = kIds;
+  c.observed.model = "SM-G991B";
+  c.observed.tags = std::vector<std::string>{kDeploymentTag};
+  c.source = v1::KME_SOURCE_KNOX_DEPLOYMENT;
+  c.matched_user_id = user;
+  DeviceState s = Given(By(v1::Actor::KIND_DEVICE, Imported(c)));
+  EXPECT_EQ(s.user_id, user);
+  EXPECT_TRUE(s.user_by_deployment);
+  return s;
+}
+
+TEST(KmeDecider, AnImportReplacesAUserTheDeploymentAppBoundAndRecordsTheConflict) {
+  DeviceState s = Deployed("squatter");
+  ImportDevice c = Row();
+  c.matched_user_id = "owner";
+  auto out = Decide(s, c);
+  ASSERT_THAT(out, IsOk());
+  ASSERT_EQ(out->size(), 3u);  // the record's update, the conflict, the import's user
+  EXPECT_TRUE((*out)[0].has_kme_device_updated());
+  ASSERT_TRUE((*out)[1].has_kme_deployment_user_overridden());
+  const auto& conflict = (*out)[1].kme_deployment_user_overridden();
+  EXPECT_EQ(conflict.device_id(), "imei:350925370583126");
+  EXPECT_EQ(conflict.deployment_user_id(), "squatter");
+  EXPECT_EQ(conflict.user_id(), "owner");
+  EXPECT_EQ(conflict.source(), v1::KME_SOURCE_CSV);
+  EXPECT_EQ(conflict.import_id(), "imp-1");
+  EXPECT_EQ(conflict.line(), 2u);
+  EXPECT_EQ((*out)[2].device_user_assigned().user_id(), "owner");
+  EXPECT_EQ(OutcomeOf(*out), ImportOutcome::kUpdated);
+  DeviceState after = s;
+  for (const auto& e : By(v1::Actor::KIND_USER, *out)) after = Evolve(after, e);
+  EXPECT_EQ(after.user_id, "owner");
+  EXPECT_FALSE(after.user_by_deployment);
+  // The import's user is now an import's assignment: a later file does not replace it.
+  ImportDevice later = Row();
+  later.matched_user_id = "someone-else";
+  auto again = Decide(after, later);
+  ASSERT_THAT(again, IsOk());
+  for (const auto& e : *again) EXPECT_FALSE(e.has_device_user_assigned()) << e.DebugString();
+}
+
+TEST(KmeDecider, AKnoxApiSyncAlsoReplacesAUserTheDeploymentAppBound) {
+  ImportDevice c = Row();
+  c.source = v1::KME_SOURCE_KNOX_API;
+  c.matched_user_id = "owner";
+  auto out = Decide(Deployed("squatter"), c);
+  ASSERT_THAT(out, IsOk());
+  ASSERT_GE(out->size(), 2u);
+  const auto& conflict = (*out)[out->size() - 2].kme_deployment_user_overridden();
+  EXPECT_EQ(conflict.source(), v1::KME_SOURCE_KNOX_API);
+  EXPECT_EQ(out->back().device_user_assigned().user_id(), "owner");
+}
+
+TEST(KmeDecider, AnImportNamingTheDeploymentUserMakesItTheImportsWithoutAConflict) {
+  DeviceState s = Deployed("dave");
+  ImportDevice c = Row();
+  c.matched_user_id = "dave";
+  auto out = Decide(s, c);
+  ASSERT_THAT(out, IsOk());
+  for (const auto& e : *out) EXPECT_FALSE(e.has_kme_deployment_user_overridden());
+  ASSERT_FALSE(out->empty());
+  EXPECT_EQ(out->back().device_user_assigned().user_id(), "dave");
+  for (const auto& e : By(v1::Actor::KIND_USER, *out)) s = Evolve(s, e);
+  EXPECT_FALSE(s.user_by_deployment);
+  auto again = Decide(s, c);  // the same file again changes nothing
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->empty());
+}
+
+TEST(KmeDecider, AnAdministratorsAssignmentReplacesADeploymentUserAndRecordsTheConflict) {
+  DeviceState s = Deployed("squatter");
+  auto out = Decide(s, AssignDevice{s.device_id, std::string("owner"), {}, {}});
+  ASSERT_THAT(out, IsOk());
+  ASSERT_EQ(out->size(), 2u);
+  const auto& conflict = (*out)[0].kme_deployment_user_overridden();
+  EXPECT_EQ(conflict.deployment_user_id(), "squatter");
+  EXPECT_EQ(conflict.user_id(), "owner");
+  EXPECT_EQ(conflict.source(), v1::KME_SOURCE_UNSPECIFIED);  // an administrator
+  EXPECT_EQ((*out)[1].device_user_assigned().user_id(), "owner");
+  for (const auto& e : By(v1::Actor::KIND_USER, *out)) s = Evolve(s, e);
+  EXPECT_EQ(s.user_id, "owner");
+  EXPECT_FALSE(s.user_by_deployment);
+  // The administrator's user is never replaced by an import.
+  ImportDevice c = Row();
+  c.matched_user_id = "from-csv";
+  auto imported = Decide(s, c);
+  ASSERT_THAT(imported, IsOk());
+  for (const auto& e : *imported) EXPECT_FALSE(e.has_device_user_assigned());
+}
+
+TEST(KmeDecider, AnAdministratorConfirmingTheDeploymentUserMakesItTheirs) {
+  DeviceState s = Deployed("dave");
+  auto out = Decide(s, AssignDevice{s.device_id, std::string("dave"), {}, {}});
+  ASSERT_THAT(out, IsOk());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].device_user_assigned().user_id(), "dave");
+  for (const auto& e : By(v1::Actor::KIND_USER, *out)) s = Evolve(s, e);
+  EXPECT_FALSE(s.user_by_deployment);
+  auto again = Decide(s, AssignDevice{s.device_id, std::string("dave"), {}, {}});
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->empty());
+}
+
+TEST(KmeDecider, OnlyAUserBoundByADeviceIsTheDeploymentApps) {
+  DeviceState s = Given(Imported(Row()));
+  Envelope assigned;
+  assigned.mutable_device_user_assigned()->set_device_id(s.device_id);
+  assigned.mutable_device_user_assigned()->set_user_id("u1");
+  EXPECT_FALSE(Evolve(s, By(v1::Actor::KIND_USER, {assigned})[0]).user_by_deployment);
+  EXPECT_FALSE(Evolve(s, By(v1::Actor::KIND_SYSTEM, {assigned})[0]).user_by_deployment);
+  EXPECT_TRUE(Evolve(s, By(v1::Actor::KIND_DEVICE, {assigned})[0]).user_by_deployment);
+  ImportDevice csv = Row();
+  csv.matched_user_id = "u1";
+  EXPECT_FALSE(Given(By(v1::Actor::KIND_USER, Imported(csv))).user_by_deployment);
+}
+
+TEST(KmeDecider, AKnoxDeploymentEnrollmentNeverChangesAKnownDevice) {
+  DeviceState s = Given(Imported(Row()));
+  ImportDevice c = Row();
+  c.source = v1::KME_SOURCE_KNOX_DEPLOYMENT;
+  c.observed.tags = std::vector<std::string>{kDeploymentTag};
+  c.observed.model = "SM-X000";
+  c.matched_user_id = "squatter";
+  auto out = Decide(s, c);
+  ASSERT_THAT(out, IsOk());
+  EXPECT_TRUE(out->empty());
+  auto deployed = Decide(Deployed("dave"), c);
+  ASSERT_THAT(deployed, IsOk());
+  EXPECT_TRUE(deployed->empty());
+}
+
+TEST(KmeDecider, TheDeploymentAppBindsOnlyNewUsersAndOnlyWhenAllowed) {
+  SettingsState off;
+  SettingsState on;
+  on.deployment_creates_users = true;
+  users::UserState none;
+  EXPECT_THAT(CheckDeploymentUser(off, none),
+              StatusIs(StatusCode::kPermissionDenied, "kme.user_creation_disabled"));
+  EXPECT_THAT(CheckDeploymentUser(on, none), IsOk());
+  for (const SettingsState& settings : {off, on}) {
+    for (v1::Role role : {v1::ROLE_ADMINISTRATOR, v1::ROLE_DEVICE_MANAGER}) {
+      users::UserState above;
+      above.exists = true;
+      above.role = role;
+      EXPECT_THAT(CheckDeploymentUser(settings, above),
+                  StatusIs(StatusCode::kPermissionDenied, "kme.user_role_not_allowed"));
+      above.deleted = true;
+      EXPECT_THAT(CheckDeploymentUser(settings, above),
+                  StatusIs(StatusCode::kPermissionDenied, "kme.user_role_not_allowed"));
+    }
+    users::UserState existing;
+    existing.exists = true;
+    existing.role = v1::ROLE_DEVICE_USER;
+    EXPECT_THAT(CheckDeploymentUser(settings, existing),
+                StatusIs(StatusCode::kPermissionDenied, "kme.user_exists"));
+    existing.deleted = true;  // a deleted user's id would carry its old devices
+    EXPECT_THAT(CheckDeploymentUser(settings, existing),
+                StatusIs(StatusCode::kPermissionDenied, "kme.user_exists"));
+  }
+}
+
+TEST(KmeDecider, DeploymentSettingsAreOffUntilAnAdministratorChangesThem) {
+  SettingsState s;
+  EXPECT_FALSE(s.deployment_creates_users);
+  auto nothing = Decide(s, ChangeDeploymentSettings{});
+  ASSERT_THAT(nothing, IsOk());
+  EXPECT_TRUE(nothing->empty());
+  auto on = Decide(s, ChangeDeploymentSettings{true});
+  ASSERT_THAT(on, IsOk());
+  ASSERT_EQ(on->size(), 1u);
+  EXPECT_TRUE((*on)[0].kme_deployment_settings_changed().creates_users());
+  s = EvolveSettings(s, (*on)[0]);
+  EXPECT_TRUE(s.deployment_creates_users);
+  auto same = Decide(s, ChangeDeploymentSettings{true});
+  ASSERT_THAT(same, IsOk());
+  EXPECT_TRUE(same->empty());
+  auto off = Decide(s, ChangeDeploymentSettings{false});
+  ASSERT_THAT(off, IsOk());
+  ASSERT_EQ(off->size(), 1u);
+  EXPECT_FALSE(EvolveSettings(s, (*off)[0]).deployment_creates_users);
+}
+
 TEST(KmeDecider, EnrollingAgainWithTheSameAssignmentIsIdempotent) {
   EnrollAndroid c{"imei:350925370583126", "u1", "kiosk", "", kIds, "SM-G991B"};
   auto first = Decide(EnrollmentState{}, c);

@@ -1,6 +1,7 @@
 // Given events, when a command, then events or an error.
 
 #include "domain/users/users.h"
+#include "events/base/crypto.h"
 #include "tests/support/test_support.h"
 
 namespace ae::domain::users {
@@ -45,13 +46,86 @@ TEST(UsersDecider, RecreatesADeletedUser) {
 }
 
 TEST(UsersDecider, IssuesTokensOnlyToExistingUsers) {
-  EXPECT_THAT(Decide(Given({}), IssueToken{"u1", "t", "h"}),
+  EXPECT_THAT(Decide(Given({}), IssueToken{"u1", "t"}),
               StatusIs(StatusCode::kNotFound, "user.not_found"));
-  EXPECT_THAT(Decide(Given({Created(), Deleted()}), IssueToken{"u1", "t", "h"}),
+  EXPECT_THAT(Decide(Given({Created(), Deleted()}), IssueToken{"u1", "t"}),
               StatusIs(StatusCode::kNotFound, "user.not_found"));
-  auto out = Decide(Given({Created()}), IssueToken{"u1", "t", "h"});
+  auto out = Decide(Given({Created()}), IssueToken{"u1", "t"});
   ASSERT_THAT(out, IsOk());
   EXPECT_EQ((*out)[0].user_token_issued().token_id(), "t");
+  // The event names the token; no hash of it.
+  EXPECT_TRUE((*out)[0].user_token_issued().token_sha256().empty());
+}
+
+Envelope Issued(const std::string& id) {
+  Envelope e;
+  e.mutable_user_token_issued()->set_user_id("u1");
+  e.mutable_user_token_issued()->set_token_id(id);
+  return e;
+}
+
+Envelope Revoked(const std::string& id) {
+  Envelope e;
+  e.mutable_user_token_revoked()->set_user_id("u1");
+  e.mutable_user_token_revoked()->set_token_id(id);
+  return e;
+}
+
+TEST(UsersDecider, ATokenIsIssuedOnceAndARevokedOneNeverComesBack) {
+  EXPECT_THAT(Decide(Given({Created(), Issued("t1")}), IssueToken{"u1", "t1"}),
+              StatusIs(StatusCode::kAlreadyExists, "user.token_exists"));
+  EXPECT_THAT(Decide(Given({Created(), Issued("t1"), Revoked("t1")}), IssueToken{"u1", "t1"}),
+              StatusIs(StatusCode::kFailedPrecondition, "user.token_revoked"));
+  UserState s = Given({Created(), Issued("t1"), Issued("t2"), Revoked("t1")});
+  EXPECT_EQ(s.token_ids, std::vector<std::string>{"t2"});
+  EXPECT_EQ(s.revoked_token_ids, std::vector<std::string>{"t1"});
+}
+
+TEST(UsersDecider, RevokesOnlyATokenTheUserHas) {
+  auto out = Decide(Given({Created(), Issued("t1"), Issued("t2")}), RevokeToken{"u1", "t1"});
+  ASSERT_THAT(out, IsOk());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].user_token_revoked().token_id(), "t1");
+  EXPECT_EQ((*out)[0].user_token_revoked().user_id(), "u1");
+  EXPECT_THAT(Decide(Given({Created(), Issued("t1"), Revoked("t1")}), RevokeToken{"u1", "t1"}),
+              StatusIs(StatusCode::kNotFound, "user.token_not_found"));
+  EXPECT_THAT(Decide(Given({Created()}), RevokeToken{"u1", "t9"}),
+              StatusIs(StatusCode::kNotFound, "user.token_not_found"));
+  EXPECT_THAT(Decide(Given({Created(), Issued("t1"), Deleted()}), RevokeToken{"u1", "t1"}),
+              StatusIs(StatusCode::kNotFound, "user.not_found"));
+}
+
+TEST(UsersDecider, TokenIdsAreKeyedAndVerifiersNeedTheKey) {
+  const std::string token = "ae_" + std::string(43, 'x');
+  const std::string id = TokenIdFor("key one", token);
+  EXPECT_TRUE(ValidTokenId(id));
+  EXPECT_NE(id, TokenIdFor("key two", token));  // not computable without the server's key
+  EXPECT_EQ(id, TokenIdFor("key one", token));
+  // Tokens issued before keyed hashes keep the id their event names.
+  EXPECT_EQ(LegacyTokenIdFor(token), crypto::Hex(crypto::Sha256(token)).substr(0, 16));
+  EXPECT_NE(TokenVerifier("key one", crypto::Sha256(token)),
+            TokenVerifier("key two", crypto::Sha256(token)));
+  EXPECT_NE(TokenVerifier("key one", crypto::Sha256(token)), crypto::Sha256(token));
+  EXPECT_FALSE(ValidTokenId("zz-none"));
+  EXPECT_FALSE(ValidTokenId("0123456789ABCDEF"));
+  EXPECT_FALSE(ValidTokenId("0123456789abcde"));
+}
+
+TEST(UsersDecider, AnAdministratorSeedNeedsThirtyTwoCharactersAndEntropy) {
+  for (std::string weak : {std::string("short"), std::string(40, 'a'),
+                           std::string("Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3"),  // 33, ~108 bits
+                           std::string("0123456789abcdefghijklmnopqrstu")}) {  // 31 distinct
+    Status s = CheckAdminSeed(weak);
+    EXPECT_THAT(s, StatusIs(StatusCode::kInvalidArgument, "admin.weak_seed")) << weak;
+    EXPECT_NE(s.message().find("AUTOENROLL_ADMIN_TOKEN"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(weak), std::string::npos) << "the seed is not repeated";
+  }
+  EXPECT_THAT(CheckAdminSeed("seeded Xk2pQ9vLm4Rt7wZa1Bc6Dn8Fh3Jy5Gs0UeVo"),
+              StatusIs(StatusCode::kInvalidArgument, "admin.weak_seed"));  // a space
+  EXPECT_THAT(CheckAdminSeed("seeded-Xk2pQ9vLm4Rt7wZa1Bc6Dn8Fh3Jy5Gs0UeVo"), IsOk());
+  EXPECT_THAT(CheckAdminSeed("ae_" + crypto::Base64Url(crypto::RandomBytes(32))), IsOk());
+  EXPECT_NEAR(SeedEntropyBits(std::string(40, 'a')), 0, 1e-9);
+  EXPECT_NEAR(SeedEntropyBits("abcd"), 8, 1e-9);  // 4 characters of 2 bits
 }
 
 TEST(UsersDecider, DeleteWithForgetRecordsBothFactsOnce) {
