@@ -47,6 +47,8 @@ struct AppOptions {
   std::string apple_device_ca;
   std::string apns_topic;
   std::string agent_manifest_url;
+  // The time decisions read (the MachineInfo signer's validity, ...); tests inject theirs.
+  const Clock* clock = &Clock::Real();
   // Samsung Knox Cloud API: the default base URL of a connection (--knox-api-url; ""
   // = Samsung's), and the time between periodic syncs (0: only on request). The sync runs
   // only in a writing server (run_adapters).
@@ -87,6 +89,7 @@ class App {
   KnoxSync& knox() { return *knox_; }
   ViewRebuilder& rebuilder() { return *rebuilder_; }
   const AppOptions& options() const { return options_; }
+  const Clock& clock() const { return *options_.clock; }
   const std::string& user_id_key() const { return user_id_key_; }
 
   // Lag of the views behind the log, in records (0 when caught up).

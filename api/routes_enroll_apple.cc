@@ -1,8 +1,14 @@
 // The device-facing Apple enrollment endpoints (API.md "Device-facing
 // enrollment", apple-dep.md §6): the DEP profile's URL, MDM check-in and the
 // MDM command channel. No bearer token: a device proves itself with Apple's
-// signature on its MachineInfo, then with the identity this server issued it
-// (Mdm-Signature on every message).
+// signature on its MachineInfo (made by the device certificate of the UDID and
+// serial it names), then with the identity this server issued it (Mdm-Signature
+// on every message), as long as that identity is the device's current one.
+//
+// POST /enroll/apple answers every refusal but a malformed body with one code,
+// 403 enroll.not_allowed, so a caller learns nothing about the serial it names; the
+// reason is logged, and recorded as DepEnrollmentRefused when the serial is a
+// DEP device of ours and the signer is that device.
 
 #include <fstream>
 #include <sstream>
@@ -78,19 +84,27 @@ std::string RefusalReason(const json& d) {
   return "";
 }
 
-Status Refuse(App& app, const std::string& serial, const std::string& udid,
-              const std::string& reason) {
+// Records why a DEP device of ours may not enroll (deduplicated by the decider: the
+// same refusal again appends nothing).
+void RecordRefusal(App& app, const std::string& serial, const std::string& udid,
+                   const std::string& reason) {
   domain::CommandContext ctx;
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
   ctx.actor.set_id("dep-device/" + serial);
-  ctx.correlation_id = crypto::UuidV7(Clock::Real().NowMs());
-  // The event names the error code the device is answered (schema version 2).
+  ctx.correlation_id = crypto::UuidV7(app.clock().NowMs());
   auto r = app.bus().Execute(StreamId("dep-device", serial),
                              ddep::DeviceDecider(ddep::RefuseEnrollment{serial, "enroll." + reason,
                                                                          udid}),
                              ctx);
   if (!r.ok()) log::Get("enroll")->warn("cannot record the refusal of {}: {}", serial,
                                         r.status().ToString());
+}
+
+// A check-in refused for the device's DEP state: recorded, and answered with its
+// reason (the caller is the device itself, proven by its identity).
+Status Refuse(App& app, const std::string& serial, const std::string& udid,
+              const std::string& reason) {
+  RecordRefusal(app, serial, udid, reason);
   const char* message = reason == "unknown_device" ? "this device is not in any synced DEP account"
                         : reason == "not_assigned" ? "this device is no longer assigned to us at Apple"
                         : reason == "no_profile"   ? "this device has no DEP profile assigned"
@@ -98,23 +112,53 @@ Status Refuse(App& app, const std::string& serial, const std::string& udid,
   return PermissionDenied("enroll." + reason, message);
 }
 
-domain::CommandContext DeviceContext(const std::string& serial) {
+// The one answer of POST /enroll/apple to a well-formed MachineInfo it will not serve,
+// whatever the reason (as POST /enroll/android answers): it tells a caller nothing about
+// the serial it names. The reason is logged, and recorded when that is safe.
+Status NotAllowed() {
+  return PermissionDenied("enroll.not_allowed",
+                          "this device may not enroll here; the administrator can see why");
+}
+
+domain::CommandContext DeviceContext(App& app, const std::string& serial) {
   domain::CommandContext ctx;
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
   ctx.actor.set_id("device/" + serial);
-  ctx.correlation_id = crypto::UuidV7(Clock::Real().NowMs());
+  ctx.correlation_id = crypto::UuidV7(app.clock().NowMs());
   return ctx;
 }
 
-// The serial the message's identity was issued to, after checking the signature.
-Result<std::string> Authenticate(const AppleEnrollment& e, const Call& call) {
+// A device message's sender: the serial its identity was issued to, and that
+// identity's fingerprint (which the device's commands carry to the deciders).
+struct DeviceCaller {
+  std::string serial;
+  std::string identity_sha256;
+};
+
+// Checks the message's signature, then that it was made with the device's current
+// identity: a new enrollment, a check-out, removal from the inventory and Apple's
+// unassignment revoke the one before (mdm_identities). A device enrolled before
+// identities were recorded has no record there: any identity of this CA, while Apple
+// still assigns the device to us.
+Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call& call) {
   if (!e.ca) return e.unavailable;
   std::string sig = call.req.get_header_value("Mdm-Signature");
   if (sig.empty()) {
     return Unauthenticated("mdm.signature_required",
                            "device messages need the Mdm-Signature header");
   }
-  return e.ca->VerifyMdmSignature(call.req.body, sig);
+  AE_ASSIGN_OR_RETURN(mdm::MdmSigner signer, e.ca->VerifyMdmSignature(call.req.body, sig));
+  AE_ASSIGN_OR_RETURN(json identity, View(app, "mdm_identities", signer.common_name));
+  if (identity.is_object()) {
+    if (identity.value("state", "") != "active" ||
+        identity.value("certificate_sha256", "") != signer.certificate_sha256_hex) {
+      return ddev::IdentityRevoked();
+    }
+  } else {
+    AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", signer.common_name));
+    if (d.is_object() && RefusalReason(d) == "not_assigned") return ddev::IdentityRevoked();
+  }
+  return DeviceCaller{std::move(signer.common_name), std::move(signer.certificate_sha256_hex)};
 }
 
 Reply Empty() {
@@ -157,13 +201,30 @@ void AddAppleEnrollRoutes(Server& server) {
       return Status(StatusCode::kPayloadTooLarge, "request.too_large",
                     "MachineInfo is limited to 64 KiB");
     }
-    AE_ASSIGN_OR_RETURN(auto info, mdm::VerifyMachineInfo(call.req.body, *state->trust));
+    auto verified = mdm::VerifyMachineInfo(call.req.body, *state->trust, app.clock());
+    if (!verified.ok()) {
+      // A body that is not a MachineInfo says nothing about any serial: 400 with its
+      // reason. A signature that does not verify, an expired signer or another
+      // device's signer: the one refusal.
+      if (verified.status().code() == StatusCode::kInvalidArgument) return verified.status();
+      log::Get("enroll")->info("MachineInfo refused: {}", verified.status().ToString());
+      return NotAllowed();
+    }
+    const mdm::MachineInfo& info = *verified;
     AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", info.serial));
     std::string reason = RefusalReason(d);
-    if (!reason.empty()) return Refuse(app, info.serial, info.udid, reason);
+    if (!reason.empty()) {
+      // Recorded only for a DEP device of ours (deduplicated): a caller cannot create
+      // records for serials it makes up.
+      if (d.is_object()) RecordRefusal(app, info.serial, info.udid, reason);
+      log::Get("enroll")->info("enrollment of {} (UDID {}) refused: enroll.{}", info.serial,
+                               info.udid, reason);
+      return NotAllowed();
+    }
     // The identity is issued to the serial Apple vouched for: every later
     // message is tied to this device by its signature.
     AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial));
+    const std::string fingerprint = identity.certificate_sha256_hex;
     AE_ASSIGN_OR_RETURN(json account, View(app, "dep_accounts", d.value("account_id", "")));
     mdm::EnrollmentProfileOptions po;
     po.organization = account.is_object() && !account.value("org_name", "").empty()
@@ -177,10 +238,21 @@ void AddAppleEnrollRoutes(Server& server) {
     po.ca_certificate_pem = state->ca->CertificatePem();
     po.sign_message = true;
     AE_ASSIGN_OR_RETURN(std::string profile, mdm::BuildEnrollmentProfile(po));
-    log::Get("enroll")->info("enrollment profile issued to {}", info.serial);
+    // Recorded before the device holds it: it replaces (revokes) the device's
+    // previous identity, and the check-in that follows must find it current.
+    AE_ASSIGN_OR_RETURN(
+        auto issued,
+        app.bus().Execute(StreamId("device", info.serial),
+                          ddev::DeviceDecider(ddev::IssueIdentity{info.serial, fingerprint,
+                                                                  info.udid, info.signer_sha256}),
+                          DeviceContext(app, info.serial)));
+    AE_RETURN_IF_ERROR(server.WaitForViews(issued.position));
+    log::Get("enroll")->info("enrollment profile issued to {} (identity {})", info.serial,
+                             fingerprint.substr(0, 16));
     Reply r;
     r.raw = std::move(profile);
     r.content_type = "application/x-apple-aspen-config";
+    r.position = issued.position;
     return r;
   });
 
@@ -189,7 +261,8 @@ void AddAppleEnrollRoutes(Server& server) {
     if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
       return Status(StatusCode::kPayloadTooLarge, "request.too_large", "check-in body too large");
     }
-    AE_ASSIGN_OR_RETURN(std::string serial, Authenticate(*state, call));
+    AE_ASSIGN_OR_RETURN(DeviceCaller caller, Authenticate(app, *state, call));
+    const std::string& serial = caller.serial;
     AE_ASSIGN_OR_RETURN(auto msg, mdm::ParseCheckin(call.req.body));
     if (!msg.user_id.empty()) return Empty();  // user channel: nothing to record
     const StreamId stream("device", serial);
@@ -198,7 +271,8 @@ void AddAppleEnrollRoutes(Server& server) {
       std::string reason = RefusalReason(d);
       if (!reason.empty()) return Refuse(app, serial, msg.udid, reason);
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
-          stream, ddev::DeviceDecider(ddev::CheckIn{serial, "Authenticate"}), DeviceContext(serial)));
+          stream, ddev::DeviceDecider(ddev::CheckIn{serial, "Authenticate", caller.identity_sha256}),
+          DeviceContext(app, serial)));
       (void)res;
       return Empty();
     }
@@ -210,6 +284,7 @@ void AddAppleEnrollRoutes(Server& server) {
         return InvalidArgument("mdm.bad_checkin", "TokenUpdate without a Token", "Token");
       }
       ddev::Enroll cmd;
+      cmd.identity_sha256 = caller.identity_sha256;
       auto& en = cmd.enrolled;
       en.set_device_id(serial);
       en.set_platform(pb::PLATFORM_APPLE);
@@ -224,7 +299,7 @@ void AddAppleEnrollRoutes(Server& server) {
       en.set_push_token_sha256(crypto::Sha256(msg.token));
       const auto& o = app.options();
       pb::DeviceCommandQueued install;
-      install.set_command_uuid(crypto::UuidV7(Clock::Real().NowMs()));
+      install.set_command_uuid(crypto::UuidV7(app.clock().NowMs()));
       install.set_request_type("InstallApplication");
       install.set_manifest_url(o.agent_manifest_url.empty()
                                    ? server.options().public_url + "/agent/manifest.plist"
@@ -234,12 +309,12 @@ void AddAppleEnrollRoutes(Server& server) {
       if (msg.awaiting_configuration && profile.is_object() &&
           profile.value("await_device_configured", false)) {
         pb::DeviceCommandQueued configured;
-        configured.set_command_uuid(crypto::UuidV7(Clock::Real().NowMs() + 1));
+        configured.set_command_uuid(crypto::UuidV7(app.clock().NowMs() + 1));
         configured.set_request_type("DeviceConfigured");
         cmd.commands.push_back(configured);
       }
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, ddev::DeviceDecider(cmd),
-                                                      DeviceContext(serial)));
+                                                      DeviceContext(app, serial)));
       if (!res.events.empty()) {
         log::Get("enroll")->info("{} enrolled ({} commands queued)", serial, cmd.commands.size());
       }
@@ -250,8 +325,9 @@ void AddAppleEnrollRoutes(Server& server) {
       return r;
     }
     if (msg.message_type == "CheckOut") {
-      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, ddev::DeviceDecider(ddev::CheckOut{}),
-                                                      DeviceContext(serial)));
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
+          stream, ddev::DeviceDecider(ddev::CheckOut{caller.identity_sha256}),
+          DeviceContext(app, serial)));
       server.WaitForViews(res.position).IgnoreError();
       Reply r = Empty();
       r.position = res.position;
@@ -265,7 +341,8 @@ void AddAppleEnrollRoutes(Server& server) {
     if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
       return Status(StatusCode::kPayloadTooLarge, "request.too_large", "command result too large");
     }
-    AE_ASSIGN_OR_RETURN(std::string serial, Authenticate(*state, call));
+    AE_ASSIGN_OR_RETURN(DeviceCaller caller, Authenticate(app, *state, call));
+    const std::string& serial = caller.serial;
     AE_ASSIGN_OR_RETURN(auto result, mdm::ParseCommandResult(call.req.body));
     const StreamId stream("device", serial);
     AE_ASSIGN_OR_RETURN(json device, View(app, "devices", serial));
@@ -276,8 +353,9 @@ void AddAppleEnrollRoutes(Server& server) {
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream,
           ddev::DeviceDecider(ddev::CompleteCommand{result.command_uuid, result.status,
-                                                    result.error_chain_text, false}),
-          DeviceContext(serial)));
+                                                    result.error_chain_text, false,
+                                                    caller.identity_sha256}),
+          DeviceContext(app, serial)));
       AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
       if (result.status == "NotNow") return Empty();  // asked again at the next check-in
     }

@@ -16,7 +16,7 @@ namespace ae::proj {
 //   1  (unstamped) the first format
 //   2  dep_counts_history: every change of an account's device counts
 //   3  users.token_ids and tokens by token id (no token hashes in the views);
-//      kme_devices: user_by_deployment, user_conflict
+//      kme_devices: user_by_deployment, user_conflict; devices: mdm_identities
 inline constexpr const char* kViewsFormat = "3";
 
 std::vector<std::unique_ptr<Projector>> AllProjectors();

@@ -57,8 +57,30 @@ void ClearQueue(ViewBatch& b, json& d) {
 
 std::string MdmQueuePrefix(const std::string& device_id) { return device_id + '\x1f'; }
 
+namespace {
+// Apple no longer assigns the device to this server: its MDM identity ends.
+Status RevokeForDep(const events::Envelope& e, ViewBatch& b, const char* reason) {
+  constexpr std::string_view kPrefix = "dep-device/";
+  if (e.stream().rfind(kPrefix, 0) != 0) return Status::Ok();
+  const std::string serial = e.stream().substr(kPrefix.size());
+  AE_ASSIGN_OR_RETURN(json identity, Load(b, "mdm_identities", serial));
+  if (!identity.is_object() || identity.value("state", "") != "active") return Status::Ok();
+  identity["state"] = "revoked";
+  identity["revoked_reason"] = reason;
+  identity["revoked_at"] = When(e);
+  b.Put("mdm_identities", serial, identity.dump());
+  return Status::Ok();
+}
+}  // namespace
+
 Status DevicesProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
   const events::Envelope& e = r.envelope;
+  if (e.payload_case() == events::Envelope::kDepDeviceUnassigned) {
+    return RevokeForDep(e, b, "dep_unassigned");
+  }
+  if (e.payload_case() == events::Envelope::kDepDeviceDisowned) {
+    return RevokeForDep(e, b, "dep_disowned");
+  }
   const std::string id = DeviceId(e);
   if (id.empty()) return Status::Ok();
   auto touch = [&](json& d) {
@@ -143,6 +165,30 @@ Status DevicesProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
       d["status"] = "checked_out";
       ClearQueue(b, d);
       touch(d);
+      return Status::Ok();
+    }
+    case events::Envelope::kDeviceIdentityIssued: {
+      const auto& p = e.device_identity_issued();
+      json identity = {{"certificate_sha256", p.certificate_sha256()},
+                       {"udid", p.udid()},
+                       {"signer_sha256", p.signer_sha256()},
+                       {"state", "active"},
+                       {"issued_at", When(e)}};
+      b.Put("mdm_identities", id, identity.dump());
+      return Status::Ok();
+    }
+    case events::Envelope::kDeviceIdentityRevoked: {
+      const auto& p = e.device_identity_revoked();
+      AE_ASSIGN_OR_RETURN(json identity, Load(b, "mdm_identities", id));
+      if (!identity.is_object()) identity = {{"certificate_sha256", p.certificate_sha256()}};
+      const std::string current = identity.value("certificate_sha256", "");
+      if (!p.certificate_sha256().empty() && p.certificate_sha256() != current) {
+        return Status::Ok();  // an earlier identity, already replaced
+      }
+      identity["state"] = "revoked";
+      identity["revoked_reason"] = p.reason();
+      identity["revoked_at"] = When(e);
+      b.Put("mdm_identities", id, identity.dump());
       return Status::Ok();
     }
     case events::Envelope::kDeviceRemovedFromInventory: {

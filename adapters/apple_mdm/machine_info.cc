@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "events/base/clock.h"
+#include "events/base/crypto.h"
 #include "events/base/text.h"
 #include "adapters/apple_mdm/apple_device_ca_pem.h"  // generated from apple_device_ca.pem
 #include "adapters/apple_mdm/internal/ossl.h"
@@ -96,6 +98,51 @@ Status VerifySignerChain(X509* leaf, STACK_OF(X509) * carried, const DeviceTrust
   return BadSignature("the signer certificate is not issued by a device CA of the trust bundle");
 }
 
+// The signer certificate itself (not its CAs: Apple's expired long ago) must be valid at
+// `now_ms`.
+Status CheckSignerValidity(X509* leaf, int64_t now_ms) {
+  time_t now = static_cast<time_t>(now_ms / 1000);
+  const int starts = X509_cmp_time(X509_get0_notBefore(leaf), &now);  // -1: at or before now
+  const int ends = X509_cmp_time(X509_get0_notAfter(leaf), &now);     // 1: after now
+  if (starts == 0 || ends == 0) {
+    ossl::ClearErrors();
+    return BadSignature("the signer certificate's validity period does not parse");
+  }
+  if (starts > 0) {
+    return BadSignature("the signer certificate is not valid before its start (now " +
+                        FormatRfc3339(now_ms) + ")");
+  }
+  if (ends < 0) {
+    return BadSignature("the signer certificate expired (now " + FormatRfc3339(now_ms) + ")");
+  }
+  return Status::Ok();
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// The signer is the device the MachineInfo names: its CN is UDID (hex digits come in
+// either case), and its serialNumber, when the certificate carries one, is SERIAL.
+Status CheckSignerIsDevice(X509* signer, const MachineInfo& info) {
+  const std::string cn = ossl::CommonName(signer);
+  if (!EqualsIgnoringCase(cn, info.udid)) {
+    return PermissionDenied("enroll.signer_mismatch",
+                            "UDID " + info.udid + " is not the signer certificate's CN");
+  }
+  const std::string serial = ossl::SubjectEntry(signer, NID_serialNumber);
+  if (!serial.empty() && serial != info.serial) {
+    return PermissionDenied("enroll.signer_mismatch",
+                            "SERIAL " + info.serial + " is not the signer certificate's serialNumber");
+  }
+  return Status::Ok();
+}
+
 Status ReadField(plist_t dict, const char* key, bool required, std::string* out) {
   switch (plist::GetString(dict, key, out)) {
     case plist::Lookup::kOk:
@@ -141,7 +188,8 @@ Result<MachineInfo> ParseMachineInfoPlist(std::string_view content) {
 
 }  // namespace
 
-Result<MachineInfo> VerifyMachineInfo(std::string_view body, const DeviceTrust& trust) {
+Result<MachineInfo> VerifyMachineInfo(std::string_view body, const DeviceTrust& trust,
+                                      const Clock& clock) {
   if (body.empty()) return BadMachineInfo("empty body");
   if (body.size() > kMaxMachineInfoBytes) {
     return BadMachineInfo("body larger than " + std::to_string(kMaxMachineInfoBytes) + " bytes");
@@ -179,9 +227,12 @@ Result<MachineInfo> VerifyMachineInfo(std::string_view body, const DeviceTrust& 
   sk_X509_free(signers);
   ossl::Ptr<STACK_OF(X509)> carried(CMS_get1_certs(cms.get()));
   AE_RETURN_IF_ERROR(VerifySignerChain(signer_ref.get(), carried.get(), trust.rep()));
+  AE_RETURN_IF_ERROR(CheckSignerValidity(signer_ref.get(), clock.NowMs()));
 
   AE_ASSIGN_OR_RETURN(MachineInfo info, ParseMachineInfoPlist(ossl::BioToString(out.get())));
+  AE_RETURN_IF_ERROR(CheckSignerIsDevice(signer_ref.get(), info));
   info.signer_subject = ossl::NameText(X509_get_subject_name(signer_ref.get()));
+  info.signer_sha256 = crypto::Hex(crypto::Sha256(ossl::CertificateDer(signer_ref.get())));
   return info;
 }
 
@@ -225,8 +276,9 @@ Result<TestDeviceAuthority> TestDeviceAuthority::Generate(std::string_view commo
   const time_t now = time(nullptr);
   ossl::CertSpec spec;
   spec.subject = {{"C", "US"}, {"O", "Test Devices"}, {"OU", "Test iPhone"}, {"CN", std::string(common_name)}};
-  spec.not_before = now - kDay;
-  spec.not_after = now + 20 * 365 * kDay;
+  // Expired, as Apple iPhone Device CA is: verification ignores the CAs' validity.
+  spec.not_before = now - 8 * 365 * kDay;
+  spec.not_after = now - 365 * kDay;
   spec.ca = true;
   spec.key_usage = "critical,keyCertSign,cRLSign,digitalSignature";
   ossl::Ptr<X509> cert = ossl::MakeCertificate(spec, key.get(), nullptr, nullptr);
@@ -280,10 +332,12 @@ Result<DeviceCertificate> TestDeviceAuthority::IssueDeviceCertificate(std::strin
 }
 
 Result<std::string> TestDeviceAuthority::SignMachineInfo(const MachineInfo& info, bool sha1,
-                                                         bool expired) const {
+                                                         bool expired,
+                                                         bool serial_in_certificate) const {
   AE_ASSIGN_OR_RETURN(DeviceCertificate device,
                       IssueDeviceCertificate(info.udid.empty() ? "UNKNOWN" : info.udid,
-                                             info.serial, expired, sha1));
+                                             serial_in_certificate ? info.serial : "", expired,
+                                             sha1));
   return SignContent(MachineInfoPlist(info), device, sha1);
 }
 

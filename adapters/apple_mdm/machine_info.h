@@ -3,16 +3,20 @@
 // profile (apple-dep.md §6.2), and how it is verified.
 //
 // The body is DER CMS SignedData with the XML plist attached, signed by the
-// device identity certificate that "Apple iPhone Device CA" issued. That CA
-// expired in 2014 and signs with SHA-1, so verification ignores validity
-// periods and accepts SHA-1. The trust rules:
+// device identity certificate that "Apple iPhone Device CA" issued to this
+// device (its subject's CN is the device's UDID; some carry the serial number
+// too). That CA expired in 2014 and signs with SHA-1, so the path ignores the
+// CAs' validity periods and accepts SHA-1. The trust rules:
 //   1. exactly one signer; its signature (and its signed attributes, when
 //      present) must verify over the attached content;
 //   2. the signer certificate must be issued directly by a certificate of the
 //      DeviceTrust bundle, and its path must verify up to the bundle (every
-//      bundle certificate is a trust anchor; validity periods are ignored);
-//      so a certificate that merely chains to Apple Root CA through another
-//      Apple intermediate (a developer certificate, say) is refused.
+//      bundle certificate is a trust anchor; their validity periods are
+//      ignored); so a certificate that merely chains to Apple Root CA through
+//      another Apple intermediate (a developer certificate, say) is refused;
+//   3. the signer certificate itself must be valid at the verifier's clock;
+//   4. the signer is the device the MachineInfo names: its CN equals UDID
+//      (letter case aside), and its serialNumber, when it has one, equals SERIAL.
 //
 // TestDeviceAuthority plays Apple's part in tests and in the device
 // simulator: a CA of its own, device certificates, and the signed MachineInfo
@@ -27,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "events/base/clock.h"
 #include "events/base/status.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
@@ -45,8 +50,10 @@ struct MachineInfo {
   std::string meid;        // MEID (cellular devices)
   std::string language;    // LANGUAGE, e.g. "en"
   bool mdm_can_request_software_update = false;  // MDM_CAN_REQUEST_SOFTWARE_UPDATE
-  // Set by VerifyMachineInfo: the signer certificate's subject, one line.
+  // Set by VerifyMachineInfo, from the signer certificate: its subject, one line, and
+  // the lower-case hex SHA-256 of its DER.
   std::string signer_subject;
+  std::string signer_sha256;
 };
 
 // Larger bodies are refused before parsing.
@@ -78,15 +85,19 @@ class DeviceTrust {
 // The PEM bundle DeviceTrust::Bundled() loads (apple_device_ca.pem).
 std::string_view BundledAppleDeviceCaPem();
 
-// Verifies `body` (DER CMS SignedData, content attached; <= 64 KiB) and
-// returns its MachineInfo with signer_subject set.
+// Verifies `body` (DER CMS SignedData, content attached; <= 64 KiB) at the time
+// `clock` gives and returns its MachineInfo with the signer fields set.
 // kInvalidArgument "enroll.bad_machine_info": too big, not CMS SignedData, no
 // content, not a plist dictionary, UDID or SERIAL missing (the route answers 400).
 // kPermissionDenied "enroll.bad_signature": not exactly one signer, the
-// signature or the signer's chain does not verify against `trust` (403).
-Result<MachineInfo> VerifyMachineInfo(std::string_view body, const DeviceTrust& trust);
+// signature or the signer's chain does not verify against `trust`, or the signer
+// certificate is not valid now.
+// kPermissionDenied "enroll.signer_mismatch": the signer certificate is another
+// device's (its CN is not UDID, or its serialNumber is not SERIAL).
+Result<MachineInfo> VerifyMachineInfo(std::string_view body, const DeviceTrust& trust,
+                                      const Clock& clock);
 
-// The XML plist of `info` (without signer_subject), as a device writes it.
+// The XML plist of `info` (without the signer fields), as a device writes it.
 std::string MachineInfoPlist(const MachineInfo& info);
 
 // A device certificate and its key, PEM.
@@ -100,6 +111,8 @@ struct DeviceCertificate {
 // MachineInfo as a device does.
 class TestDeviceAuthority {
  public:
+  // Like Apple iPhone Device CA, the generated CA is past its validity period
+  // (it expired a year ago), while the device certificates it issues are valid.
   static Result<TestDeviceAuthority> Generate(std::string_view common_name = "Test iPhone Device CA");
   // Restores an authority saved with CaPem() and PrivateKeyPem().
   // kInvalidArgument "enroll.bad_test_authority" when either does not parse
@@ -117,18 +130,21 @@ class TestDeviceAuthority {
   // mode 0600 only; never log it.
   std::string PrivateKeyPem() const;
 
-  // A device certificate (RSA-2048, CN = udid, serialNumber = serial) issued
-  // by this CA. `expired` makes one that expired a year ago; `sha1` signs the
-  // certificate with SHA-1 as Apple's CA does.
+  // A device certificate shaped like Apple's (RSA-2048, CN = udid, and
+  // serialNumber = serial unless `serial` is empty; valid from a day ago for three
+  // years) issued by this CA. `expired` makes one that expired a year ago; `sha1`
+  // signs the certificate with SHA-1 as Apple's CA does.
   Result<DeviceCertificate> IssueDeviceCertificate(std::string_view udid, std::string_view serial,
                                                    bool expired = false, bool sha1 = false) const;
 
   // What a device posts: the MachineInfo XML plist in DER CMS SignedData,
-  // attached, signed by a fresh device certificate for info.udid/info.serial,
-  // with the signer and CA certificates included. `sha1` uses SHA-1 for both
-  // the certificate and the CMS signature.
+  // attached, signed by a fresh device certificate for info.udid (and
+  // info.serial, unless `serial_in_certificate` is false), with the signer and CA
+  // certificates included. `sha1` uses SHA-1 for both the certificate and the CMS
+  // signature.
   Result<std::string> SignMachineInfo(const MachineInfo& info, bool sha1 = false,
-                                      bool expired = false) const;
+                                      bool expired = false,
+                                      bool serial_in_certificate = true) const;
 
   // The same with a given device certificate (from IssueDeviceCertificate or
   // any other CA), over arbitrary `content` (tests use non-plist content).

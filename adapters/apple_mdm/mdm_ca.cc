@@ -140,8 +140,8 @@ Result<DeviceIdentity> MdmCa::IssueDeviceIdentity(std::string_view common_name) 
   return identity;
 }
 
-Result<std::string> MdmCa::VerifyMdmSignature(std::string_view body,
-                                              std::string_view mdm_signature_header) const {
+Result<MdmSigner> MdmCa::VerifyMdmSignature(std::string_view body,
+                                            std::string_view mdm_signature_header) const {
   if (mdm_signature_header.empty()) return BadSignature("Mdm-Signature is missing");
   if (mdm_signature_header.size() > kMaxSignatureHeaderBytes) {
     return BadSignature("Mdm-Signature is too large");
@@ -190,9 +190,11 @@ Result<std::string> MdmCa::VerifyMdmSignature(std::string_view body,
   if (chain == nullptr || sk_X509_num(chain) != 2 || X509_cmp(sk_X509_value(chain, 1), cert_.get()) != 0) {
     return BadSignature("the signer is not a device identity of this CA");
   }
-  std::string cn = ossl::CommonName(signer);
-  if (cn.empty()) return BadSignature("the signer certificate has no common name");
-  return cn;
+  MdmSigner out;
+  out.common_name = ossl::CommonName(signer);
+  if (out.common_name.empty()) return BadSignature("the signer certificate has no common name");
+  out.certificate_sha256_hex = crypto::Hex(crypto::Sha256(ossl::CertificateDer(signer)));
+  return out;
 }
 
 Result<std::string> CertificateSha256Hex(std::string_view certificate_pem) {

@@ -31,6 +31,14 @@ struct DeviceIdentity {
   std::string certificate_sha256_hex;  // lower-case hex SHA-256 of its DER: safe for events
 };
 
+// Who signed a device message: the identity's common name (the serial number it
+// was issued to) and its fingerprint, which the caller checks is the device's
+// current identity.
+struct MdmSigner {
+  std::string common_name;
+  std::string certificate_sha256_hex;  // lower-case hex SHA-256 of its DER
+};
+
 class MdmCa {
  public:
   // A fresh RSA-2048 key and self-signed CA certificate (SHA-256, CA:TRUE,
@@ -52,7 +60,7 @@ class MdmCa {
   std::string PrivateKeyPem() const;
 
   // A new identity for one device: RSA-2048 key, certificate with subject
-  // CN=`common_name` (the UDID), clientAuth EKU, 1-year validity, random
+  // CN=`common_name` (the device's serial number), clientAuth EKU, 1-year validity, random
   // 159-bit serial, signed by this CA; packed as PKCS#12 (OpenSSL 3 defaults:
   // AES-256-CBC with PBKDF2, SHA-256 MAC) under a fresh random password.
   // kInvalidArgument "mdm.bad_common_name"; kInternal "mdm.issue_failed".
@@ -60,12 +68,13 @@ class MdmCa {
 
   // Authenticates a device message. `mdm_signature_header` is the base64 DER
   // CMS SignedData, detached, over `body`. Returns the signer certificate's
-  // common name (the UDID) iff there is exactly one signer, the signature
+  // common name and fingerprint iff there is exactly one signer, the signature
   // verifies over `body`, and the signer certificate was issued by this CA, is
-  // within its validity period and allows clientAuth.
+  // within its validity period and allows clientAuth. Whether that identity is
+  // still the device's (not revoked) is the caller's to check.
   // Otherwise kUnauthenticated "mdm.bad_signature".
-  Result<std::string> VerifyMdmSignature(std::string_view body,
-                                         std::string_view mdm_signature_header) const;
+  Result<MdmSigner> VerifyMdmSignature(std::string_view body,
+                                       std::string_view mdm_signature_header) const;
 
   // Borrowed handles, valid for the lifetime of this object.
   X509* certificate() const { return cert_.get(); }

@@ -99,7 +99,8 @@ Result<EnrollOutcome> AppleDeviceSimulator::Enroll(std::string_view enroll_url) 
   std::string signed_info;
   if (options_.authority != nullptr) {
     AE_ASSIGN_OR_RETURN(signed_info,
-                        options_.authority->SignMachineInfo(info, options_.sha1, options_.expired_cert));
+                        options_.authority->SignMachineInfo(info, options_.sha1, options_.expired_cert,
+                                                            options_.serial_in_certificate));
   } else if (!options_.device_certificate.certificate_pem.empty()) {
     std::vector<ossl::Ptr<X509>> certs =
         ossl::ReadCertificatesPem(options_.device_certificate.certificate_pem);

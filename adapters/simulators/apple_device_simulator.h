@@ -44,11 +44,16 @@ struct AppleDeviceSimulatorOptions {
   std::string build_version = "21E219";  // MachineInfo VERSION and check-in BuildVersion
   std::string topic_override;  // empty: use the profile's Topic in check-ins
   // Who signs the MachineInfo: the authority (a fresh device certificate per
-  // enrollment; must outlive the simulator), or the given device certificate.
+  // enrollment, shaped like Apple's: CN = udid, serialNumber = serial; must
+  // outlive the simulator), or the given device certificate (PEM, the signer
+  // first; a test signs with another device's certificate this way).
   const mdm::TestDeviceAuthority* authority = nullptr;
   mdm::DeviceCertificate device_certificate;
   bool expired_cert = false;  // with `authority`: a device certificate that has expired
   bool sha1 = false;          // with `authority`: SHA-1, as real devices sign
+  // With `authority`: the device certificate names the serial number too (some of
+  // Apple's carry only the UDID).
+  bool serial_in_certificate = true;
   // https: PEM CA certificates to trust for the server; empty trusts the system store.
   std::string tls_ca_pem;
   int timeout_ms = 10'000;

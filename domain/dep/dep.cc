@@ -241,7 +241,17 @@ bool SameAttributes(const AppleDevice& a, const AppleDevice& b) {
 }
 }  // namespace
 
+namespace {
+std::string RefusalKey(const std::string& reason, const std::string& udid) {
+  return reason + '\x1f' + udid;
+}
+}  // namespace
+
 DeviceState EvolveDevice(DeviceState s, const Envelope& e) {
+  s.last_refusal = e.payload_case() == Envelope::kDepEnrollmentRefused
+                       ? RefusalKey(e.dep_enrollment_refused().reason(),
+                                    e.dep_enrollment_refused().udid())
+                       : std::string();
   switch (e.payload_case()) {
     case Envelope::kDepDeviceSynced: {
       const auto& p = e.dep_device_synced();
@@ -498,8 +508,8 @@ static Result<std::vector<Envelope>> DecideImpl(const DeviceState& s, const Diso
 }
 
 Result<std::vector<Envelope>> Decide(const DeviceState& s, const RefuseEnrollment& c) {
+  if (s.last_refusal == RefusalKey(c.reason, c.udid)) return std::vector<Envelope>{};
   Envelope e;
-  (void)s;
   e.mutable_dep_enrollment_refused()->set_serial_number(c.serial_number);
   e.mutable_dep_enrollment_refused()->set_reason(c.reason);
   e.mutable_dep_enrollment_refused()->set_udid(c.udid);

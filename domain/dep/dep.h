@@ -138,6 +138,9 @@ struct DeviceState {
   bool removed_on_purpose = false;
   // Local assignments.
   std::string user_id, policy_id, ruleset_id;
+  // The refusal the stream's last event records (reason and UDID), "" when its last
+  // event is something else: the same refusal again records nothing.
+  std::string last_refusal;
 };
 DeviceState EvolveDevice(DeviceState s, const Envelope& e);
 
@@ -175,6 +178,9 @@ struct DisownOutcome {
   std::string request_id;
   std::string result;
 };
+// Records why a device's enrollment was refused. Repeating the refusal the
+// stream's last event already records appends nothing, so a device (or whoever
+// holds its key) retrying cannot grow the log.
 struct RefuseEnrollment {
   std::string serial_number;
   std::string reason;

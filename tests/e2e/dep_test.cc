@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "adapters/apple_dep/server_identity.h"
+#include "adapters/apple_mdm/checkin.h"
 #include "adapters/apple_mdm/machine_info.h"
+#include "adapters/apple_mdm/mdm_ca.h"
 #include "adapters/simulators/apple_device_simulator.h"
 #include "adapters/simulators/apple_dep_simulator.h"
 #include "events/base/crypto.h"
@@ -108,11 +111,46 @@ class DepTest : public ::testing::Test {
     o.serial = serial;
     o.udid = "00008030-" + serial;
     o.authority = authority ? authority : &*authority_;
-    o.sha1 = true;           // as real devices sign
-    o.expired_cert = true;   // Apple's device CA chain expired long ago; validity is ignored
+    o.sha1 = true;  // as real devices sign; the device CA expired long ago, as Apple's did
     return std::make_unique<sim::AppleDeviceSimulator>(o);
   }
   std::string Enroll() { return "http://127.0.0.1:" + std::to_string(engine_->port()) + "/enroll/apple"; }
+
+  // An account with `n` devices, a profile and a user; the first `ready` devices are
+  // assigned both (they may enroll). Returns the serials.
+  std::vector<std::string> EnrollableDevices(size_t n, size_t ready, std::string* account = nullptr) {
+    json acc = ActiveAccount(n);
+    std::string id = acc["id"];
+    if (account != nullptr) *account = id;
+    json profile = DefineProfile(id, "Staff");
+    EXPECT_EQ(engine_->Post("/v1/users", R"({"username":"dora","role":"device_user"})", admin_).status, 201);
+    std::vector<std::string> serials;
+    const json items = engine_->Get("/v1/dep/devices", admin_).json["items"];
+    for (const auto& d : items) serials.push_back(d["serial_number"]);
+    EXPECT_EQ(serials.size(), n);
+    serials.resize(n);
+    for (size_t i = 0; i < ready && i < serials.size(); ++i) {
+      EXPECT_EQ(engine_->Send("PATCH", "/v1/dep/devices/" + serials[i],
+                              json{{"profile_id", profile["id"]}, {"user", "dora"}}.dump(), admin_,
+                              "application/json").status, 200);
+      EXPECT_TRUE(WaitForDevice(serials[i], [](const json& j) { return j["profile_status"] == "assigned"; }));
+    }
+    return serials;
+  }
+
+  // An Idle poll of the command channel signed with the phone's identity: the status.
+  int IdlePoll(sim::AppleDeviceSimulator& phone) {
+    const std::string body = mdm::BuildCommandResultPlist({phone.options().udid, "Idle", "", ""});
+    auto sig = phone.MdmSignatureForTest(body);
+    EXPECT_THAT(sig, IsOk());
+    auto status = phone.PutForTest(phone.profile()->server_url, mdm::kCommandContentType, body, *sig);
+    EXPECT_THAT(status, IsOk());
+    return status.ok() ? *status : 0;
+  }
+
+  size_t CountEvents(const std::string& type) {
+    return engine_->Get("/v1/events?type=" + type, admin_).json["items"].size();
+  }
 
   TempDir dir_;
   std::optional<mdm::TestDeviceAuthority> authority_;
@@ -574,33 +612,36 @@ TEST_F(DepTest, DeviceEnrollsChecksInGetsTheAgentAndIsReleasedFromSetup) {
   ASSERT_TRUE(WaitForDevice(serial, [](const json& j) { return j["profile_status"] == "assigned"; }));
   ASSERT_TRUE(WaitForDevice(no_user, [](const json& j) { return j["profile_status"] == "assigned"; }));
 
-  // Refusals: each answered 403 with its reason, and recorded.
+  // Refusals: each answered 403 enroll.not_allowed; the reason is recorded for the
+  // devices of the account.
   auto refused = Phone(no_profile)->Enroll(Enroll());
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(refused->http_status, 403);
-  EXPECT_NE(refused->error_body.find("enroll.no_profile"), std::string::npos) << refused->error_body;
+  EXPECT_NE(refused->error_body.find("enroll.not_allowed"), std::string::npos) << refused->error_body;
   auto refused_user = Phone(no_user)->Enroll(Enroll());
   ASSERT_TRUE(refused_user.ok());
   EXPECT_EQ(refused_user->http_status, 403);
-  EXPECT_NE(refused_user->error_body.find("enroll.no_user"), std::string::npos);
+  EXPECT_NE(refused_user->error_body.find("enroll.not_allowed"), std::string::npos);
   auto unknown = Phone("F2LUNKNOWN01")->Enroll(Enroll());
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->http_status, 403);
-  EXPECT_NE(unknown->error_body.find("enroll.unknown_device"), std::string::npos);
+  EXPECT_NE(unknown->error_body.find("enroll.not_allowed"), std::string::npos);
   auto stranger_ca = mdm::TestDeviceAuthority::Generate("Not Apple");
   ASSERT_TRUE(stranger_ca.ok());
   auto forged = Phone(serial, &*stranger_ca)->Enroll(Enroll());
   ASSERT_TRUE(forged.ok());
   EXPECT_EQ(forged->http_status, 403);
-  EXPECT_NE(forged->error_body.find("enroll.bad_signature"), std::string::npos);
+  EXPECT_NE(forged->error_body.find("enroll.not_allowed"), std::string::npos);
   auto garbage = engine_->Post("/enroll/apple", std::string(2000, 'x'), "", "application/pkcs7-signature");
   EXPECT_EQ(garbage.status, 400);
   auto events = engine_->Get("/v1/events?type=DepEnrollmentRefused", admin_);
-  EXPECT_EQ(events.json["items"].size(), 3u);
-  // Each refusal names the error code the device was answered.
-  for (const auto& e : events.json["items"]) {
-    EXPECT_EQ(e["data"]["reason"].get<std::string>().rfind("enroll.", 0), 0u) << e.dump();
-  }
+  ASSERT_EQ(events.json["items"].size(), 2u);  // not the unknown serial's, nor the forgery's
+  std::set<std::string> reasons;
+  for (const auto& e : events.json["items"]) reasons.insert(e["data"]["reason"].get<std::string>());
+  EXPECT_EQ(reasons, (std::set<std::string>{"enroll.no_profile", "enroll.no_user"}));
+  // The same refusal again is not recorded twice.
+  ASSERT_EQ(Phone(no_profile)->Enroll(Enroll())->http_status, 403);
+  EXPECT_EQ(CountEvents("DepEnrollmentRefused"), 2u);
 
   // The assigned device with a user enrolls.
   auto phone = Phone(serial);
@@ -663,11 +704,167 @@ TEST_F(DepTest, DeviceEnrollsChecksInGetsTheAgentAndIsReleasedFromSetup) {
   // CheckOut, then removal from the inventory: the DEP record stays.
   ASSERT_EQ(*phone->CheckOut(), 200);
   EXPECT_EQ(engine_->Get("/v1/devices/" + serial, admin_).json["status"], "checked_out");
+  EXPECT_EQ(*phone->Authenticate(), 401);  // the identity ended with the check-out
   auto removed = engine_->Delete("/v1/devices/" + serial, admin_);
   EXPECT_EQ(removed.status, 200) << removed.body;
   EXPECT_EQ(engine_->Get("/v1/devices/" + serial, admin_).status, 404);
   EXPECT_EQ(Device(serial)["profile_status"], "assigned");
   EXPECT_EQ(Device(serial)["user"], "carol");
+}
+
+// Device A's genuine certificate and key sign a MachineInfo that names device B,
+// which is assigned a profile and a user: B's enrollment is not handed out.
+TEST_F(DepTest, MachineInfoNamingAnotherDeviceIsRefused) {
+  std::vector<std::string> serials = EnrollableDevices(2, 2);
+  const std::string& a = serials[0];
+  const std::string& b = serials[1];
+  struct Case {
+    std::string cert_serial;  // "" : a certificate that carries only the UDID
+    std::string udid;         // what the MachineInfo claims, with SERIAL = b
+  };
+  for (const Case& c : {Case{a, "00008030-" + a}, Case{a, "00008030-" + b}, Case{"", "00008030-" + b}}) {
+    auto device_a = authority_->IssueDeviceCertificate("00008030-" + a, c.cert_serial);
+    ASSERT_THAT(device_a, IsOk());
+    sim::AppleDeviceSimulatorOptions o;
+    o.base_url = "http://127.0.0.1:" + std::to_string(engine_->port());
+    o.serial = b;
+    o.udid = c.udid;
+    o.device_certificate = *device_a;
+    auto outcome = sim::AppleDeviceSimulator(o).Enroll(Enroll());
+    ASSERT_THAT(outcome, IsOk());
+    EXPECT_EQ(outcome->http_status, 403) << c.cert_serial << " " << c.udid;
+    EXPECT_NE(outcome->error_body.find("enroll.not_allowed"), std::string::npos) << outcome->error_body;
+    EXPECT_FALSE(outcome->profile.has_value());
+  }
+  EXPECT_EQ(CountEvents("DeviceIdentityIssued"), 0u);
+  // B itself enrolls.
+  auto phone_b = Phone(b);
+  auto enrolled = phone_b->Enroll(Enroll());
+  ASSERT_THAT(enrolled, IsOk());
+  EXPECT_EQ(enrolled->http_status, 200) << enrolled->error_body;
+}
+
+// Unknown serial, not synced, no profile, no user, no longer assigned at Apple: the caller
+// cannot tell them apart.
+TEST_F(DepTest, EnrollmentRefusalsRevealNothingAboutTheSerial) {
+  std::string account;
+  std::vector<std::string> serials = EnrollableDevices(3, 1, &account);
+  json profile = engine_->Get("/v1/dep/profiles", admin_).json["items"][0];
+  // serials[1]: a profile but no user; serials[2]: nothing.
+  ASSERT_EQ(engine_->Send("PATCH", "/v1/dep/devices/" + serials[1],
+                          json{{"profile_id", profile["id"]}}.dump(), admin_, "application/json")
+                .status,
+            200);
+  ASSERT_TRUE(WaitForDevice(serials[1], [](const json& j) { return j["profile_status"] == "assigned"; }));
+  ASSERT_THAT(sim_.RemoveDevice(serials[0]), IsOk());  // ready, then taken away at Apple
+  Sync(account);
+  ASSERT_TRUE(WaitForDevice(serials[0], [](const json& j) { return j["assigned_to_server"] == false; }));
+  std::set<std::string> answers;
+  for (const std::string& serial : {serials[0], serials[1], serials[2], std::string("C02NEVERSEEN")}) {
+    auto outcome = Phone(serial)->Enroll(Enroll());
+    ASSERT_THAT(outcome, IsOk());
+    EXPECT_EQ(outcome->http_status, 403) << serial;
+    json body = json::parse(outcome->error_body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << outcome->error_body;
+    answers.insert(body["error"].value("code", "") + " " + body["error"].value("message", ""));
+  }
+  EXPECT_EQ(answers.size(), 1u) << json(answers).dump();
+  EXPECT_EQ(answers.begin()->rfind("enroll.not_allowed ", 0), 0u) << *answers.begin();
+  // Administrators see why, for the account's devices.
+  std::set<std::string> reasons;
+  const json refusals = engine_->Get("/v1/events?type=DepEnrollmentRefused", admin_).json["items"];
+  for (const auto& e : refusals) {
+    reasons.insert(e["data"]["serial_number"].get<std::string>() + " " +
+                   e["data"]["reason"].get<std::string>());
+  }
+  EXPECT_EQ(reasons, (std::set<std::string>{serials[0] + " enroll.not_assigned",
+                                            serials[1] + " enroll.no_user",
+                                            serials[2] + " enroll.no_profile"}));
+}
+
+// The MachineInfo's signer must be valid now (Apple's CAs may be long expired).
+TEST_F(DepTest, ExpiredDeviceCertificateIsRefused) {
+  std::vector<std::string> serials = EnrollableDevices(1, 1);
+  sim::AppleDeviceSimulatorOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(engine_->port());
+  o.serial = serials[0];
+  o.udid = "00008030-" + serials[0];
+  o.authority = &*authority_;
+  o.expired_cert = true;
+  auto outcome = sim::AppleDeviceSimulator(o).Enroll(Enroll());
+  ASSERT_THAT(outcome, IsOk());
+  EXPECT_EQ(outcome->http_status, 403);
+  EXPECT_NE(outcome->error_body.find("enroll.not_allowed"), std::string::npos) << outcome->error_body;
+  EXPECT_EQ(CountEvents("DeviceIdentityIssued"), 0u);
+}
+
+// Each enrollment profile carries a new identity; the one before stops working.
+TEST_F(DepTest, ReenrollmentRevokesThePreviousIdentity) {
+  std::vector<std::string> serials = EnrollableDevices(1, 1);
+  auto before = Phone(serials[0]);
+  auto first = before->Enroll(Enroll());
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->http_status, 200) << first->error_body;
+  ASSERT_EQ(*before->Authenticate(), 200);
+  ASSERT_EQ(*before->TokenUpdate(false), 200);
+  ASSERT_EQ(IdlePoll(*before), 200);
+
+  auto after = Phone(serials[0]);  // the same device, erased and enrolling again
+  auto second = after->Enroll(Enroll());
+  ASSERT_THAT(second, IsOk());
+  ASSERT_EQ(second->http_status, 200) << second->error_body;
+  EXPECT_EQ(*before->Authenticate(), 401);
+  EXPECT_EQ(*before->TokenUpdate(false), 401);
+  EXPECT_EQ(IdlePoll(*before), 401);
+  EXPECT_EQ(*after->Authenticate(), 200);
+  EXPECT_EQ(*after->TokenUpdate(false), 200);
+  auto commands = after->RunCommandLoop(10);
+  ASSERT_THAT(commands, IsOk());
+  EXPECT_EQ(commands->size(), 1u);  // the agent, queued again by the new enrollment
+
+  // Recorded by fingerprint: two identities issued, the first revoked as replaced.
+  auto first_sha = mdm::CertificateSha256Hex(first->identity_certificate_pem);
+  auto second_sha = mdm::CertificateSha256Hex(second->identity_certificate_pem);
+  ASSERT_THAT(first_sha, IsOk());
+  ASSERT_THAT(second_sha, IsOk());
+  auto issued = engine_->Get("/v1/events?type=DeviceIdentityIssued", admin_).json["items"];
+  ASSERT_EQ(issued.size(), 2u);
+  EXPECT_EQ(issued[0]["data"]["certificate_sha256"], *first_sha);
+  EXPECT_EQ(issued[1]["data"]["certificate_sha256"], *second_sha);
+  EXPECT_EQ(issued[1]["data"]["udid"], "00008030-" + serials[0]);
+  auto revoked = engine_->Get("/v1/events?type=DeviceIdentityRevoked", admin_).json["items"];
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0]["data"]["certificate_sha256"], *first_sha);
+  EXPECT_EQ(revoked[0]["data"]["reason"], "replaced");
+}
+
+// Removal from the inventory and from the MDM server at Apple end the identity.
+TEST_F(DepTest, RemovalRevokesTheIdentity) {
+  std::string account;
+  std::vector<std::string> serials = EnrollableDevices(2, 2, &account);
+  std::vector<std::unique_ptr<sim::AppleDeviceSimulator>> phones;
+  for (const auto& serial : serials) {
+    phones.push_back(Phone(serial));
+    auto enrolled = phones.back()->Enroll(Enroll());
+    ASSERT_THAT(enrolled, IsOk());
+    ASSERT_EQ(enrolled->http_status, 200) << enrolled->error_body;
+    ASSERT_EQ(*phones.back()->Authenticate(), 200);
+    ASSERT_EQ(*phones.back()->TokenUpdate(false), 200);
+    ASSERT_EQ(IdlePoll(*phones.back()), 200);
+  }
+  auto removed = engine_->Delete("/v1/devices/" + serials[0], admin_);
+  ASSERT_EQ(removed.status, 200) << removed.body;  // answered once the views hold it
+  EXPECT_EQ(IdlePoll(*phones[0]), 401);
+  EXPECT_EQ(*phones[0]->Authenticate(), 401);
+  EXPECT_EQ(*phones[0]->TokenUpdate(false), 401);  // it cannot enroll itself back in
+  EXPECT_EQ(IdlePoll(*phones[1]), 200);
+
+  ASSERT_THAT(sim_.RemoveDevice(serials[1]), IsOk());
+  Sync(account);
+  // One runner applies every view: once the DEP view has the unassignment, so has the identity.
+  ASSERT_TRUE(WaitForDevice(serials[1], [](const json& j) { return j["assigned_to_server"] == false; }));
+  EXPECT_EQ(IdlePoll(*phones[1]), 401);
+  EXPECT_EQ(*phones[1]->Authenticate(), 401);
 }
 
 }  // namespace

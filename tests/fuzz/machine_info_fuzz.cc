@@ -6,15 +6,20 @@
 //  - anything else: the plist content alone. It is signed here with the fixed device
 //    certificate below (issued by the fixed test device CA the trust holds), so the
 //    mutations reach the plist reader behind a signature that verifies.
+// Verification runs at a fixed time within the device certificate's validity.
 // Invariants:
 //  - an accepted MachineInfo has a UDID of 1..64 letters, digits or dashes, a SERIAL of
-//    1..64 letters or digits, fields of at most 256 bytes and a signer subject; and
-//    MachineInfoPlist() of it, signed again, reads back to the same MachineInfo;
+//    1..64 letters or digits, fields of at most 256 bytes and a signer subject; it names
+//    the fixed device (the only one the CA issued: its UDID, letter case aside, and its
+//    serial); and MachineInfoPlist() of it, signed again, reads back to the same MachineInfo;
 //  - with a signature that verifies (second kind), a refusal is always
-//    enroll.bad_machine_info, never enroll.bad_signature; and the content in the other
-//    plist encoding (XML <-> binary) reads the same;
-//  - every refusal is 400 enroll.bad_machine_info or 403 enroll.bad_signature with an
-//    error body that serialises (fuzz_check.h CheckRefusal); nothing answers 500.
+//    enroll.bad_machine_info, or enroll.signer_mismatch for a plist naming another device,
+//    never enroll.bad_signature; and the content in the other plist encoding
+//    (XML <-> binary) reads the same (a binary UID and the CF$UID dictionary libplist
+//    writes for it in XML are both a UID, not a dictionary);
+//  - every refusal is 400 enroll.bad_machine_info or 403 enroll.bad_signature /
+//    enroll.signer_mismatch with an error body that serialises (fuzz_check.h
+//    CheckRefusal); nothing answers 500.
 //
 // The CA, its key and the device certificate are throw-away EC P-256 test keys made by
 // make_seeds.sh's `keys` step; they protect nothing. make_seeds.sh signs the seeds with them.
@@ -27,6 +32,7 @@
 #include <string_view>
 
 #include "adapters/apple_mdm/machine_info.h"
+#include "events/base/clock.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/plist_encoding.h"
 
@@ -64,7 +70,8 @@ qA1DGKB8UFzVa2aZFMemKQFM8AihRANCAAQcDREGDv5CRW6ClBExIcAGtU6IjVsC
 -----END PRIVATE KEY-----
 )pem";
 
-// CN=00008110-000A1B2C3D4E5F60, serialNumber=F2LXK0AAHG7F, issued by the CA above.
+// CN=00008110-000A1B2C3D4E5F60, serialNumber=F2LXK0AAHG7F, issued by the CA above, valid
+// from 2026-11-25 to 2126.
 constexpr char kDeviceCertPem[] = R"pem(
 -----BEGIN CERTIFICATE-----
 MIICODCCAd2gAwIBAgIBKjAKBggqhkjOPQQDAjBaMQswCQYDVQQGEwJVUzEVMBMG
@@ -90,10 +97,14 @@ wNvp31tklh1ZQRR3u80vZdblBLAHyGn3C55zLmZoHdTeNDCk9XEn8sgA
 -----END PRIVATE KEY-----
 )pem";
 
+constexpr char kDeviceUdid[] = "00008110-000A1B2C3D4E5F60";
+constexpr char kDeviceSerial[] = "F2LXK0AAHG7F";
+
 struct Fixture {
   ae::mdm::DeviceTrust trust;
   ae::mdm::TestDeviceAuthority authority;
   ae::mdm::DeviceCertificate device{kDeviceCertPem, kDeviceKeyPem};
+  ae::ManualClock clock{1'798'761'600'000};  // 2027-01-01T00:00:00Z
 };
 
 const Fixture& Fixed() {
@@ -105,6 +116,10 @@ const Fixture& Fixed() {
     return new Fixture{std::move(trust).value(), std::move(authority).value()};
   }();
   return *fixture;
+}
+
+ae::Result<MachineInfo> Verify(std::string_view body) {
+  return ae::mdm::VerifyMachineInfo(body, Fixed().trust, Fixed().clock);
 }
 
 std::string Sign(std::string_view content, bool sha1) {
@@ -123,12 +138,21 @@ bool IsIdentifier(std::string_view s, bool allow_dash) {
   return true;
 }
 
+bool SameUdid(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
 bool SameInfo(const MachineInfo& a, const MachineInfo& b) {
   return a.udid == b.udid && a.serial == b.serial && a.product == b.product &&
          a.version == b.version && a.os_version == b.os_version && a.imei == b.imei &&
          a.meid == b.meid && a.language == b.language &&
          a.mdm_can_request_software_update == b.mdm_can_request_software_update &&
-         a.signer_subject == b.signer_subject;
+         a.signer_subject == b.signer_subject && a.signer_sha256 == b.signer_sha256;
 }
 
 // What an XML <string> written by libplist gives back unchanged: UTF-8 text without NUL
@@ -150,22 +174,26 @@ void CheckInfo(const MachineInfo& info, uint64_t& rng) {
     AE_FUZZ_CHECK(f->size() <= 256, std::to_string(f->size()));
   }
   AE_FUZZ_CHECK(!info.signer_subject.empty(), "no signer subject");
+  AE_FUZZ_CHECK(info.signer_sha256.size() == 64, info.signer_sha256);
+  AE_FUZZ_CHECK(SameUdid(info.udid, kDeviceUdid), "accepted for another device: " + info.udid);
+  AE_FUZZ_CHECK(info.serial == kDeviceSerial, "accepted for another device: " + info.serial);
   // The builder writes C strings into XML: only text it can carry makes the round trip.
   for (const std::string* f :
        {&info.product, &info.version, &info.os_version, &info.imei, &info.meid, &info.language}) {
     if (!XmlSafe(*f)) return;
   }
   const std::string body = Sign(ae::mdm::MachineInfoPlist(info), ae::fuzz::SplitMix64(rng) & 1);
-  auto again = ae::mdm::VerifyMachineInfo(body, Fixed().trust);
+  auto again = Verify(body);
   AE_FUZZ_CHECK(again.ok(), "MachineInfoPlist() does not read back: " + again.status().ToString());
   MachineInfo expected = info;
   expected.signer_subject = again->signer_subject;  // signed by the fixed device now
+  expected.signer_sha256 = again->signer_sha256;
   AE_FUZZ_CHECK(SameInfo(expected, *again), "MachineInfoPlist() round trip changed the fields");
 }
 
 void CheckRefusal(const ae::Status& s) {
   if (s.code() == ae::StatusCode::kPermissionDenied) {
-    ae::fuzz::CheckRefusal(s, 403, {"enroll.bad_signature"});
+    ae::fuzz::CheckRefusal(s, 403, {"enroll.bad_signature", "enroll.signer_mismatch"});
   } else {
     ae::fuzz::CheckRefusal(s, 400, {"enroll.bad_machine_info"});
   }
@@ -184,7 +212,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t rng = ae::fuzz::Fnv1a(input);
 
   if (input.empty() || static_cast<unsigned char>(input[0]) == 0x30) {
-    auto info = ae::mdm::VerifyMachineInfo(input, Fixed().trust);
+    auto info = Verify(input);
     if (info.ok()) {
       CheckInfo(*info, rng);
     } else {
@@ -194,12 +222,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::string body = Sign(input, ae::fuzz::SplitMix64(rng) & 1);
-  auto info = ae::mdm::VerifyMachineInfo(body, Fixed().trust);
+  auto info = Verify(body);
   if (info.ok()) {
     CheckInfo(*info, rng);
   } else {
     CheckRefusal(info.status());
     AE_FUZZ_CHECK(info.status().reason() == "enroll.bad_machine_info" ||
+                      info.status().reason() == "enroll.signer_mismatch" ||
                       body.size() > ae::mdm::kMaxMachineInfoBytes,
                   "a body signed by a trusted device was refused: " + info.status().ToString());
   }
@@ -220,7 +249,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!back || OtherEncoding(*back) != other) return 0;
   const std::string other_body = Sign(*other, false);
   if (other_body.size() > ae::mdm::kMaxMachineInfoBytes) return 0;
-  auto other_info = ae::mdm::VerifyMachineInfo(other_body, Fixed().trust);
+  auto other_info = Verify(other_body);
   AE_FUZZ_CHECK(other_info.ok() == info.ok(),
                 "XML and binary differ: " + info.status().ToString() + " vs " +
                     other_info.status().ToString());

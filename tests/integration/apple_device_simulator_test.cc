@@ -25,7 +25,7 @@ class EnrollmentServer {
  public:
   EnrollmentServer(mdm::DeviceTrust trust, mdm::MdmCa ca) : trust_(std::move(trust)), ca_(std::move(ca)) {
     server_.Post("/mdm/enroll", [this](const httplib::Request& req, httplib::Response& res) {
-      auto info = mdm::VerifyMachineInfo(req.body, trust_);
+      auto info = mdm::VerifyMachineInfo(req.body, trust_, Clock::Real());
       if (!info.ok()) {
         res.status = info.status().code() == StatusCode::kPermissionDenied ? 403 : 400;
         res.set_content(info.status().reason(), "text/plain");
@@ -91,12 +91,12 @@ class EnrollmentServer {
 
  private:
   std::optional<std::string> Authenticate(const httplib::Request& req, httplib::Response& res) {
-    auto udid = ca_.VerifyMdmSignature(req.body, req.get_header_value("Mdm-Signature"));
-    if (!udid.ok()) {
+    auto signer = ca_.VerifyMdmSignature(req.body, req.get_header_value("Mdm-Signature"));
+    if (!signer.ok()) {
       res.status = 401;
       return std::nullopt;
     }
-    return *udid;
+    return signer->common_name;
   }
 
   mdm::DeviceTrust trust_;
@@ -159,14 +159,42 @@ TEST_F(AppleDeviceSimulatorTest, DeviceEnrollsChecksInAndRunsItsSetupCommands) {
   EXPECT_THAT(server_->results(), ElementsAre("Idle:", "Acknowledged:CMD-1", "Acknowledged:CMD-2"));
 }
 
-TEST_F(AppleDeviceSimulatorTest, ExpiredSha1DeviceCertificateStillEnrolls) {
+// Shaped like Apple's: SHA-1, a CA past its validity, a device certificate with or
+// without the serial number.
+TEST_F(AppleDeviceSimulatorTest, Sha1DeviceCertificateOfAnExpiredCaEnrolls) {
+  for (bool serial_in_certificate : {true, false}) {
+    AppleDeviceSimulatorOptions o = Options();
+    o.sha1 = true;
+    o.serial_in_certificate = serial_in_certificate;
+    AppleDeviceSimulator device(o);
+    auto outcome = device.Enroll(server_->base() + "/mdm/enroll");
+    ASSERT_THAT(outcome, IsOk());
+    EXPECT_EQ(outcome->http_status, 200) << outcome->error_body;
+  }
+}
+
+TEST_F(AppleDeviceSimulatorTest, ExpiredDeviceCertificateIsRefused) {
   AppleDeviceSimulatorOptions o = Options();
   o.expired_cert = true;
-  o.sha1 = true;
   AppleDeviceSimulator device(o);
-  auto outcome = device.Enroll(server_->base() + "/mdm/enroll");
+  auto outcome = device.Enroll("/mdm/enroll");
   ASSERT_THAT(outcome, IsOk());
-  EXPECT_EQ(outcome->http_status, 200) << outcome->error_body;
+  EXPECT_EQ(outcome->http_status, 403);
+  EXPECT_EQ(outcome->error_body, "enroll.bad_signature");
+}
+
+// A device that signs with another device's certificate (and key).
+TEST_F(AppleDeviceSimulatorTest, DeviceSigningWithAnotherDevicesCertificateIsRefused) {
+  auto other = authority_->IssueDeviceCertificate("00008030-00000000000000AA", "C02OTHERDEV");
+  ASSERT_THAT(other, IsOk());
+  AppleDeviceSimulatorOptions o = Options();
+  o.authority = nullptr;
+  o.device_certificate = *other;
+  AppleDeviceSimulator device(o);
+  auto outcome = device.Enroll("/mdm/enroll");
+  ASSERT_THAT(outcome, IsOk());
+  EXPECT_EQ(outcome->http_status, 403);
+  EXPECT_EQ(outcome->error_body, "enroll.signer_mismatch");
 }
 
 TEST_F(AppleDeviceSimulatorTest, DeviceOfAnUnknownCaIsRefused) {

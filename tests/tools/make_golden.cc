@@ -280,6 +280,21 @@ std::map<std::string, Builder> Builders() {
     p->set_device_id(kSerial);
     p->set_message_type("TokenUpdate");
   };
+  b["device_identity_issued"] = [=](v1::Envelope* e) {
+    Header(e, "device/" + kSerial, 7, K::KIND_DEVICE, "device/" + kSerial);
+    auto* p = e->mutable_device_identity_issued();
+    p->set_device_id(kSerial);
+    p->set_certificate_sha256(crypto::Hex(Sha256Of("identity-certificate:" + kSerial)));
+    p->set_udid("00008030-001A2D8E3C0A802E");
+    p->set_signer_sha256(crypto::Hex(Sha256Of("apple-device-certificate:" + kSerial)));
+  };
+  b["device_identity_revoked"] = [=](v1::Envelope* e) {
+    Header(e, "device/" + kSerial, 22, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_device_identity_revoked();
+    p->set_device_id(kSerial);
+    p->set_certificate_sha256(crypto::Hex(Sha256Of("identity-certificate:" + kSerial)));
+    p->set_reason("removed_from_inventory");
+  };
 
   // ---- Apple DEP
   b["dep_account_created"] = [=](v1::Envelope* e) {

@@ -107,10 +107,11 @@ inline std::string NameText(const X509_NAME* name) {
   return BioToString(bio.get());
 }
 
-// The first commonName of `cert`'s subject, UTF-8.
-inline std::string CommonName(X509* cert) {
+// The first entry `nid` (NID_commonName, NID_serialNumber, ...) of `cert`'s subject, UTF-8;
+// "" when there is none.
+inline std::string SubjectEntry(X509* cert, int nid) {
   X509_NAME* name = X509_get_subject_name(cert);
-  int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  int idx = X509_NAME_get_index_by_NID(name, nid, -1);
   if (idx < 0) return "";
   ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
   unsigned char* utf8 = nullptr;
@@ -120,6 +121,9 @@ inline std::string CommonName(X509* cert) {
   OPENSSL_free(utf8);
   return out;
 }
+
+// The first commonName of `cert`'s subject, UTF-8.
+inline std::string CommonName(X509* cert) { return SubjectEntry(cert, NID_commonName); }
 
 inline Ptr<EVP_PKEY> GenerateRsaKey(int bits) {
   Ptr<EVP_PKEY_CTX> kctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));

@@ -70,7 +70,22 @@ inline std::string ToBinary(plist_t node) {
   return out;
 }
 
-inline bool IsDict(plist_t node) { return node != nullptr && plist_get_node_type(node) == PLIST_DICT; }
+// A keyed-archiver UID. libplist writes a UID to XML as a dictionary whose only key is
+// CF$UID, holding an integer, and reads that dictionary back as a dictionary; CoreFoundation
+// reads it back as a UID. Both are UIDs here, so a property list reads the same in either
+// encoding.
+inline bool IsUid(plist_t node) {
+  if (node == nullptr) return false;
+  if (plist_get_node_type(node) == PLIST_UID) return true;
+  if (plist_get_node_type(node) != PLIST_DICT || plist_dict_get_size(node) != 1) return false;
+  plist_t value = plist_dict_get_item(node, "CF$UID");
+  return value != nullptr && plist_get_node_type(value) == PLIST_UINT;
+}
+
+// A dictionary that is not a UID (see IsUid).
+inline bool IsDict(plist_t node) {
+  return node != nullptr && plist_get_node_type(node) == PLIST_DICT && !IsUid(node);
+}
 inline bool IsArray(plist_t node) {
   return node != nullptr && plist_get_node_type(node) == PLIST_ARRAY;
 }

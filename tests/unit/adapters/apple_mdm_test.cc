@@ -24,6 +24,12 @@ namespace {
 using ::testing::HasSubstr;
 namespace o = ::ae::mdm::ossl;
 
+// The verifier's clock: now, as the test certificates are issued relative to it.
+const ManualClock& Today() {
+  static const ManualClock* clock = new ManualClock(Clock::Real().NowMs());
+  return *clock;
+}
+
 MachineInfo SampleInfo() {
   MachineInfo info;
   info.udid = "00008030-001A2B3C4D5E6F70";
@@ -83,7 +89,7 @@ MdmCa* AppleMdm::foreign_ca_ = nullptr;
 // ---- MachineInfo ---------------------------------------------------------------
 
 TEST_F(AppleMdm, SignedMachineInfoVerifiesAndYieldsItsFields) {
-  auto info = VerifyMachineInfo(Signed(SampleInfo()), Trust());
+  auto info = VerifyMachineInfo(Signed(SampleInfo()), Trust(), Today());
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->udid, "00008030-001A2B3C4D5E6F70");
   EXPECT_EQ(info->serial, "C02XK1ABCD");
@@ -95,13 +101,129 @@ TEST_F(AppleMdm, SignedMachineInfoVerifiesAndYieldsItsFields) {
   EXPECT_THAT(info->signer_subject, HasSubstr("00008030-001A2B3C4D5E6F70"));
 }
 
-TEST_F(AppleMdm, ExpiredDeviceCertificateStillVerifies) {
-  EXPECT_THAT(VerifyMachineInfo(Signed(SampleInfo(), false, /*expired=*/true), Trust()), IsOk());
+TEST_F(AppleMdm, SignerFieldsNameTheDeviceCertificate) {
+  auto device = authority_->IssueDeviceCertificate(SampleInfo().udid, SampleInfo().serial);
+  ASSERT_THAT(device, IsOk());
+  auto body = authority_->SignContent(MachineInfoPlist(SampleInfo()), *device);
+  ASSERT_THAT(body, IsOk());
+  auto info = VerifyMachineInfo(*body, Trust(), Today());
+  ASSERT_THAT(info, IsOk());
+  auto certs = o::ReadCertificatesPem(device->certificate_pem);
+  EXPECT_EQ(info->signer_sha256, crypto::Hex(crypto::Sha256(o::CertificateDer(certs.front().get()))));
+}
+
+// Apple's device CA expired in 2014 and still issues device certificates: the CAs'
+// validity is ignored (the test authority's CA is expired too), the signer's is not.
+TEST_F(AppleMdm, ExpiredCaStillVerifiesButAnExpiredSignerIsRefused) {
+  auto ca = o::ReadCertificatesPem(authority_->CaPem());
+  ASSERT_EQ(ca.size(), 1u);
+  time_t now = time(nullptr);
+  ASSERT_EQ(X509_cmp_time(X509_get0_notAfter(ca.front().get()), &now), -1) << "the CA is expired";
+  EXPECT_THAT(VerifyMachineInfo(Signed(SampleInfo()), Trust(), Today()), IsOk());
+  auto expired = VerifyMachineInfo(Signed(SampleInfo(), false, /*expired=*/true), Trust(), Today());
+  EXPECT_THAT(expired, StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
+  EXPECT_THAT(expired.status().message(), HasSubstr("expired"));
+}
+
+// The validity is read on the clock given, not the machine's.
+TEST_F(AppleMdm, SignerValidityIsCheckedAtTheVerifiersClock) {
+  const std::string body = Signed(SampleInfo());  // valid from a day ago, for three years
+  ManualClock clock(Today().NowMs());
+  EXPECT_THAT(VerifyMachineInfo(body, Trust(), clock), IsOk());
+  clock.Advance(4LL * 365 * 86400 * 1000);
+  EXPECT_THAT(VerifyMachineInfo(body, Trust(), clock),
+              StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
+  clock.Set(Today().NowMs() - 2LL * 86400 * 1000);
+  EXPECT_THAT(VerifyMachineInfo(body, Trust(), clock),
+              StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
 }
 
 TEST_F(AppleMdm, Sha1SignatureAndCertificateStillVerify) {
-  EXPECT_THAT(VerifyMachineInfo(Signed(SampleInfo(), /*sha1=*/true, /*expired=*/true), Trust()),
-              IsOk());
+  EXPECT_THAT(VerifyMachineInfo(Signed(SampleInfo(), /*sha1=*/true), Trust(), Today()), IsOk());
+}
+
+// ---- The signer is the device the MachineInfo names -------------------------------
+
+// Device A's genuine certificate and key sign a MachineInfo that names device B.
+TEST_F(AppleMdm, MachineInfoNamingAnotherSerialIsRefused) {
+  auto device_a = authority_->IssueDeviceCertificate("00008030-00000000000000AA", "C02DEVICEAA");
+  ASSERT_THAT(device_a, IsOk());
+  MachineInfo b = SampleInfo();
+  b.udid = "00008030-00000000000000AA";  // A's UDID, B's serial
+  b.serial = "C02DEVICEBB";
+  auto body = authority_->SignContent(MachineInfoPlist(b), *device_a);
+  ASSERT_THAT(body, IsOk());
+  auto r = VerifyMachineInfo(*body, Trust(), Today());
+  EXPECT_THAT(r, StatusIs(StatusCode::kPermissionDenied, "enroll.signer_mismatch"));
+  EXPECT_THAT(r.status().message(), HasSubstr("SERIAL"));
+}
+
+TEST_F(AppleMdm, MachineInfoNamingAnotherUdidIsRefused) {
+  MachineInfo b = SampleInfo();
+  b.udid = "00008030-00000000000000BB";
+  b.serial = "C02DEVICEBB";
+  for (const char* serial : {"C02DEVICEAA", ""}) {  // with and without a serial in the certificate
+    auto device_a = authority_->IssueDeviceCertificate("00008030-00000000000000AA", serial);
+    ASSERT_THAT(device_a, IsOk());
+    auto body = authority_->SignContent(MachineInfoPlist(b), *device_a);
+    ASSERT_THAT(body, IsOk());
+    auto r = VerifyMachineInfo(*body, Trust(), Today());
+    EXPECT_THAT(r, StatusIs(StatusCode::kPermissionDenied, "enroll.signer_mismatch")) << serial;
+    EXPECT_THAT(r.status().message(), HasSubstr("UDID")) << serial;
+  }
+}
+
+// A certificate without serialNumber binds the UDID only (some of Apple's carry no serial);
+// the UDID's letter case may differ between the certificate and the plist.
+TEST_F(AppleMdm, CertificateWithoutSerialBindsTheUdid) {
+  MachineInfo info = SampleInfo();
+  info.udid = "6a4b0c1d2e3f40516273849506a7b8c9d0e1f203";  // a pre-2018 UDID, 40 hex digits
+  auto device = authority_->IssueDeviceCertificate("6A4B0C1D2E3F40516273849506A7B8C9D0E1F203", "");
+  ASSERT_THAT(device, IsOk());
+  auto body = authority_->SignContent(MachineInfoPlist(info), *device);
+  ASSERT_THAT(body, IsOk());
+  auto verified = VerifyMachineInfo(*body, Trust(), Today());
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_EQ(verified->serial, info.serial);
+  auto without_serial = authority_->SignMachineInfo(SampleInfo(), false, false,
+                                                    /*serial_in_certificate=*/false);
+  ASSERT_THAT(without_serial, IsOk());
+  EXPECT_THAT(VerifyMachineInfo(*without_serial, Trust(), Today()), IsOk());
+}
+
+// ---- One property list, either encoding, one reading --------------------------------
+
+// libplist writes a binary plist's UID to XML as <dict><key>CF$UID</key><integer>, and reads
+// that back as a dictionary; CoreFoundation reads it as a UID. Found by scripts/fuzz
+// machine_info (the binary said "not a dictionary", the XML "UDID is missing").
+TEST_F(AppleMdm, UidTopLevelReadsTheSameInBinaryAndXml) {
+  // plistlib.dumps(plistlib.UID(42), fmt=plistlib.FMT_BINARY): one object, a UID.
+  const std::string binary = crypto::FromBase64("YnBsaXN0MDCAKggAAAAAAAABAQAAAAAAAAABAAAAAAAAAAAAAAAAAAAACg==").value();
+  const std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n"
+      "<dict><key>CF$UID</key><integer>42</integer></dict></plist>\n";
+  auto device = authority_->IssueDeviceCertificate(SampleInfo().udid, SampleInfo().serial);
+  ASSERT_THAT(device, IsOk());
+  std::vector<std::string> messages;
+  for (const std::string& content : {binary, xml}) {
+    auto body = authority_->SignContent(content, *device);
+    ASSERT_THAT(body, IsOk());
+    auto r = VerifyMachineInfo(*body, Trust(), Today());
+    EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
+    messages.push_back(r.status().message());
+  }
+  EXPECT_EQ(messages[0], "the property list is not a dictionary");
+  EXPECT_EQ(messages[1], messages[0]);
+  // A dictionary with more than the one key, or a CF$UID that is not an integer, stays one.
+  for (const char* dict : {"<dict><key>CF$UID</key><integer>42</integer><key>UDID</key><string>U</string></dict>",
+                           "<dict><key>CF$UID</key><string>42</string></dict>"}) {
+    auto body = authority_->SignContent(std::string("<plist version=\"1.0\">") + dict + "</plist>",
+                                        *device);
+    ASSERT_THAT(body, IsOk());
+    auto r = VerifyMachineInfo(*body, Trust(), Today());
+    EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
+    EXPECT_THAT(r.status().message(), HasSubstr("is missing")) << dict;
+  }
 }
 
 TEST_F(AppleMdm, TestAuthorityRestoredFromPemSignsForTheSameTrust) {
@@ -110,7 +232,7 @@ TEST_F(AppleMdm, TestAuthorityRestoredFromPemSignsForTheSameTrust) {
   EXPECT_EQ(restored->CaPem(), authority_->CaPem());
   auto body = restored->SignMachineInfo(SampleInfo());
   ASSERT_THAT(body, IsOk());
-  EXPECT_THAT(VerifyMachineInfo(*body, Trust()), IsOk());
+  EXPECT_THAT(VerifyMachineInfo(*body, Trust(), Today()), IsOk());
 }
 
 TEST_F(AppleMdm, TestAuthorityFromPemRefusesAnotherCasKeyOrGarbage) {
@@ -125,7 +247,7 @@ TEST_F(AppleMdm, TestAuthorityFromPemRefusesAnotherCasKeyOrGarbage) {
 TEST_F(AppleMdm, MachineInfoFromUnknownCaIsBadSignature) {
   auto body = foreign_->SignMachineInfo(SampleInfo());
   ASSERT_THAT(body, IsOk());
-  EXPECT_THAT(VerifyMachineInfo(*body, Trust()),
+  EXPECT_THAT(VerifyMachineInfo(*body, Trust(), Today()),
               StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
 }
 
@@ -134,22 +256,22 @@ TEST_F(AppleMdm, TamperedMachineInfoIsBadSignature) {
   size_t at = body.find("C02XK1ABCD");
   ASSERT_NE(at, std::string::npos);
   body[at] = 'X';
-  EXPECT_THAT(VerifyMachineInfo(body, Trust()),
+  EXPECT_THAT(VerifyMachineInfo(body, Trust(), Today()),
               StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
 }
 
 TEST_F(AppleMdm, MalformedMachineInfoIsBadMachineInfoAndNeverCrashes) {
   const DeviceTrust trust = Trust();
-  EXPECT_THAT(VerifyMachineInfo("", trust), StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
-  EXPECT_THAT(VerifyMachineInfo("not CMS at all", trust),
+  EXPECT_THAT(VerifyMachineInfo("", trust, Today()), StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
+  EXPECT_THAT(VerifyMachineInfo("not CMS at all", trust, Today()),
               StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
-  EXPECT_THAT(VerifyMachineInfo(MachineInfoPlist(SampleInfo()), trust),
+  EXPECT_THAT(VerifyMachineInfo(MachineInfoPlist(SampleInfo()), trust, Today()),
               StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
-  EXPECT_THAT(VerifyMachineInfo(std::string(kMaxMachineInfoBytes + 1, '\x30'), trust),
+  EXPECT_THAT(VerifyMachineInfo(std::string(kMaxMachineInfoBytes + 1, '\x30'), trust, Today()),
               StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
   const std::string good = Signed(SampleInfo());
   for (size_t len = 0; len < good.size(); len += 7) {
-    EXPECT_THAT(VerifyMachineInfo(good.substr(0, len), trust),
+    EXPECT_THAT(VerifyMachineInfo(good.substr(0, len), trust, Today()),
                 StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"))
         << "truncated to " << len;
   }
@@ -157,7 +279,7 @@ TEST_F(AppleMdm, MalformedMachineInfoIsBadMachineInfoAndNeverCrashes) {
   for (int i = 0; i < 300; ++i) {  // flipped bytes: any error, never a crash
     std::string b = good;
     b[rng() % b.size()] = static_cast<char>(rng());
-    (void)VerifyMachineInfo(b, trust);
+    (void)VerifyMachineInfo(b, trust, Today());
   }
 }
 
@@ -168,14 +290,14 @@ TEST_F(AppleMdm, SignedNonPlistOrIncompleteMachineInfoIsBadMachineInfo) {
   for (std::string content : {std::string("hello, not a plist"), std::string("<plist><array/></plist>")}) {
     auto body = authority_->SignContent(content, *device);
     ASSERT_THAT(body, IsOk());
-    EXPECT_THAT(VerifyMachineInfo(*body, trust),
+    EXPECT_THAT(VerifyMachineInfo(*body, trust, Today()),
                 StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
   }
   MachineInfo no_serial = SampleInfo();
   no_serial.serial = "";
   auto body = authority_->SignContent(MachineInfoPlist(no_serial), *device);
   ASSERT_THAT(body, IsOk());
-  auto r = VerifyMachineInfo(*body, trust);
+  auto r = VerifyMachineInfo(*body, trust, Today());
   EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument, "enroll.bad_machine_info"));
   EXPECT_THAT(r.status().message(), HasSubstr("SERIAL"));
 }
@@ -197,7 +319,7 @@ TEST_F(AppleMdm, MachineInfoWithTwoSignersIsBadSignature) {
   ASSERT_EQ(CMS_final(cms.get(), in.get(), nullptr, CMS_BINARY), 1);
   o::Ptr<BIO> out(BIO_new(BIO_s_mem()));
   ASSERT_EQ(i2d_CMS_bio(out.get(), cms.get()), 1);
-  EXPECT_THAT(VerifyMachineInfo(o::BioToString(out.get()), Trust()),
+  EXPECT_THAT(VerifyMachineInfo(o::BioToString(out.get()), Trust(), Today()),
               StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
 }
 
@@ -226,11 +348,11 @@ TEST_F(AppleMdm, SignerMustBeIssuedDirectlyByABundleCertificate) {
                                       {mid.get()}, EVP_sha256(), false);
   auto root_only = DeviceTrust::FromPem(o::CertificatePem(root.get()));
   ASSERT_THAT(root_only, IsOk());
-  EXPECT_THAT(VerifyMachineInfo(body, *root_only),
+  EXPECT_THAT(VerifyMachineInfo(body, *root_only, Today()),
               StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
   auto with_mid = DeviceTrust::FromPem(o::CertificatePem(mid.get()) + o::CertificatePem(root.get()));
   ASSERT_THAT(with_mid, IsOk());
-  EXPECT_THAT(VerifyMachineInfo(body, *with_mid), IsOk());
+  EXPECT_THAT(VerifyMachineInfo(body, *with_mid, Today()), IsOk());
 }
 
 TEST(AppleMdmTrust, BundledTrustHoldsApplesDeviceCaChain) {
@@ -263,7 +385,7 @@ TEST(AppleMdmTrust, BundledDeviceCaChainsToAppleRootWithTimeIgnored) {
 TEST_F(AppleMdm, BundledTrustRefusesTestDevices) {
   auto trust = DeviceTrust::Bundled();
   ASSERT_THAT(trust, IsOk());
-  EXPECT_THAT(VerifyMachineInfo(Signed(SampleInfo()), *trust),
+  EXPECT_THAT(VerifyMachineInfo(Signed(SampleInfo()), *trust, Today()),
               StatusIs(StatusCode::kPermissionDenied, "enroll.bad_signature"));
 }
 
@@ -338,9 +460,9 @@ TEST_F(AppleMdm, MdmCaRoundTripsThroughPem) {
   ASSERT_THAT(identity, IsOk());
   OpenedIdentity id;
   ASSERT_TRUE(OpenPkcs12(identity->pkcs12_der, identity->password, &id));
-  auto udid = ca_->VerifyMdmSignature("body", SignatureHeader(id, "body"));
-  ASSERT_THAT(udid, IsOk());
-  EXPECT_EQ(*udid, "UDID-RESTORED");
+  auto signer = ca_->VerifyMdmSignature("body", SignatureHeader(id, "body"));
+  ASSERT_THAT(signer, IsOk());
+  EXPECT_EQ(signer->common_name, "UDID-RESTORED");
 }
 
 TEST_F(AppleMdm, MdmSignatureVerifiesAndNamesTheDevice) {
@@ -351,9 +473,11 @@ TEST_F(AppleMdm, MdmSignatureVerifiesAndNamesTheDevice) {
   const std::string body = BuildCheckinPlist({.message_type = "Authenticate",
                                               .udid = "00008030-001A2B3C4D5E6F70",
                                               .topic = "com.apple.mgmt.External.x"});
-  auto udid = ca_->VerifyMdmSignature(body, SignatureHeader(id, body));
-  ASSERT_THAT(udid, IsOk());
-  EXPECT_EQ(*udid, "00008030-001A2B3C4D5E6F70");
+  auto signer = ca_->VerifyMdmSignature(body, SignatureHeader(id, body));
+  ASSERT_THAT(signer, IsOk());
+  EXPECT_EQ(signer->common_name, "00008030-001A2B3C4D5E6F70");
+  // The identity's fingerprint, which the check-in compares with the device's current one.
+  EXPECT_EQ(signer->certificate_sha256_hex, identity->certificate_sha256_hex);
 }
 
 TEST_F(AppleMdm, MdmSignatureOverAnotherBodyOrByAForeignCaIsRejected) {

@@ -175,5 +175,100 @@ TEST(DeviceInventoryDecider, EnrollsOnceQueuesCommandsAndConfiguresOnAcknowledge
               StatusIs(StatusCode::kNotFound, "device.not_found"));
 }
 
+devices::DeviceState FoldDevice(const std::vector<Envelope>& events, devices::DeviceState s = {}) {
+  for (const auto& e : events) s = devices::Evolve(std::move(s), e);
+  return s;
+}
+
+// An Apple device enrolled with identity `sha` (issued, then TokenUpdate).
+devices::DeviceState EnrolledWith(const std::string& sha) {
+  auto s = FoldDevice(Must(devices::Decide(devices::DeviceState{},
+                                           devices::IssueIdentity{"C02ABC", sha, "U1", "signer"})));
+  devices::Enroll en;
+  en.enrolled.set_device_id("C02ABC");
+  en.enrolled.set_platform(pb::PLATFORM_APPLE);
+  en.enrolled.set_udid("U1");
+  en.enrolled.set_push_token_sha256("t");
+  en.identity_sha256 = sha;
+  return FoldDevice(Must(devices::Decide(s, en)), s);
+}
+
+TEST(DeviceIdentityDecider, ReenrollmentRevokesThePreviousIdentity) {
+  devices::DeviceState s = EnrolledWith("old");
+  EXPECT_THAT(devices::Decide(s, devices::CheckIn{"C02ABC", "Authenticate", "old"}), IsOk());
+  auto reissued = Must(devices::Decide(s, devices::IssueIdentity{"C02ABC", "new", "U1", "signer"}));
+  ASSERT_EQ(reissued.size(), 2u);
+  EXPECT_EQ(reissued[0].device_identity_revoked().certificate_sha256(), "old");
+  EXPECT_EQ(reissued[0].device_identity_revoked().reason(), "replaced");
+  EXPECT_EQ(reissued[1].device_identity_issued().certificate_sha256(), "new");
+  EXPECT_EQ(reissued[1].device_identity_issued().udid(), "U1");
+  s = FoldDevice(reissued, s);
+  EXPECT_THAT(devices::Decide(s, devices::CheckIn{"C02ABC", "Authenticate", "old"}),
+              StatusIs(StatusCode::kUnauthenticated, "mdm.identity_revoked"));
+  devices::Enroll again;
+  again.enrolled.set_device_id("C02ABC");
+  again.enrolled.set_udid("U1");
+  again.enrolled.set_push_token_sha256("t");
+  again.identity_sha256 = "old";
+  EXPECT_THAT(devices::Decide(s, again), StatusIs(StatusCode::kUnauthenticated, "mdm.identity_revoked"));
+  EXPECT_THAT(devices::Decide(s, devices::CompleteCommand{"c", "Acknowledged", "", false, "old"}),
+              StatusIs(StatusCode::kUnauthenticated, "mdm.identity_revoked"));
+  // The new identity enrolls again, even with the same push token.
+  again.identity_sha256 = "new";
+  EXPECT_EQ(Must(devices::Decide(s, again)).size(), 1u);
+}
+
+TEST(DeviceIdentityDecider, CheckOutAndRemovalRevokeTheIdentity) {
+  devices::DeviceState s = EnrolledWith("id1");
+  auto out = Must(devices::Decide(s, devices::CheckOut{"id1"}));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].has_device_checked_out());
+  EXPECT_EQ(out[1].device_identity_revoked().certificate_sha256(), "id1");
+  EXPECT_EQ(out[1].device_identity_revoked().reason(), "checked_out");
+  EXPECT_THAT(devices::Decide(FoldDevice(out, s), devices::CheckIn{"C02ABC", "Authenticate", "id1"}),
+              StatusIs(StatusCode::kUnauthenticated, "mdm.identity_revoked"));
+
+  auto removed = Must(devices::Decide(EnrolledWith("id2"), devices::RemoveFromInventory{}));
+  ASSERT_EQ(removed.size(), 2u);
+  EXPECT_TRUE(removed[0].has_device_removed_from_inventory());
+  EXPECT_EQ(removed[1].device_identity_revoked().certificate_sha256(), "id2");
+  EXPECT_EQ(removed[1].device_identity_revoked().reason(), "removed_from_inventory");
+}
+
+// Enrolled before identities were recorded: any identity works until the first
+// revocation, which then covers every identity the device holds.
+TEST(DeviceIdentityDecider, ADeviceEnrolledBeforeIdentitiesWereRecordedIsRevokedWhole) {
+  devices::Enroll en;
+  en.enrolled.set_device_id("C02OLD");
+  en.enrolled.set_platform(pb::PLATFORM_APPLE);
+  en.enrolled.set_udid("U1");
+  devices::DeviceState s = FoldDevice(Must(devices::Decide(devices::DeviceState{}, en)));
+  EXPECT_THAT(devices::Decide(s, devices::CheckIn{"C02OLD", "Authenticate", "legacy"}), IsOk());
+  auto removed = Must(devices::Decide(s, devices::RemoveFromInventory{}));
+  ASSERT_EQ(removed.size(), 2u);
+  EXPECT_EQ(removed[1].device_identity_revoked().certificate_sha256(), "");
+  EXPECT_THAT(devices::Decide(FoldDevice(removed, s), devices::CheckIn{"C02OLD", "Authenticate", "legacy"}),
+              StatusIs(StatusCode::kUnauthenticated, "mdm.identity_revoked"));
+  // An Android device has no MDM identity to revoke.
+  en.enrolled.set_platform(pb::PLATFORM_ANDROID);
+  auto android = Must(devices::Decide(FoldDevice(Must(devices::Decide(devices::DeviceState{}, en))),
+                                      devices::RemoveFromInventory{}));
+  EXPECT_EQ(android.size(), 1u);
+}
+
+// A refusal the stream's last event already records is not recorded again.
+TEST(DepDeviceDecider, ARepeatedRefusalIsRecordedOnce) {
+  DeviceState s = Fold(Must(Decide(DeviceState{}, ApplySync{"acc", "s", Phone("added", 1000)})));
+  auto first = Must(Decide(s, RefuseEnrollment{"C02ABC", "enroll.no_profile", "U1"}));
+  ASSERT_EQ(first.size(), 1u);
+  s = Fold(first, s);
+  EXPECT_TRUE(Must(Decide(s, RefuseEnrollment{"C02ABC", "enroll.no_profile", "U1"})).empty());
+  EXPECT_EQ(Must(Decide(s, RefuseEnrollment{"C02ABC", "enroll.no_profile", "U2"})).size(), 1u);
+  EXPECT_EQ(Must(Decide(s, RefuseEnrollment{"C02ABC", "enroll.no_user", "U1"})).size(), 1u);
+  // After anything else happens to the device, the same refusal is news again.
+  s = Fold(Must(Decide(s, AssignDevice{std::nullopt, "", std::string("user-1")})), s);
+  EXPECT_EQ(Must(Decide(s, RefuseEnrollment{"C02ABC", "enroll.no_profile", "U1"})).size(), 1u);
+}
+
 }  // namespace
 }  // namespace ae::domain::dep
