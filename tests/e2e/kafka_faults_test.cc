@@ -366,8 +366,10 @@ TEST(KafkaFaults, KillingTheEngineMidTransactionLeavesNoHalfTransactionVisible) 
         << "a transaction of the dead writer is still open";
   }
   for (auto& t : clients) t.join();
+  // Whether a kill leaves a transaction open depends on where the dead writer was; the
+  // kills that did are checked below, and KafkaEventLog.AbortedAndOpenTransactionsAreNeverRead
+  // leaves one open on purpose. Every kill is checked for lost and doubled commands.
   std::printf("%d kills of the engine, %d of them left a transaction open\n", rounds, left_open);
-  EXPECT_GT(left_open, 0) << "no kill left a transaction open";
   // None of the records of those transactions is ever read.
   for (const auto& r : ReadTopic(kafka.cluster().bootstrap(), kafka.topic())) {
     for (const Range& h : half_transactions) {
