@@ -474,42 +474,32 @@ Result<std::map<int32_t, int64_t>> KafkaEventLog::QueryEnds(Deadline deadline) c
   // One ListOffsets(latest) per partition leader. On this read_committed
   // handle the brokers answer the last stable offset. (offsets_for_times
   // honours its timeout; query_watermark_offsets waits for socket.timeout.ms
-  // when a broker is down.) A broker that has not yet learnt of a topic just
-  // created, or a partition between leaders, answers an error that passes: those
-  // are asked again until the deadline.
-  while (true) {
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions_);
-    for (int32_t p = 0; p < partitions_; ++p) {
-      rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)->offset =
-          RD_KAFKA_OFFSET_END;
-    }
-    rd_kafka_resp_err_t err =
-        rd_kafka_offsets_for_times(consumer_, list, std::max(MsUntil(deadline), 1));
-    std::map<int32_t, int64_t> ends;
-    for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
-      const rd_kafka_topic_partition_t& e = list->elems[i];
-      if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        err = e.err;
-      } else if (e.offset < 0) {
-        err = RD_KAFKA_RESP_ERR__BAD_MSG;
-      } else {
-        ends[e.partition] = e.offset;
-      }
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && ends.size() == static_cast<size_t>(partitions_)) {
-      return ends;
-    }
-    const bool passes = err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-                        err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
-    if (!passes || MsUntil(deadline) <= 50) {
-      return LogUnavailable(
-          "cannot read the end of the topic's partitions: " +
-          ErrName(err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__BAD_MSG : err));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // when a broker is down.)
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions_);
+  for (int32_t p = 0; p < partitions_; ++p) {
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_END;
   }
+  rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(consumer_, list, std::max(MsUntil(deadline), 1));
+  std::map<int32_t, int64_t> ends;
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = list->elems[i];
+    if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      err = e.err;
+    } else if (e.offset < 0) {
+      err = RD_KAFKA_RESP_ERR__BAD_MSG;
+    } else {
+      ends[e.partition] = e.offset;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || ends.size() != static_cast<size_t>(partitions_)) {
+    return LogUnavailable(
+        "cannot read the end of the topic's partitions: " +
+        ErrName(err == RD_KAFKA_RESP_ERR_NO_ERROR ? RD_KAFKA_RESP_ERR__BAD_MSG : err));
+  }
+  return ends;
 }
 
 bool KafkaEventLog::WaitForMirror(const std::map<int32_t, int64_t>& next_offsets,
