@@ -214,6 +214,8 @@ KafkaEventLog::~KafkaEventLog() {
   if (producer_) rd_kafka_destroy(producer_);
   producer_ = nullptr;
   // 3. The consumer: it never joined a group and commits nothing, so no close.
+  // (librdkafka 2.0.2 can hang here when the topic was deleted under the assigned partitions;
+  // delete a topic only after its readers are closed.)
   if (consumer_queue_) rd_kafka_queue_destroy(consumer_queue_);
   consumer_queue_ = nullptr;
   if (consumer_) rd_kafka_destroy_flags(consumer_, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
@@ -274,7 +276,19 @@ Status KafkaEventLog::LookUpOrCreateTopic(Deadline deadline) {
   AE_ASSIGN_OR_RETURN(auto info, internal::EnsureKafkaTopic(producer_ ? producer_ : consumer_,
                                                              spec, deadline));
   partitions_ = info.partitions;
-  return Status::Ok();
+  if (!info.created) return Status::Ok();
+  // A topic just created is in the metadata before every partition's leader serves it: a
+  // ListOffsets sent then answers UNKNOWN_TOPIC_OR_PART. Wait until each leader answers, so
+  // that the first append does not meet that.
+  Status ends;
+  while (true) {
+    ends = QueryEnds(std::min(deadline, SteadyClock::now() + std::chrono::seconds(2))).status();
+    if (ends.ok()) return ends;
+    if (SteadyClock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return LogUnavailable("topic " + options_.topic +
+                        " was created but its partitions are not served yet: " + ends.message());
 }
 
 Status KafkaEventLog::CheckCacheIdentity(Deadline deadline) {

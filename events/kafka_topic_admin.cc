@@ -325,6 +325,7 @@ Result<KafkaTopicInfo> EnsureKafkaTopic(rd_kafka_t* rk, const KafkaTopicSpec& sp
   KafkaTopicInfo info;
   info.partitions = md.partitions;
   info.replication_factor = md.min_replicas;
+  info.created = created;
   return info;
 }
 

@@ -46,6 +46,7 @@ struct KafkaTopicSpec {
 struct KafkaTopicInfo {
   int32_t partitions = 0;
   int replication_factor = 0;  // the smallest replica count of its partitions
+  bool created = false;        // this call created it: its partitions may not be served yet
 };
 
 // Looks the topic up (creating it when spec.create and it is missing) and checks it.
