@@ -43,8 +43,19 @@ Result<std::unique_ptr<events::EventLog>> OpenKafkaLog(const AppOptions& o) {
                         .string();
   }
   AE_ASSIGN_OR_RETURN(auto log, events::KafkaEventLog::Open(ko));
-  // Serve what the topic holds now before answering anything.
-  AE_RETURN_IF_ERROR(log->WaitUntilCaughtUp(std::chrono::seconds(30)));
+  // Serve what the topic holds now before answering anything. A long topic takes as long as
+  // it takes to mirror: give up only when the mirror stops advancing for 30 s.
+  auto head = [&] {
+    auto h = log->Head();
+    return h.ok() ? *h : LogCursor();
+  };
+  while (o.kafka_catch_up_at_open) {
+    const LogCursor before = head();
+    Status caught_up = log->WaitUntilCaughtUp(std::chrono::seconds(30));
+    if (caught_up.ok()) break;
+    if (caught_up.reason() != "log.unavailable" || head() == before) return caught_up;
+    log::Get("kafka")->info("mirroring the topic: at {}", head().ToString());
+  }
   return std::unique_ptr<events::EventLog>(std::move(log));
 }
 

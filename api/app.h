@@ -28,6 +28,7 @@ struct AppOptions {
   int kafka_replication_factor = 3;             // of the topics the writer creates (capped to
   int kafka_min_insync_replicas = 2;            // the brokers); the least it accepts of them
   bool kafka_writer = true;                     // false: a read-only query replica
+  bool kafka_catch_up_at_open = true;           // false: the caller follows the mirror itself
   std::string kafka_transactional_id = "autoenroll-writer";
   int64_t kafka_append_timeout_ms = 10000;      // an append fails with 503 log.unavailable after
   std::map<std::string, std::string> kafka_properties;  // -X key=value

@@ -76,6 +76,23 @@ class EventLog {
   // A cursor just past the last readable record of every partition.
   virtual Result<LogCursor> Head() const = 0;
 
+  // A cursor just past what the log's source holds now: the head for the embedded log; for
+  // Kafka the end (last stable offset) of every partition of the topic, which the readable
+  // head reaches as the mirror catches up. Reached(end) tells when it has.
+  virtual Result<LogCursor> SourceEnd(std::chrono::milliseconds timeout) const {
+    (void)timeout;
+    return Head();
+  }
+  // True when the readable head covers `end` (from SourceEnd): all it named can be read.
+  bool Reached(const LogCursor& end) const {
+    auto head = Head();
+    if (!head.ok()) return false;
+    for (const auto& [p, next] : end.next_offsets()) {
+      if (head->Next(p) < next) return false;
+    }
+    return true;
+  }
+
   // Blocks until a record past `cursor` is readable or `timeout` passes.
   // Returns true when there is something new. Subscribers loop Read + WaitForNew.
   virtual bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const = 0;

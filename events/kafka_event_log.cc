@@ -469,6 +469,15 @@ Result<StreamVersion> KafkaEventLog::GetStreamVersion(const StreamId& stream) co
 
 Result<LogCursor> KafkaEventLog::Head() const { return store_->HeadCursor(); }
 
+Result<LogCursor> KafkaEventLog::SourceEnd(std::chrono::milliseconds timeout) const {
+  AE_ASSIGN_OR_RETURN(auto ends, QueryEnds(SteadyClock::now() + timeout));
+  LogCursor end;
+  for (const auto& [p, next] : ends) {
+    if (next > 0) end.Advance(LogPosition{p, next - 1});
+  }
+  return end;
+}
+
 bool KafkaEventLog::WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const {
   return store_->WaitForNew(cursor, timeout);
 }

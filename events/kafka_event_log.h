@@ -133,6 +133,9 @@ class KafkaEventLog : public EventLog {
                                                 size_t max) const override;
   Result<StreamVersion> GetStreamVersion(const StreamId& stream) const override;
   Result<LogCursor> Head() const override;
+  // The topic's ends (one ListOffsets per partition leader); the head counts the
+  // transaction markers the mirror moved past, so Reached() compares like with like.
+  Result<LogCursor> SourceEnd(std::chrono::milliseconds timeout) const override;
   bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const override;
   // OK while the log works: for a writer, while it accepts appends; a replica
   // (which never does) reports OK while its mirror keeps up. Otherwise the

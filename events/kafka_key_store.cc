@@ -52,17 +52,7 @@ Result<std::unique_ptr<KafkaKeyBackend>> KafkaKeyBackend::Open(
   }
   std::unique_ptr<KafkaKeyBackend> b(new KafkaKeyBackend(options));
   char err[512];
-  if (options.writer) {
-    AE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(options));
-    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
-    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
-      auto* d = static_cast<Delivery*>(m->_private);
-      d->err = m->err;
-      d->done = true;
-    });
-    b->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!b->producer_) return Unavail(std::string("keys producer: ") + err);
-  }
+  if (options.writer) AE_RETURN_IF_ERROR(b->NewProducer());
   AE_ASSIGN_OR_RETURN(rd_kafka_conf_t * cconf, MakeConf(options));
   rd_kafka_conf_set(cconf, "enable.auto.commit", "false", err, sizeof err);
   rd_kafka_conf_set(cconf, "group.id", "autoenroll-keys", err, sizeof err);
@@ -93,6 +83,36 @@ Result<std::unique_ptr<KafkaKeyBackend>> KafkaKeyBackend::Open(
   b->thread_ = std::jthread([p = b.get()](std::stop_token st) { p->ConsumeLoop(st); });
   AE_RETURN_IF_ERROR(b->CatchUp(b->NewDeadline()));
   return b;
+}
+
+Status KafkaKeyBackend::NewProducer() {
+  if (producer_) {
+    // Unusable after a fatal error: what it still holds is dropped (each Delivery of an
+    // unfinished write is leaked on purpose, see ProduceMany).
+    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_destroy(producer_);
+    producer_ = nullptr;
+  }
+  char err[512];
+  AE_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(options_));
+  rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    auto* d = static_cast<Delivery*>(m->_private);
+    d->err = m->err;
+    d->done = true;
+  });
+  producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!producer_) return Unavail(std::string("keys producer: ") + err);
+  return Status::Ok();
+}
+
+Status KafkaKeyBackend::FailProducerForTest() {
+  if (!producer_) return Unavailable("log.read_only", "this replica does not write keys");
+  std::lock_guard produce_lock(produce_mu_);
+  rd_kafka_resp_err_t e = rd_kafka_test_fatal_error(
+      producer_, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "raised by a test");
+  if (e) return Unavail(std::string("keys: cannot raise a fatal error: ") + rd_kafka_err2str(e));
+  return Status::Ok();
 }
 
 KafkaKeyBackend::~KafkaKeyBackend() {
@@ -196,6 +216,21 @@ Status KafkaKeyBackend::ProduceMany(
     const std::vector<std::pair<std::string, const std::string*>>& records, Deadline deadline) {
   if (!producer_) return Unavailable("log.read_only", "this replica does not write keys");
   std::lock_guard produce_lock(produce_mu_);
+  // An idempotent producer that met a fatal error (a sequence gap the broker cannot
+  // reconcile, an epoch fenced) refuses every later record: a new one takes over, and the
+  // records go again (a key record written twice is the same key: the topic is compacted).
+  for (int attempt = 0;; ++attempt) {
+    if (char why[256]; rd_kafka_fatal_error(producer_, why, sizeof why)) {
+      log::Get("kafka")->error("keys: the producer failed ({}); it is restarted", why);
+      AE_RETURN_IF_ERROR(NewProducer());
+    }
+    Status s = ProduceOnce(records, deadline);
+    if (s.ok() || attempt > 0 || !rd_kafka_fatal_error(producer_, nullptr, 0)) return s;
+  }
+}
+
+Status KafkaKeyBackend::ProduceOnce(
+    const std::vector<std::pair<std::string, const std::string*>>& records, Deadline deadline) {
   // On the heap: if the broker never answers, a late delivery report must not
   // write into a finished stack frame (the records are then leaked on purpose).
   std::vector<Delivery*> deliveries;

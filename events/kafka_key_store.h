@@ -62,6 +62,10 @@ class KafkaKeyBackend : public KeyBackend {
   Status PutMany(const std::vector<std::pair<std::string, std::string>>& keys) override;
   Status Destroy(const std::string& subject_id) override;
 
+  // Raises a fatal error in the writer's idempotent producer, as the broker can (for example a
+  // sequence gap after a lost leader); the next write replaces the producer. For tests.
+  Status FailProducerForTest();
+
  private:
   explicit KafkaKeyBackend(KafkaKeyBackendOptions options) : options_(std::move(options)) {}
   // Each call is bounded by one deadline (options_.timeout from its start).
@@ -71,7 +75,11 @@ class KafkaKeyBackend : public KeyBackend {
   // `records`: (subject id, sealed value or nullptr for a tombstone).
   Status ProduceMany(const std::vector<std::pair<std::string, const std::string*>>& records,
                      Deadline deadline);
+  Status ProduceOnce(const std::vector<std::pair<std::string, const std::string*>>& records,
+                     Deadline deadline);  // under produce_mu_
   Status CatchUp(Deadline deadline);
+  // A new idempotent producer in place of producer_ (destroyed first, when there is one).
+  Status NewProducer();
   void ConsumeLoop(std::stop_token stop);
 
   KafkaKeyBackendOptions options_;

@@ -57,6 +57,38 @@ Result<LogCursor> ResolveUntil(const events::EventLog& log, const std::string& t
   return until;
 }
 
+// Applies the views while the log's mirror fills, until the views hold everything the
+// log's source held when called. Fails when the mirror stops advancing for 30 s.
+Status FollowMirror(api::App& app, const std::function<void(uint64_t)>& progress) {
+  events::EventLog& log = app.raw_log();
+  AE_ASSIGN_OR_RETURN(LogCursor end, log.SourceEnd(std::chrono::seconds(30)));
+  auto last_move = std::chrono::steady_clock::now();
+  LogCursor seen;
+  uint64_t before = 0, in_pass = 0;  // records applied by earlier passes, by this one
+  auto counted = [&](uint64_t n) {
+    in_pass = n;
+    progress(before + n);
+  };
+  while (true) {
+    // Reached is read before the last pass, so that the pass sees all it covers.
+    const bool reached = log.Reached(end);
+    in_pass = 0;
+    AE_RETURN_IF_ERROR(app.runner().CatchUp(counted, &StopRequested()));
+    before += in_pass;
+    if (reached) return Status::Ok();
+    AE_RETURN_IF_ERROR(log.Health());
+    AE_ASSIGN_OR_RETURN(LogCursor head, log.Head());
+    if (!(head == seen)) {
+      seen = head;
+      last_move = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_move > std::chrono::seconds(30)) {
+      return Unavailable("log.unavailable", "the mirror stopped at " + head.ToString() +
+                                                " short of the topic's end " + end.ToString());
+    }
+    log.WaitForNew(head, std::chrono::milliseconds(100));
+  }
+}
+
 int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   api::AppOptions opts = o.app;
   fs::path data(opts.data_dir);
@@ -76,6 +108,11 @@ int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   // Beside a running server the log is read without its lock; in place, the
   // server must be stopped (the writable open takes the lock).
   opts.read_only_log = !o.out_dir.empty();
+  // From Kafka: a replay never writes to the topic, so it opens it as a replica (it fences no
+  // writer), and it applies the views while the mirror is still filling instead of after.
+  const bool follow_mirror = !opts.kafka_brokers.empty() && o.until.empty();
+  if (!opts.kafka_brokers.empty()) opts.kafka_writer = false;
+  if (follow_mirror) opts.kafka_catch_up_at_open = false;
   auto app = api::App::Open(opts);
   if (!app.ok()) {
     err << "replay: " << app.status().ToString() << "\n";
@@ -88,7 +125,9 @@ int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   };
   Status s;
   LogCursor until;
-  if (o.until.empty()) {
+  if (follow_mirror) {
+    s = FollowMirror(**app, progress);
+  } else if (o.until.empty()) {
     s = (*app)->runner().CatchUp(progress, &StopRequested());
   } else {
     auto resolved = ResolveUntil((*app)->raw_log(), o.until);

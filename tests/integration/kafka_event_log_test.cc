@@ -314,6 +314,40 @@ TEST(KafkaEventLog, TheWriterCreatesItsTopicsAsConfigured) {
   EXPECT_THAT(h.cluster().DeleteTopic(ko.topic), IsOk());
 }
 
+// The person-key writer's idempotent producer can meet an error it cannot leave (a sequence
+// gap after a lost leader): the store replaces it, so keys can be written again and none is
+// lost; a reader sees every key written before and after.
+TEST(KafkaKeyBackend, AProducerThatFailedFatallyIsReplacedAndNoKeyIsLost) {
+  KafkaCluster& cluster = KafkaCluster::Shared();
+  KafkaKeyBackendOptions ko;
+  ko.brokers = cluster.bootstrap();
+  ko.topic = KafkaCluster::UniqueName("ae-keys-fatal");
+  ko.sealing_key = std::string(32, 'k');
+  auto keys = KafkaKeyBackend::Open(ko);
+  ASSERT_THAT(keys, IsOk());
+  ASSERT_THAT((*keys)->Put("subject-1", "key one"), IsOk());
+  ASSERT_THAT((*keys)->FailProducerForTest(), IsOk());
+  ASSERT_THAT((*keys)->Put("subject-2", "key two"), IsOk());
+  ASSERT_THAT((*keys)->PutMany({{"subject-3", "key three"}, {"subject-4", "key four"}}), IsOk());
+
+  KafkaKeyBackendOptions ro = ko;
+  ro.writer = false;
+  auto reader = KafkaKeyBackend::Open(ro);
+  ASSERT_THAT(reader, IsOk());
+  const std::map<std::string, std::string> want = {{"subject-1", "key one"},
+                                                   {"subject-2", "key two"},
+                                                   {"subject-3", "key three"},
+                                                   {"subject-4", "key four"}};
+  for (const auto& [subject, key] : want) {
+    auto got = (*reader)->Get(subject);
+    ASSERT_THAT(got, IsOk()) << subject;
+    EXPECT_EQ(got->value_or("(missing)"), key) << subject;
+  }
+  reader->reset();
+  keys->reset();
+  EXPECT_THAT(cluster.DeleteTopic(ko.topic), IsOk());
+}
+
 // A topic made beforehand with settings that would break the log's guarantees: the writer
 // (and for what it reads, a replica) refuses to open it, and the message names the setting.
 TEST(KafkaEventLog, RefusesTopicsThatWouldBreakItsGuarantees) {
