@@ -49,7 +49,7 @@ Result<mdm::MdmCa> LoadOrCreateCa(App& app) {
   AE_ASSIGN_OR_RETURN(auto cert, app.secrets().Get(kCaCertSecret));
   AE_ASSIGN_OR_RETURN(auto key, app.secrets().Get(kCaKeySecret));
   if (cert && key) return mdm::MdmCa::FromPem(*cert, *key);
-  AE_ASSIGN_OR_RETURN(auto ca, mdm::MdmCa::Generate("autoenroll MDM device CA"));
+  AE_ASSIGN_OR_RETURN(auto ca, mdm::MdmCa::Generate("autoenroll MDM device CA", app.clock()));
   AE_RETURN_IF_ERROR(app.secrets().Put(kCaKeySecret, ca.PrivateKeyPem()));
   AE_RETURN_IF_ERROR(app.secrets().Put(kCaCertSecret, ca.CertificatePem()));
   return ca;
@@ -223,7 +223,7 @@ void AddAppleEnrollRoutes(Server& server) {
     }
     // The identity is issued to the serial Apple vouched for: every later
     // message is tied to this device by its signature.
-    AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial));
+    AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial, app.clock()));
     const std::string fingerprint = identity.certificate_sha256_hex;
     AE_ASSIGN_OR_RETURN(json account, View(app, "dep_accounts", d.value("account_id", "")));
     mdm::EnrollmentProfileOptions po;
