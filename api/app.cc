@@ -10,7 +10,6 @@
 
 #include "adapters/http/http_client.h"
 #include "api/kme_knox_sync.h"
-#include "api/views_rebuild.h"
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -135,9 +134,9 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->projectors_ = proj::AllProjectors();
   proj::ViewStoreOptions vo;
   if (options.views_dir.empty() && !options.read_only_views && !options.read_only_log) {
-    RemoveStaleViewsDirs(options.data_dir);  // a rebuild interrupted by a crash
+    proj::RemoveStaleViewsDirs(options.data_dir);  // a rebuild interrupted by a crash
   }
-  vo.path = options.views_dir.empty() ? LiveViewsDir(options.data_dir) : options.views_dir;
+  vo.path = options.views_dir.empty() ? proj::LiveViewsDir(options.data_dir) : options.views_dir;
   vo.column_families = proj::AllColumnFamilies(app->projectors_);
   vo.read_only = options.read_only_views;
   AE_ASSIGN_OR_RETURN(app->views_, proj::ViewStore::Open(vo));
@@ -179,7 +178,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     return due;
   };
   app->dep_ = std::make_unique<dep::DepAdapter>(*app->counting_log_, *app->bus_, *app->secrets_,
-                                                Clock::Real(), dop, std::move(hooks));
+                                                *options.clock, dop, std::move(hooks));
 
   if (!options.knox_api_url.empty()) {
     if (auto url = http::ParseBaseUrl(options.knox_api_url); !url.ok()) {
@@ -192,7 +191,13 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   ko.interval = std::chrono::milliseconds(std::max<int64_t>(0, options.knox_sync_interval_ms));
   ko.run_background = options.run_adapters;
   app->knox_ = std::make_unique<KnoxSync>(*app, std::move(ko));
-  app->rebuilder_ = std::make_unique<ViewRebuilder>(*app);
+  app->as_of_ = std::make_unique<proj::AsOfReader>(*app->counting_log_, *app->views_);
+  proj::ViewRebuilderOptions rbo;
+  rbo.data_dir = options.data_dir;
+  rbo.read_only = options.read_only_views || options.read_only_log;
+  rbo.custom_views_dir = !options.views_dir.empty();
+  app->rebuilder_ = std::make_unique<proj::ViewRebuilder>(*app->log_, *app->views_,
+                                                          *app->runner_, *options.clock, rbo);
   return app;
 }
 

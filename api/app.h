@@ -13,8 +13,10 @@
 #include "domain/command_bus.h"
 #include "events/event_log.h"
 #include "events/secret_store.h"
+#include "projections/as_of.h"
 #include "projections/projection_runner.h"
 #include "projections/projector.h"
+#include "projections/rebuild.h"
 
 namespace ae::api {
 
@@ -58,7 +60,6 @@ struct AppOptions {
 };
 
 class KnoxSync;
-class ViewRebuilder;
 
 class App {
  public:
@@ -88,7 +89,8 @@ class App {
   Metrics& metrics() { return metrics_; }
   dep::DepAdapter& dep() { return *dep_; }
   KnoxSync& knox() { return *knox_; }
-  ViewRebuilder& rebuilder() { return *rebuilder_; }
+  proj::ViewRebuilder& rebuilder() { return *rebuilder_; }
+  proj::AsOfReader& as_of() { return *as_of_; }
   const AppOptions& options() const { return options_; }
   const Clock& clock() const { return *options_.clock; }
   const std::string& user_id_key() const { return user_id_key_; }
@@ -117,7 +119,8 @@ class App {
   std::unique_ptr<domain::CommandBus> bus_;
   std::unique_ptr<dep::DepAdapter> dep_;
   std::unique_ptr<KnoxSync> knox_;
-  std::unique_ptr<ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
+  std::unique_ptr<proj::AsOfReader> as_of_;  // reads log() and views_
+  std::unique_ptr<proj::ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
 };
 
 // Opens the log an AppOptions names (embedded or Kafka) without the rest.

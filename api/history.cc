@@ -2,13 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <algorithm>
-#include <limits>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <unordered_map>
-
 #include "events/codec.h"
 
 namespace ae::api {
@@ -17,67 +10,12 @@ using nlohmann::json;
 using google::protobuf::util::TimeUtil;
 namespace pb = autoenroll::events::v1;
 
-bool AsOfPoint::Includes(const events::RecordedEvent& r) const {
-  return Includes(r.position, TimeUtil::TimestampToMilliseconds(r.envelope.recorded_at()));
-}
-
-bool AsOfPoint::Includes(const LogPosition& at, int64_t recorded_ms) const {
-  if (position && at.partition == position->partition) return at.offset <= position->offset;
-  // A time; or another partition of a Kafka topic than the position's, ordered
-  // by when the log accepted it (time_ms is then the position's own, ResolveAsOf).
-  return recorded_ms <= time_ms;
-}
-
-Status ResolveAsOf(App& app, AsOfPoint* at) {
-  if (!at->position || at->time_ms != 0) return Status::Ok();
-  AE_ASSIGN_OR_RETURN(LogCursor head, app.log().Head());
-  if (head.next_offsets().size() <= 1) return Status::Ok();  // one partition: offsets order all
-  const LogPosition& p = *at->position;
-  if (p.offset >= head.Next(p.partition)) {
-    at->time_ms = std::numeric_limits<int64_t>::max();  // past the head: everything so far
-    return Status::Ok();
-  }
-  // Read only partition p from p.offset: every other partition starts at its head.
-  LogCursor from;
-  for (const auto& [part, next] : head.next_offsets()) {
-    if (part != p.partition && next > 0) from.Advance({part, next - 1});
-  }
-  if (p.offset > 0) from.Advance({p.partition, p.offset - 1});
-  AE_ASSIGN_OR_RETURN(auto records, app.log().Read(from, 1));
-  if (!records.empty() && records.front().position == p) {
-    at->time_ms = TimeUtil::TimestampToMilliseconds(records.front().envelope.recorded_at());
-  }
-  return Status::Ok();
-}
-
-Result<std::optional<AsOfPoint>> ParseAsOf(const std::string& text) {
-  if (text.empty()) return std::optional<AsOfPoint>();
-  AsOfPoint p;
-  if (auto pos = LogPosition::Parse(text); pos && pos->valid()) {
-    p.position = *pos;
-    return std::optional<AsOfPoint>(p);
-  }
-  if (ParseRfc3339(text, &p.time_ms)) return std::optional<AsOfPoint>(p);
-  return InvalidArgument("request.bad_as_of",
-                         "as_of must be an RFC 3339 time (2026-11-25T10:00:00Z) or a log position",
-                         "as_of");
-}
+Status ResolveAsOf(App& app, AsOfPoint* at) { return app.as_of().Resolve(at); }
 
 Result<std::vector<events::RecordedEvent>> StreamEvents(App& app,
                                                         const std::vector<StreamId>& streams,
                                                         size_t max) {
-  std::vector<events::RecordedEvent> all;
-  for (const auto& s : streams) {
-    AE_ASSIGN_OR_RETURN(auto records, app.log().ReadStream(s, 1, max));
-    for (auto& r : records) all.push_back(std::move(r));
-  }
-  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-    if (a.position.partition == b.position.partition) return a.position.offset < b.position.offset;
-    return TimeUtil::TimestampToMilliseconds(a.envelope.recorded_at()) <
-           TimeUtil::TimestampToMilliseconds(b.envelope.recorded_at());
-  });
-  if (all.size() > max) all.resize(max);
-  return all;
+  return proj::StreamEvents(app.log(), streams, max);
 }
 
 namespace {
@@ -212,119 +150,9 @@ Result<json> History(App& app, const std::vector<StreamId>& streams) {
   return json{{"items", std::move(items)}, {"count", n}};
 }
 
-namespace {
-
-// Point-in-time records are immutable: the events of a stream never change, so the record
-// a projector builds from the first n events of each stream is the same every time. They
-// are kept (bounded) by table, key and the number of events included per stream. Personal
-// data is opened when an answer is rendered, never here, so a forget still applies.
-class AsOfCache {
- public:
-  std::optional<json> Find(const std::string& k) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(k);
-    if (it == entries_.end()) return std::nullopt;
-    return it->second;
-  }
-  void Put(const std::string& k, const json& v) {
-    std::lock_guard lock(mu_);
-    if (entries_.size() >= kMaxEntries) entries_.clear();  // bounded; cheap to refill
-    entries_.emplace(k, v);
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 8192;
-  std::mutex mu_;
-  std::unordered_map<std::string, json> entries_;
-};
-
-AsOfCache& Cache() {
-  static AsOfCache cache;
-  return cache;
-}
-
-// The events of a stream, by the stream's version: a stream at version v always holds the
-// same v events, so they are read and decoded once per version (bounded).
-class StreamCache {
- public:
-  using Records = std::shared_ptr<const std::vector<events::RecordedEvent>>;
-  Records Find(const std::string& stream, StreamVersion v) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(stream);
-    if (it == entries_.end() || it->second.first != v) return nullptr;
-    return it->second.second;
-  }
-  void Put(const std::string& stream, StreamVersion v, Records r) {
-    std::lock_guard lock(mu_);
-    if (entries_.size() >= kMaxStreams) entries_.clear();
-    entries_[stream] = {v, std::move(r)};
-  }
-
- private:
-  static constexpr size_t kMaxStreams = 1024;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::pair<StreamVersion, Records>> entries_;
-};
-
-StreamCache& Streams() {
-  static StreamCache cache;
-  return cache;
-}
-
-// StreamEvents through StreamCache, for streams of at most 1000 events.
-Result<std::vector<events::RecordedEvent>> CachedStreamEvents(App& app,
-                                                              const std::vector<StreamId>& streams) {
-  std::vector<events::RecordedEvent> all;
-  for (const auto& s : streams) {
-    AE_ASSIGN_OR_RETURN(StreamVersion v, app.log().GetStreamVersion(s));
-    auto hit = Streams().Find(s.str(), v);
-    if (!hit) {
-      AE_ASSIGN_OR_RETURN(auto records, app.log().ReadStream(s, 1, 100'000));
-      if (records.size() != v || v > 1000) return StreamEvents(app, streams);  // moving, or big
-      hit = std::make_shared<const std::vector<events::RecordedEvent>>(std::move(records));
-      Streams().Put(s.str(), v, hit);
-    }
-    all.insert(all.end(), hit->begin(), hit->end());
-  }
-  if (streams.size() > 1) {
-    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-      if (a.position.partition == b.position.partition) return a.position.offset < b.position.offset;
-      return TimeUtil::TimestampToMilliseconds(a.envelope.recorded_at()) <
-             TimeUtil::TimestampToMilliseconds(b.envelope.recorded_at());
-    });
-  }
-  return all;
-}
-
-}  // namespace
-
 Result<json> AsOf(App& app, proj::Projector& projector, const std::vector<StreamId>& streams,
-                  const std::string& cf, const std::string& key, const AsOfPoint& point) {
-  AsOfPoint at = point;
-  AE_RETURN_IF_ERROR(ResolveAsOf(app, &at));
-  AE_ASSIGN_OR_RETURN(auto records, CachedStreamEvents(app, streams));
-  std::map<std::string, uint64_t> included;  // per stream: how many of its events
-  for (const auto& r : records) {
-    if (at.Includes(r)) ++included[r.envelope.stream()];
-  }
-  std::string cache_key = projector.name() + '\x1f' + cf + '\x1f' + key;
-  for (const auto& [stream, n] : included) {
-    cache_key += '\x1f' + stream + '=' + std::to_string(n);
-  }
-  if (auto hit = Cache().Find(cache_key)) return *hit;
-  proj::ViewBatch batch(app.views(), proj::ViewBatch::Isolated{});
-  for (const auto& r : records) {
-    if (!at.Includes(r)) continue;
-    AE_RETURN_IF_ERROR(projector.Apply(r, batch));
-  }
-  AE_ASSIGN_OR_RETURN(auto raw, batch.Get(cf, key));
-  json j;
-  if (raw) {
-    j = json::parse(*raw, nullptr, false);
-    if (!j.is_object()) return Corruption("view.corruption", "record does not parse");
-  }
-  Cache().Put(cache_key, j);
-  return j;
+                  const std::string& cf, const std::string& key, const AsOfPoint& at) {
+  return app.as_of().Read(projector, streams, cf, key, at);
 }
 
 }  // namespace ae::api

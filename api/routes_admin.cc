@@ -1,8 +1,8 @@
 // Administration: /v1/admin/views/rebuild (the zero-downtime rebuild of every view,
-// api/views_rebuild.h) and /v1/admin/routes (every route with the role it needs).
+// projections/rebuild.h) and /v1/admin/routes (every route with the role it needs).
 
 #include "api/server.h"
-#include "api/views_rebuild.h"
+#include "projections/rebuild.h"
 
 namespace ae::api {
 
@@ -33,7 +33,7 @@ void AddAdminRoutes(Server& server) {
                                           "require_identical must be true or false",
                                           "require_identical");
                  }
-                 ViewRebuildOptions o;
+                 proj::ViewRebuildOptions o;
                  o.require_identical = strict == "true";
                  AE_RETURN_IF_ERROR(app.rebuilder().Start(o));
                  return Reply::Json(202, app.rebuilder().Progress());

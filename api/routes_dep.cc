@@ -79,7 +79,7 @@ json RenderAccount(App& app, const json& a, const json& counts_then = nullptr) {
   int64_t expiry = 0;
   if (a["token_expires_at"].is_string() &&
       ParseRfc3339(a["token_expires_at"].get<std::string>(), &expiry)) {
-    int64_t now = Clock::Real().NowMs();
+    int64_t now = app.clock().NowMs();
     if (expiry <= now) {
       warning = "expired";
     } else if (expiry - now <= kTokenWarningMs) {
@@ -224,7 +224,7 @@ void AddDepRoutes(Server& server) {
     std::string id = "acc_" + crypto::Hex(crypto::RandomBytes(8));
     dep::ServerIdentityOptions io;
     io.common_name = "autoenroll DEP " + id;
-    AE_ASSIGN_OR_RETURN(auto identity, dep::ServerIdentity::Generate(io, Clock::Real()));
+    AE_ASSIGN_OR_RETURN(auto identity, dep::ServerIdentity::Generate(io, app.clock()));
     const std::string key_ref = dep::AccountKeySecret(id);
     AE_RETURN_IF_ERROR(app.secrets().Put(key_ref, identity.PrivateKeyPem()));
     auto fp = crypto::FromHex(identity.PublicKeyFingerprint());
@@ -300,7 +300,7 @@ void AddDepRoutes(Server& server) {
     if (!key_pem) return Internal("dep.key_missing", "the account's private key is missing");
     AE_ASSIGN_OR_RETURN(auto identity,
                         dep::ServerIdentity::FromPem(a.value("certificate_pem", ""), *key_pem));
-    AE_ASSIGN_OR_RETURN(auto token, dep::DecryptToken(call.req.body, identity, Clock::Real()));
+    AE_ASSIGN_OR_RETURN(auto token, dep::DecryptToken(call.req.body, identity, app.clock()));
     const std::string fingerprint = token.Fingerprint();
     // A new secret per token: a refused upload never overwrites the token in use.
     const std::string ref = dep::AccountTokenSecret(id) + "/" + fingerprint.substr(0, 16);
@@ -491,7 +491,7 @@ void AddDepRoutes(Server& server) {
       }
     }
     ddep::AssignDevice cmd;
-    cmd.request_id = crypto::UuidV7(Clock::Real().NowMs());
+    cmd.request_id = crypto::UuidV7(app.clock().NowMs());
     AE_ASSIGN_OR_RETURN(auto profile_id, OptionalStringField(body, "profile_id", 64));
     if (profile_id && !profile_id->empty()) {
       json p;
@@ -550,7 +550,7 @@ void AddDepRoutes(Server& server) {
     const std::string serial = d.value("serial_number", "");
     AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
         StreamId("dep-device", serial),
-        ddep::DeviceDecider(ddep::RequestProfileRemoval{crypto::UuidV7(Clock::Real().NowMs())}),
+        ddep::DeviceDecider(ddep::RequestProfileRemoval{crypto::UuidV7(app.clock().NowMs())}),
         call.Context()));
     server.WaitForViews(res.position).IgnoreError();
     return Written(202, {{"serial_number", serial}, {"profile_removal", "requested"}},
@@ -573,7 +573,7 @@ void AddDepRoutes(Server& server) {
     }
     AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
         StreamId("dep-device", serial),
-        ddep::DeviceDecider(ddep::RequestDisown{crypto::UuidV7(Clock::Real().NowMs()),
+        ddep::DeviceDecider(ddep::RequestDisown{crypto::UuidV7(app.clock().NowMs()),
                                                 call.who.user_id}),
         call.Context()));
     server.WaitForViews(res.position).IgnoreError();

@@ -89,13 +89,13 @@ void AddDeviceRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/devices/([^/]+))", "/v1/devices/{id}", Access::kDeviceManager,
                [&app](Call& call) -> Result<Reply> {
-    AE_ASSIGN_OR_RETURN(auto as_of, ParseAsOf(call.Param("as_of")));
+    AE_ASSIGN_OR_RETURN(auto as_of, proj::ParseAsOf(call.Param("as_of")));
     if (as_of) {
       const std::string id = call.req.matches[1];
       if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
       proj::DevicesProjector projector;
-      AE_ASSIGN_OR_RETURN(json d, AsOf(app, projector, {StreamId("device", id)}, "devices", id,
-                                       *as_of));
+      AE_ASSIGN_OR_RETURN(json d, app.as_of().Read(projector, {StreamId("device", id)}, "devices",
+                                                   id, *as_of));
       if (!d.is_object()) {
         return NotFound("device.not_found", "no device " + id + " in the inventory at that point");
       }

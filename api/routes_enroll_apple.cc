@@ -49,7 +49,7 @@ Result<mdm::MdmCa> LoadOrCreateCa(App& app) {
   AE_ASSIGN_OR_RETURN(auto cert, app.secrets().Get(kCaCertSecret));
   AE_ASSIGN_OR_RETURN(auto key, app.secrets().Get(kCaKeySecret));
   if (cert && key) return mdm::MdmCa::FromPem(*cert, *key);
-  AE_ASSIGN_OR_RETURN(auto ca, mdm::MdmCa::Generate("autoenroll MDM device CA"));
+  AE_ASSIGN_OR_RETURN(auto ca, mdm::MdmCa::Generate("autoenroll MDM device CA", app.clock()));
   AE_RETURN_IF_ERROR(app.secrets().Put(kCaKeySecret, ca.PrivateKeyPem()));
   AE_RETURN_IF_ERROR(app.secrets().Put(kCaCertSecret, ca.CertificatePem()));
   return ca;
@@ -72,28 +72,29 @@ Result<json> View(App& app, const std::string& cf, const std::string& key) {
   return j;
 }
 
-// Why a synced DEP device may not enroll now ("" when it may).
-std::string RefusalReason(const json& d) {
-  if (!d.is_object()) return "unknown_device";
-  if (!d.value("assigned_to_server", false) || d.value("disowned", false)) return "not_assigned";
-  const std::string status = d.value("profile_status", "");
-  if (d.value("profile_id", "").empty() || (status != "assigned" && status != "pushed")) {
-    return "no_profile";
-  }
-  if (d.value("user_id", "").empty()) return "no_user";
-  return "";
+// What the admission rule (domain::dep::CheckEnrollment) reads of a dep_devices record.
+ddep::EnrollmentFacts EnrollmentFactsOf(const json& d) {
+  ddep::EnrollmentFacts f;
+  if (!d.is_object()) return f;
+  f.known = true;
+  f.assigned_to_server = d.value("assigned_to_server", false);
+  f.disowned = d.value("disowned", false);
+  f.profile_id = d.value("profile_id", "");
+  f.profile_status = ddep::ProfileStatusFromName(d.value("profile_status", ""));
+  f.user_id = d.value("user_id", "");
+  return f;
 }
 
-// Records why a DEP device of ours may not enroll (deduplicated by the decider: the
-// same refusal again appends nothing).
+// Records why a DEP device of ours may not enroll (`refusal`, from CheckEnrollment;
+// deduplicated by the decider: the same refusal again appends nothing).
 void RecordRefusal(App& app, const std::string& serial, const std::string& udid,
-                   const std::string& reason) {
+                   const Status& refusal) {
   domain::CommandContext ctx;
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
   ctx.actor.set_id("dep-device/" + serial);
   ctx.correlation_id = crypto::UuidV7(app.clock().NowMs());
   auto r = app.bus().Execute(StreamId("dep-device", serial),
-                             ddep::DeviceDecider(ddep::RefuseEnrollment{serial, "enroll." + reason,
+                             ddep::DeviceDecider(ddep::RefuseEnrollment{serial, refusal.reason(),
                                                                          udid}),
                              ctx);
   if (!r.ok()) log::Get("enroll")->warn("cannot record the refusal of {}: {}", serial,
@@ -103,13 +104,9 @@ void RecordRefusal(App& app, const std::string& serial, const std::string& udid,
 // A check-in refused for the device's DEP state: recorded, and answered with its
 // reason (the caller is the device itself, proven by its identity).
 Status Refuse(App& app, const std::string& serial, const std::string& udid,
-              const std::string& reason) {
-  RecordRefusal(app, serial, udid, reason);
-  const char* message = reason == "unknown_device" ? "this device is not in any synced DEP account"
-                        : reason == "not_assigned" ? "this device is no longer assigned to us at Apple"
-                        : reason == "no_profile"   ? "this device has no DEP profile assigned"
-                                                   : "this device has no user assigned";
-  return PermissionDenied("enroll." + reason, message);
+              const Status& refusal) {
+  RecordRefusal(app, serial, udid, refusal);
+  return refusal;
 }
 
 // The one answer of POST /enroll/apple to a well-formed MachineInfo it will not serve,
@@ -156,7 +153,10 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
     }
   } else {
     AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", signer.common_name));
-    if (d.is_object() && RefusalReason(d) == "not_assigned") return ddev::IdentityRevoked();
+    if (d.is_object() &&
+        ddep::CheckEnrollment(EnrollmentFactsOf(d)).reason() == "enroll.not_assigned") {
+      return ddev::IdentityRevoked();
+    }
   }
   return DeviceCaller{std::move(signer.common_name), std::move(signer.certificate_sha256_hex)};
 }
@@ -212,18 +212,18 @@ void AddAppleEnrollRoutes(Server& server) {
     }
     const mdm::MachineInfo& info = *verified;
     AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", info.serial));
-    std::string reason = RefusalReason(d);
-    if (!reason.empty()) {
+    Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
+    if (!refusal.ok()) {
       // Recorded only for a DEP device of ours (deduplicated): a caller cannot create
       // records for serials it makes up.
-      if (d.is_object()) RecordRefusal(app, info.serial, info.udid, reason);
-      log::Get("enroll")->info("enrollment of {} (UDID {}) refused: enroll.{}", info.serial,
-                               info.udid, reason);
+      if (d.is_object()) RecordRefusal(app, info.serial, info.udid, refusal);
+      log::Get("enroll")->info("enrollment of {} (UDID {}) refused: {}", info.serial,
+                               info.udid, refusal.reason());
       return NotAllowed();
     }
     // The identity is issued to the serial Apple vouched for: every later
     // message is tied to this device by its signature.
-    AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial));
+    AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial, app.clock()));
     const std::string fingerprint = identity.certificate_sha256_hex;
     AE_ASSIGN_OR_RETURN(json account, View(app, "dep_accounts", d.value("account_id", "")));
     mdm::EnrollmentProfileOptions po;
@@ -268,8 +268,8 @@ void AddAppleEnrollRoutes(Server& server) {
     const StreamId stream("device", serial);
     if (msg.message_type == "Authenticate") {
       AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
-      std::string reason = RefusalReason(d);
-      if (!reason.empty()) return Refuse(app, serial, msg.udid, reason);
+      Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
+      if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream, ddev::DeviceDecider(ddev::CheckIn{serial, "Authenticate", caller.identity_sha256}),
           DeviceContext(app, serial)));
@@ -278,8 +278,8 @@ void AddAppleEnrollRoutes(Server& server) {
     }
     if (msg.message_type == "TokenUpdate") {
       AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
-      std::string reason = RefusalReason(d);
-      if (!reason.empty()) return Refuse(app, serial, msg.udid, reason);
+      Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
+      if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       if (msg.token.empty()) {
         return InvalidArgument("mdm.bad_checkin", "TokenUpdate without a Token", "Token");
       }

@@ -109,7 +109,7 @@ Result<Principal> Server::Authenticate(const httplib::Request& req) {
     if (principals_.size() >= 10'000) principals_.clear();  // bounded
     principals_[hash] = found;
   }
-  app_.tokens().Touch(found.token_id, Clock::Real().NowMs());
+  app_.tokens().Touch(found.token_id, app_.clock().NowMs());
   return found.principal;
 }
 
@@ -192,7 +192,7 @@ Status Server::Admit(const RouteEntry& route, const httplib::Request& req, Princ
     const bool device = !source.empty();
     if (!device) source = ClientSource(req);
     RateLimiter& limiter = by_device ? *device_limiter_ : *enroll_limiter_;
-    if (!limiter.Allow(source, Clock::Real().NowMs(), retry_after_s)) {
+    if (!limiter.Allow(source, app_.clock().NowMs(), retry_after_s)) {
       return ResourceExhausted("request.rate_limited",
                                std::string("too many requests from this ") +
                                    (device ? "device" : "address") + "; retry in " +

@@ -43,13 +43,13 @@ bool ValidCommonName(std::string_view cn) {
 
 }  // namespace
 
-Result<MdmCa> MdmCa::Generate(std::string_view common_name) {
+Result<MdmCa> MdmCa::Generate(std::string_view common_name, const Clock& clock) {
   if (!ValidCommonName(common_name)) {
     return InvalidArgument("mdm.bad_ca_options", "common name must be 1..64 printable characters");
   }
   ossl::Ptr<EVP_PKEY> key = ossl::GenerateRsaKey(2048);
   if (!key) return Internal("mdm.keygen_failed", "RSA key generation failed");
-  const time_t now = time(nullptr);
+  const time_t now = static_cast<time_t>(clock.NowMs() / 1000);
   ossl::CertSpec spec;
   spec.subject = {{"CN", std::string(common_name)}};
   spec.not_before = now - 3600;  // tolerate devices whose clocks run a little slow
@@ -96,13 +96,14 @@ Result<MdmCa> MdmCa::FromPem(std::string_view certificate_pem, std::string_view 
 std::string MdmCa::CertificatePem() const { return ossl::CertificatePem(cert_.get()); }
 std::string MdmCa::PrivateKeyPem() const { return ossl::PrivateKeyPem(key_.get()); }
 
-Result<DeviceIdentity> MdmCa::IssueDeviceIdentity(std::string_view common_name) const {
+Result<DeviceIdentity> MdmCa::IssueDeviceIdentity(std::string_view common_name,
+                                                  const Clock& clock) const {
   if (!ValidCommonName(common_name)) {
     return InvalidArgument("mdm.bad_common_name", "common name must be 1..64 printable characters");
   }
   ossl::Ptr<EVP_PKEY> key = ossl::GenerateRsaKey(2048);
   if (!key) return Internal("mdm.issue_failed", "RSA key generation failed");
-  const time_t now = time(nullptr);
+  const time_t now = static_cast<time_t>(clock.NowMs() / 1000);
   ossl::CertSpec spec;
   spec.subject = {{"CN", std::string(common_name)}};
   spec.not_before = now - 3600;

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "events/base/clock.h"
 #include "events/base/status.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
@@ -42,9 +43,9 @@ struct MdmSigner {
 class MdmCa {
  public:
   // A fresh RSA-2048 key and self-signed CA certificate (SHA-256, CA:TRUE,
-  // keyCertSign+cRLSign), valid for 10 years from now.
+  // keyCertSign+cRLSign), valid from an hour before `clock`'s now for 10 years.
   // kInvalidArgument "mdm.bad_ca_options"; kInternal "mdm.keygen_failed".
-  static Result<MdmCa> Generate(std::string_view common_name);
+  static Result<MdmCa> Generate(std::string_view common_name, const Clock& clock);
 
   // Restores a CA from its PEM certificate and PEM private key.
   // kInvalidArgument "mdm.bad_certificate" / "mdm.bad_private_key" /
@@ -60,11 +61,13 @@ class MdmCa {
   std::string PrivateKeyPem() const;
 
   // A new identity for one device: RSA-2048 key, certificate with subject
-  // CN=`common_name` (the device's serial number), clientAuth EKU, 1-year validity, random
-  // 159-bit serial, signed by this CA; packed as PKCS#12 (OpenSSL 3 defaults:
-  // AES-256-CBC with PBKDF2, SHA-256 MAC) under a fresh random password.
+  // CN=`common_name` (the device's serial number), clientAuth EKU, valid from an hour
+  // before `clock`'s now for a year, random 159-bit serial, signed by this CA; packed as
+  // PKCS#12 (OpenSSL 3 defaults: AES-256-CBC with PBKDF2, SHA-256 MAC) under a fresh
+  // random password.
   // kInvalidArgument "mdm.bad_common_name"; kInternal "mdm.issue_failed".
-  Result<DeviceIdentity> IssueDeviceIdentity(std::string_view common_name) const;
+  Result<DeviceIdentity> IssueDeviceIdentity(std::string_view common_name,
+                                             const Clock& clock) const;
 
   // Authenticates a device message. `mdm_signature_header` is the base64 DER
   // CMS SignedData, detached, over `body`. Returns the signer certificate's

@@ -11,12 +11,12 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api/cli/commands.h"
-#include "api/views_rebuild.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/codec.h"
 #include "events/hash_chain.h"
 #include "events/secret_store.h"
+#include "projections/rebuild.h"
 
 namespace ae::cli {
 
@@ -96,8 +96,8 @@ int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
     err << "replay: --until needs --out DIR (the live views always follow the log)\n";
     return 2;
   }
-  const std::string previous = api::LiveViewsDir(opts.data_dir);
-  const std::string name = api::NewViewsDirName();
+  const std::string previous = proj::LiveViewsDir(opts.data_dir);
+  const std::string name = proj::NewViewsDirName(*opts.clock);
   fs::path target = o.out_dir.empty() ? data / name : fs::path(o.out_dir);
   std::error_code ec;
   if (fs::exists(target, ec) && !fs::is_empty(target, ec)) {
@@ -146,7 +146,7 @@ int Replay(const ReplayOptions& o, std::ostream& out, std::ostream& err) {
   app->reset();
   if (o.out_dir.empty()) {
     // The new directory becomes the live one in one rename; the old one goes.
-    Status set = api::SetLiveViewsDir(opts.data_dir, name);
+    Status set = proj::SetLiveViewsDir(opts.data_dir, name);
     if (!set.ok()) {
       err << "replay: " << set.ToString() << "\n";
       fs::remove_all(target, ec);

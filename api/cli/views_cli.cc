@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/cli/commands.h"
-#include "api/history.h"
 #include "events/base/clock.h"
 #include "projections/all_projectors.h"
+#include "projections/as_of.h"
 
 namespace ae::cli {
 
@@ -38,8 +38,8 @@ constexpr DeviceKind kKinds[] = {
 };
 
 // A point for AsOf: a position, or a time.
-Result<api::AsOfPoint> ParsePoint(const std::string& text, const char* flag) {
-  auto p = api::ParseAsOf(text);
+Result<proj::AsOfPoint> ParsePoint(const std::string& text, const char* flag) {
+  auto p = proj::ParseAsOf(text);
   if (!p.ok() || !p->has_value()) {
     return InvalidArgument("diff.bad_point", std::string(flag) +
                                                  " must be a log position or an RFC 3339 time, "
@@ -48,7 +48,7 @@ Result<api::AsOfPoint> ParsePoint(const std::string& text, const char* flag) {
   return **p;
 }
 
-bool Before(const api::AsOfPoint& point, const events::RecordedEvent& r) {
+bool Before(const proj::AsOfPoint& point, const events::RecordedEvent& r) {
   return point.Includes(r);
 }
 
@@ -112,8 +112,8 @@ int Diff(const DiffOptions& o, std::ostream& out, std::ostream& err) {
     proj::Projector* p = projector(kind.projector);
     if (!p) continue;
     std::vector<StreamId> streams = {StreamId(kind.stream_type, id)};
-    auto before = api::AsOf(a, *p, streams, kind.cf, id, *from);
-    auto after = api::AsOf(a, *p, streams, kind.cf, id, *to);
+    auto before = a.as_of().Read(*p, streams, kind.cf, id, *from);
+    auto after = a.as_of().Read(*p, streams, kind.cf, id, *to);
     if (!before.ok() || !after.ok()) {
       err << "diff: " << (!before.ok() ? before.status() : after.status()).ToString() << "\n";
       return 1;

@@ -39,6 +39,39 @@ std::string ProfileStatusName(pb::DepProfileStatus s) {
   return Lower(pb::DepProfileStatus_Name(s), "DEP_PROFILE_STATUS_");
 }
 
+pb::DepProfileStatus ProfileStatusFromName(std::string_view name) {
+  std::string full = "DEP_PROFILE_STATUS_";
+  for (char c : name) {
+    full.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  pb::DepProfileStatus s = pb::DEP_PROFILE_STATUS_UNSPECIFIED;
+  if (name.empty() || !pb::DepProfileStatus_Parse(full, &s)) {
+    return pb::DEP_PROFILE_STATUS_UNSPECIFIED;
+  }
+  return s;
+}
+
+// ---- device enrollment --------------------------------------------------------
+
+Status CheckEnrollment(const EnrollmentFacts& f) {
+  if (!f.known) {
+    return PermissionDenied("enroll.unknown_device",
+                            "this device is not in any synced DEP account");
+  }
+  if (!f.assigned_to_server || f.disowned) {
+    return PermissionDenied("enroll.not_assigned",
+                            "this device is no longer assigned to us at Apple");
+  }
+  if (f.profile_id.empty() || (f.profile_status != pb::DEP_PROFILE_STATUS_ASSIGNED &&
+                               f.profile_status != pb::DEP_PROFILE_STATUS_PUSHED)) {
+    return PermissionDenied("enroll.no_profile", "this device has no DEP profile assigned");
+  }
+  if (f.user_id.empty()) {
+    return PermissionDenied("enroll.no_user", "this device has no user assigned");
+  }
+  return Status::Ok();
+}
+
 // ---- accounts -----------------------------------------------------------------
 
 AccountState EvolveAccount(AccountState s, const Envelope& e) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/command_bus.h"
@@ -203,5 +204,29 @@ Decider<DeviceState> DeviceDecider(Cmd cmd) {
 
 // "empty", "assigned", "pushed", "removed" ("" when unknown).
 std::string ProfileStatusName(pb::DepProfileStatus s);
+// The inverse of ProfileStatusName (DEP_PROFILE_STATUS_UNSPECIFIED for anything else).
+pb::DepProfileStatus ProfileStatusFromName(std::string_view name);
+
+// ---- device enrollment --------------------------------------------------------
+
+// What the admission of a device's own enrollment call reads of its DEP device (the
+// device's view record, as the API finds it when the device calls).
+struct EnrollmentFacts {
+  bool known = false;               // synced into one of our accounts
+  bool assigned_to_server = false;  // Apple assigns the device to our MDM server
+  bool disowned = false;
+  std::string profile_id;           // the profile we asked for ("" none)
+  pb::DepProfileStatus profile_status = pb::DEP_PROFILE_STATUS_UNSPECIFIED;
+  std::string user_id;              // the local user ("" none)
+};
+// Whether a DEP device may enroll (POST /enroll/apple) or check in now. The first
+// refusal that applies, each kPermissionDenied with a message addressed to the device:
+//   "enroll.unknown_device"  not synced into any of our accounts;
+//   "enroll.not_assigned"    Apple no longer assigns it to us, or it was disowned;
+//   "enroll.no_profile"      no profile, or one Apple has not accepted (the status is
+//                            neither assigned nor pushed);
+//   "enroll.no_user"         no user assigned.
+// The status's `reason` is what DepEnrollmentRefused records (RefuseEnrollment).
+Status CheckEnrollment(const EnrollmentFacts& f);
 
 }  // namespace ae::domain::dep

@@ -31,7 +31,7 @@ class EnrollmentServer {
         res.set_content(info.status().reason(), "text/plain");
         return;
       }
-      auto identity = ca_.IssueDeviceIdentity(info->udid);
+      auto identity = ca_.IssueDeviceIdentity(info->udid, Clock::Real());
       mdm::EnrollmentProfileOptions o;
       o.organization = "Example";
       o.server_url = base_ + "/mdm/server";
@@ -118,7 +118,7 @@ class AppleDeviceSimulatorTest : public ::testing::Test {
     ASSERT_THAT(authority, IsOk());
     authority_.emplace(std::move(authority).value());
     auto trust = mdm::DeviceTrust::FromPem(authority_->CaPem());
-    auto ca = mdm::MdmCa::Generate("Test MDM CA");
+    auto ca = mdm::MdmCa::Generate("Test MDM CA", Clock::Real());
     ASSERT_THAT(trust, IsOk());
     ASSERT_THAT(ca, IsOk());
     server_.emplace(std::move(trust).value(), std::move(ca).value());

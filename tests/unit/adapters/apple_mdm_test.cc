@@ -48,8 +48,8 @@ class AppleMdm : public ::testing::Test {
   static void SetUpTestSuite() {
     auto a = TestDeviceAuthority::Generate();
     auto f = TestDeviceAuthority::Generate("Foreign Device CA");
-    auto ca = MdmCa::Generate("autoenroll MDM CA");
-    auto fca = MdmCa::Generate("Foreign MDM CA");
+    auto ca = MdmCa::Generate("autoenroll MDM CA", Clock::Real());
+    auto fca = MdmCa::Generate("Foreign MDM CA", Clock::Real());
     ASSERT_THAT(a, IsOk());
     ASSERT_THAT(f, IsOk());
     ASSERT_THAT(ca, IsOk());
@@ -421,7 +421,7 @@ std::string SignatureHeader(const OpenedIdentity& id, std::string_view body) {
 }
 
 TEST_F(AppleMdm, IssuedIdentityOpensWithItsPasswordAndChainsToTheCa) {
-  auto identity = ca_->IssueDeviceIdentity("00008030-001A2B3C4D5E6F70");
+  auto identity = ca_->IssueDeviceIdentity("00008030-001A2B3C4D5E6F70", Clock::Real());
   ASSERT_THAT(identity, IsOk());
   EXPECT_GE(identity->password.size(), 16u);
   OpenedIdentity id;
@@ -456,7 +456,7 @@ TEST_F(AppleMdm, MdmCaRoundTripsThroughPem) {
   EXPECT_THAT(MdmCa::FromPem("nope", ca_->PrivateKeyPem()),
               StatusIs(StatusCode::kInvalidArgument, "mdm.bad_certificate"));
   // An identity issued by the restored CA authenticates against the original.
-  auto identity = restored->IssueDeviceIdentity("UDID-RESTORED");
+  auto identity = restored->IssueDeviceIdentity("UDID-RESTORED", Clock::Real());
   ASSERT_THAT(identity, IsOk());
   OpenedIdentity id;
   ASSERT_TRUE(OpenPkcs12(identity->pkcs12_der, identity->password, &id));
@@ -466,7 +466,7 @@ TEST_F(AppleMdm, MdmCaRoundTripsThroughPem) {
 }
 
 TEST_F(AppleMdm, MdmSignatureVerifiesAndNamesTheDevice) {
-  auto identity = ca_->IssueDeviceIdentity("00008030-001A2B3C4D5E6F70");
+  auto identity = ca_->IssueDeviceIdentity("00008030-001A2B3C4D5E6F70", Clock::Real());
   ASSERT_THAT(identity, IsOk());
   OpenedIdentity id;
   ASSERT_TRUE(OpenPkcs12(identity->pkcs12_der, identity->password, &id));
@@ -481,8 +481,8 @@ TEST_F(AppleMdm, MdmSignatureVerifiesAndNamesTheDevice) {
 }
 
 TEST_F(AppleMdm, MdmSignatureOverAnotherBodyOrByAForeignCaIsRejected) {
-  auto identity = ca_->IssueDeviceIdentity("UDID-A");
-  auto foreign = foreign_ca_->IssueDeviceIdentity("UDID-A");
+  auto identity = ca_->IssueDeviceIdentity("UDID-A", Clock::Real());
+  auto foreign = foreign_ca_->IssueDeviceIdentity("UDID-A", Clock::Real());
   ASSERT_THAT(identity, IsOk());
   ASSERT_THAT(foreign, IsOk());
   OpenedIdentity id, fid;
@@ -511,7 +511,7 @@ TEST_F(AppleMdm, MdmSignatureOverAnotherBodyOrByAForeignCaIsRejected) {
 // ---- Enrollment profile -------------------------------------------------------------
 
 TEST_F(AppleMdm, EnrollmentProfileParsesBackWithTheSameSettings) {
-  auto identity = ca_->IssueDeviceIdentity("00008030-001A2B3C4D5E6F70");
+  auto identity = ca_->IssueDeviceIdentity("00008030-001A2B3C4D5E6F70", Clock::Real());
   ASSERT_THAT(identity, IsOk());
   EnrollmentProfileOptions options;
   options.organization = "Example Corp";
@@ -550,7 +550,7 @@ TEST_F(AppleMdm, EnrollmentProfileParsesBackWithTheSameSettings) {
 }
 
 TEST_F(AppleMdm, EnrollmentProfileRefusesBadOptions) {
-  auto identity = ca_->IssueDeviceIdentity("UDID-B");
+  auto identity = ca_->IssueDeviceIdentity("UDID-B", Clock::Real());
   ASSERT_THAT(identity, IsOk());
   EnrollmentProfileOptions options;
   options.organization = "Example";

@@ -1,20 +1,21 @@
-#include "api/views_rebuild.h"
+#include "projections/rebuild.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
-#include "api/app.h"
-#include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "projections/all_projectors.h"
 #include "projections/users_projector.h"
 
-namespace ae::api {
+namespace ae::proj {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -63,7 +64,7 @@ uint64_t Records(const LogCursor& c) {
 
 // Compares family `cf` of the live views (at `snap`) with the new store, key by key.
 Status CompareFamily(rocksdb::DB* live, rocksdb::ColumnFamilyHandle* live_cf,
-                     const rocksdb::Snapshot* snap, proj::ViewStore& fresh, const std::string& cf,
+                     const rocksdb::Snapshot* snap, ViewStore& fresh, const std::string& cf,
                      const std::atomic<bool>& cancel, uint64_t* keys, uint64_t* differences) {
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
@@ -71,7 +72,7 @@ Status CompareFamily(rocksdb::DB* live, rocksdb::ColumnFamilyHandle* live_cf,
   std::unique_ptr<rocksdb::Iterator> a(live->NewIterator(ro, live_cf));
   rocksdb::ReadOptions fro;
   fro.fill_cache = false;
-  return fresh.WithDb([&](rocksdb::DB* db, const proj::ViewStore::Handles& h) -> Status {
+  return fresh.WithDb([&](rocksdb::DB* db, const ViewStore::Handles& h) -> Status {
     std::unique_ptr<rocksdb::Iterator> b(db->NewIterator(fro, h.at(cf)));
     a->SeekToFirst();
     b->SeekToFirst();
@@ -120,8 +121,8 @@ Status SetLiveViewsDir(const std::string& data_dir, const std::string& name) {
   return WriteDurably(fs::path(data_dir) / kPointer, name + "\n");
 }
 
-std::string NewViewsDirName() {
-  std::string t = FormatRfc3339(Clock::Real().NowMs());  // 2026-11-25T04:10:00.123Z
+std::string NewViewsDirName(const Clock& clock) {
+  std::string t = FormatRfc3339(clock.NowMs());  // 2026-11-25T04:10:00.123Z
   std::string stamp;
   for (char c : t) {
     if (std::isdigit(static_cast<unsigned char>(c))) stamp.push_back(c);
@@ -146,7 +147,15 @@ size_t RemoveStaleViewsDirs(const std::string& data_dir) {
   return removed;
 }
 
-ViewRebuilder::ViewRebuilder(App& app) : app_(app) { progress_ = {{"state", "idle"}}; }
+ViewRebuilder::ViewRebuilder(events::EventLog& log, ViewStore& live, ProjectionRunner& live_runner,
+                             const Clock& clock, ViewRebuilderOptions options)
+    : log_(log),
+      live_(live),
+      live_runner_(live_runner),
+      clock_(clock),
+      options_(std::move(options)) {
+  progress_ = {{"state", "idle"}};
+}
 
 ViewRebuilder::~ViewRebuilder() {
   cancel_ = true;
@@ -154,11 +163,10 @@ ViewRebuilder::~ViewRebuilder() {
 }
 
 Status ViewRebuilder::Start(const ViewRebuildOptions& options) {
-  const auto& o = app_.options();
-  if (o.read_only_views || o.read_only_log) {
+  if (options_.read_only) {
     return FailedPrecondition("views.read_only", "this process does not write views");
   }
-  if (!o.views_dir.empty()) {
+  if (options_.custom_views_dir) {
     return FailedPrecondition("views.custom_dir",
                               "the views directory was given explicitly; rebuild with replay");
   }
@@ -170,11 +178,11 @@ Status ViewRebuilder::Start(const ViewRebuildOptions& options) {
   if (thread_.joinable()) thread_.join();
   running_ = true;
   cancel_ = false;
-  std::string id = crypto::UuidV7(Clock::Real().NowMs());
+  std::string id = crypto::UuidV7(clock_.NowMs());
   progress_ = {{"state", "building"},
                {"rebuild_id", id},
                {"applied", 0},
-               {"started_at", FormatRfc3339(Clock::Real().NowMs())}};
+               {"started_at", FormatRfc3339(clock_.NowMs())}};
   thread_ = std::thread([this, options, id] { Run(options, id); });
   return Status::Ok();
 }
@@ -223,7 +231,7 @@ void ViewRebuilder::Run(ViewRebuildOptions options, std::string id) {
   Status s = Build(options);
   {
     std::lock_guard lock(mu_);
-    progress_["finished_at"] = FormatRfc3339(Clock::Real().NowMs());
+    progress_["finished_at"] = FormatRfc3339(clock_.NowMs());
   }
   if (s.ok()) {
     SetState("done");
@@ -238,17 +246,17 @@ void ViewRebuilder::Run(ViewRebuildOptions options, std::string id) {
 
 Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
   auto logger = log::Get("views");
-  const std::string data_dir = app_.options().data_dir;
-  const std::string name = NewViewsDirName();
+  const std::string& data_dir = options_.data_dir;
+  const std::string name = NewViewsDirName(clock_);
   const fs::path path = fs::path(data_dir) / name;
-  auto projectors = proj::AllProjectors();
-  proj::ViewStoreOptions vo;
+  auto projectors = AllProjectors();
+  ViewStoreOptions vo;
   vo.path = path.string();
-  vo.column_families = proj::AllColumnFamilies(projectors);
-  AE_ASSIGN_OR_RETURN(auto store, proj::ViewStore::Open(vo));
+  vo.column_families = AllColumnFamilies(projectors);
+  AE_ASSIGN_OR_RETURN(auto store, ViewStore::Open(vo));
   // Whatever happens before the swap, the new directory goes away with its store.
   struct Cleanup {
-    std::unique_ptr<proj::ViewStore>* store;
+    std::unique_ptr<ViewStore>* store;
     fs::path path;
     ~Cleanup() {
       store->reset();
@@ -256,16 +264,16 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
       fs::remove_all(path, ec);
     }
   };
-  std::vector<proj::Projector*> ps;
+  std::vector<Projector*> ps;
   for (auto& p : projectors) ps.push_back(p.get());
-  proj::ProjectionRunnerOptions ro;
-  ro.format = proj::kViewsFormat;
-  auto runner = std::make_unique<proj::ProjectionRunner>(app_.raw_log(), *store, ps, ro);
+  ProjectionRunnerOptions ro;
+  ro.format = kViewsFormat;
+  auto runner = std::make_unique<ProjectionRunner>(log_, *store, ps, ro);
   // Destroyed first (it refers to the store), then the store and its directory (after
   // the swap: the old views).
   Cleanup cleanup{&store, path};
   struct RunnerReset {
-    std::unique_ptr<proj::ProjectionRunner>* r;
+    std::unique_ptr<ProjectionRunner>* r;
     ~RunnerReset() { r->reset(); }
   } runner_reset{&runner};
   AE_RETURN_IF_ERROR(runner->Init());
@@ -274,7 +282,7 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
   uint64_t next_log = options.log_every;
   auto progress = [&](uint64_t) {
     uint64_t applied = Records(runner->checkpoint());
-    auto head = app_.raw_log().Head();
+    auto head = log_.Head();
     uint64_t total = head.ok() ? Records(*head) : applied;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     double rate = secs > 0 ? static_cast<double>(applied) / secs : 0;
@@ -310,8 +318,8 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
     bool behind = false;
     families = json::object();
     differences = 0;
-    Status v = app_.views().WithDb([&](rocksdb::DB* live,
-                                       const proj::ViewStore::Handles& handles) -> Status {
+    Status v = live_.WithDb([&](rocksdb::DB* live,
+                                       const ViewStore::Handles& handles) -> Status {
       const rocksdb::Snapshot* snap = live->GetSnapshot();
       struct Release {
         rocksdb::DB* db;
@@ -348,7 +356,7 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
     if (attempt >= 20) {
       return Unavailable("views.live_behind", "the live views do not catch up with the log");
     }
-    app_.runner().WaitUntilCovers(runner->checkpoint(), std::chrono::seconds(5));
+    live_runner_.WaitUntilCovers(runner->checkpoint(), std::chrono::seconds(5));
     if (cancel_.load()) return Cancelled("views.rebuild_cancelled", "the rebuild was cancelled");
   }
   {
@@ -370,21 +378,21 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
   // swapping: the live runner stops, the new views take the last records, then the
   // stores exchange their instances and the runner resumes on the new views.
   SetState("swapping");
-  app_.runner().Stop();
+  live_runner_.Stop();
   Status caught = runner->CatchUp(progress);
   Status switched = caught.ok() ? SetLiveViewsDir(data_dir, name) : caught;
-  if (switched.ok()) app_.views().SwapWith(*store);
-  Status resumed = app_.runner().Init();
-  app_.runner().Start();
-  proj::UsersViewGeneration().fetch_add(1);  // cached principals come from the new views
+  if (switched.ok()) live_.SwapWith(*store);
+  Status resumed = live_runner_.Init();
+  live_runner_.Start();
+  UsersViewGeneration().fetch_add(1);  // cached principals come from the new views
   AE_RETURN_IF_ERROR(switched);
   AE_RETURN_IF_ERROR(resumed);
   // `store` now holds the old views: the cleanup closes and deletes them.
   cleanup.path = store->path();
   std::lock_guard lock(mu_);
   progress_["views_dir"] = path.filename().string();
-  progress_["position"] = app_.runner().checkpoint().ToString();
+  progress_["position"] = live_runner_.checkpoint().ToString();
   return Status::Ok();
 }
 
-}  // namespace ae::api
+}  // namespace ae::proj
