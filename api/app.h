@@ -16,6 +16,11 @@
 #include "projections/projection_runner.h"
 #include "projections/projector.h"
 
+namespace ae::knox {
+class KmeIngest;
+class KnoxSync;
+}  // namespace ae::knox
+
 namespace ae::api {
 
 struct AppOptions {
@@ -56,7 +61,6 @@ struct AppOptions {
   int64_t knox_sync_interval_ms = 30 * 60 * 1000;
 };
 
-class KnoxSync;
 class ViewRebuilder;
 
 class App {
@@ -86,7 +90,8 @@ class App {
   domain::CommandBus& bus() { return *bus_; }
   Metrics& metrics() { return metrics_; }
   dep::DepAdapter& dep() { return *dep_; }
-  KnoxSync& knox() { return *knox_; }
+  knox::KmeIngest& kme_ingest() { return *kme_ingest_; }
+  knox::KnoxSync& knox() { return *knox_; }
   ViewRebuilder& rebuilder() { return *rebuilder_; }
   const AppOptions& options() const { return options_; }
   const Clock& clock() const { return *options_.clock; }
@@ -115,7 +120,8 @@ class App {
   std::unique_ptr<proj::ProjectionRunner> runner_;
   std::unique_ptr<domain::CommandBus> bus_;
   std::unique_ptr<dep::DepAdapter> dep_;
-  std::unique_ptr<KnoxSync> knox_;
+  std::unique_ptr<knox::KmeIngest> kme_ingest_;
+  std::unique_ptr<knox::KnoxSync> knox_;
   std::unique_ptr<ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
 };
 

@@ -1,169 +1,22 @@
 #pragma once
-// The Knox portal CSV import (POST /v1/kme/imports), the one decision path every device a
-// Knox source reports goes through (KmeDeviceIngest: a CSV row and a Knox Cloud API device
-// alike), and the KME view lookups the KME routes share.
-//
-// KmeDeviceIngest decides each device in memory (domain::kme::Decide) against the KME
-// view: its identifiers find the device (kme_ids), the view gives its state and stream
-// version, the source's user id names a user, the Knox user id is sealed under that
-// user's key. Its events are then appended to the device's own stream, with the view's
-// stream version as the expected version: devices are gathered into batches that one
-// thread appends with EventLog::AppendBatch (a group commit for many devices) while the
-// next batch is decided. When the view was stale (kConflict) the device is decided again
-// through the CommandBus against the stream itself.
-//
-// ImportKmeCsv streams the file through ae::kme::KnoxCsvReader in chunks into a
-// KmeDeviceIngest (source KME_SOURCE_CSV). The answer comes once every append is done,
-// the KmeImportCompleted summary is appended and the views have applied it. The Knox
-// Cloud API sync (api/kme_knox_sync.h) feeds the devices it lists into the same path
-// (source KME_SOURCE_KNOX_API).
-//
-// A device matches an existing device when any of its identifiers does (kme_ids); one
-// whose identifiers name two different devices is rejected (kme.identifier_conflict).
-// A User ID (userName) that names an existing user (not deleted) assigns that user to a
-// device that has none, or whose user the Knox Deployment App bound (the source wins; the
-// conflict is recorded as KmeDeploymentUserOverridden and counted in `conflicts`). The Knox user id is sealed under that user's key in
-// KmeDeviceImported; an unmatched one is not recorded. The password column is never read.
-//
-// Memory: the reader's buffer, one chunk, at most max_pending_batches + 1 decided batches,
-// and a cache of the User IDs seen (bounded). Nothing is kept per device.
-//
-// Thread-safety: ImportKmeCsv may run concurrently with itself and with other writers. A
-// KmeDeviceIngest is used by one thread (plus its own appending thread).
+// The KME view lookups the KME routes share, and the ports of the Samsung Knox services
+// (adapters/samsung_knox: the CSV import and the Knox Cloud API sync) over the App.
 
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_map>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "adapters/samsung_knox/csv_reader.h"
+#include "adapters/samsung_knox/kme_ingest.h"
 #include "api/app.h"
 #include "domain/kme/kme.h"
 
 namespace ae::api {
 
-struct KmeImportOptions {
-  bool dry_run = false;                       // decide and report, append nothing
-  size_t chunk_bytes = 64 << 10;              // bytes fed to the reader at a time
-  size_t batch_rows = 1000;                   // devices per EventLog::AppendBatch
-  size_t batch_events = 2000;                 // events per EventLog::AppendBatch
-  size_t max_pending_batches = 2;             // decided batches waiting to be appended
-  size_t max_reported_errors = 1000;          // errors listed in the answer and the event
-  uint64_t progress_every = 20000;            // rows between two progress log lines
-  size_t user_cache_entries = 100000;         // User IDs remembered per import
-  std::chrono::milliseconds view_wait{60000}; // wait for the views before answering
-  const std::atomic<bool>* cancel = nullptr;  // stops the import between rows when true
-};
-
-struct KmeImportError {
-  uint64_t line = 0;           // the CSV line (0 for a Knox Cloud API device)
-  std::string code;
-  std::string message;
-  std::string field;
-  std::string knox_device_id;  // Samsung's id of a Knox Cloud API device
-};
-
-struct KmeImportReport {
-  std::string import_id;
-  bool dry_run = false;
-  uint64_t rows = 0;  // data rows (blank rows are not counted)
-  uint64_t created = 0, updated = 0, unchanged = 0, rejected = 0, users_matched = 0;
-  // Devices whose user the Knox Deployment App had bound and the source's user replaced
-  // (each recorded as KmeDeploymentUserOverridden; counted in `updated` too).
-  uint64_t conflicts = 0;
-  std::vector<KmeImportError> errors;  // CSV: in line order; at most max_reported_errors
-  bool errors_truncated = false;
-  std::string file_sha256;       // hex
-  uint64_t events_appended = 0;  // device events and the summary
-  LogPosition position;          // the summary's position (invalid on a dry run)
-  bool views_caught_up = true;   // false when the views had not applied `position` in time
-  double seconds = 0;
-
-  nlohmann::json ToJson() const;
-};
-
-// One device as a Knox source reports it: a row of the portal CSV or a device of the Knox
-// Cloud API.
-struct KmeSourceDevice {
-  domain::kme::DeviceObservation observed;
-  std::string knox_user_id;    // the source's User ID / userName ("" none); personal data
-  uint64_t line = 0;           // the CSV line (0 for the API)
-  std::string knox_device_id;  // Samsung's id (API); names the device in errors
-};
-
-// The shared decision path (see above). Counts into its report; `run_id` is the import or
-// sync id the device events carry (import_id).
-class KmeDeviceIngest {
- public:
-  KmeDeviceIngest(App& app, const KmeImportOptions& options, const domain::CommandContext& ctx,
-                  domain::kme::KmeSource source, std::string run_id,
-                  std::string label = "import");
-  ~KmeDeviceIngest();
-  KmeDeviceIngest(const KmeDeviceIngest&) = delete;
-  KmeDeviceIngest& operator=(const KmeDeviceIngest&) = delete;
-
-  // Decides one device and queues its events (counts it in `rows`). A problem of the
-  // device itself (no or conflicting identifiers) is counted as rejected, with its error,
-  // and answers OK. An error return stops the caller: a failing view read or append
-  // (kme.import_aborted), or options.cancel turned true (kCancelled
-  // "kme.import_cancelled").
-  Status Add(KmeSourceDevice device);
-  // Counts a device rejected before it could be decided (an unreadable CSV row, a Knox
-  // device without a usable identifier), in `rows` too.
-  void Reject(uint64_t line, const std::string& knox_device_id, std::string code,
-              std::string message, std::string field = "");
-  // Appends what is queued and waits for it; returns the first failed append. Add may be
-  // called again afterwards.
-  Status Flush();
-  // The counts so far (a copy; thread-safe).
-  KmeImportReport Snapshot() const;
-  // The report itself; only between Flush() and the next Add().
-  KmeImportReport& report() { return report_; }
-
- private:
-  class Appender;
-  void Count(domain::kme::ImportOutcome outcome, size_t events, bool conflict);
-  // Counts a rejection (not the row: the caller has).
-  void Rejected(uint64_t line, const std::string& knox_device_id, std::string code,
-                std::string message, std::string field);
-  void Progress(uint64_t rows);
-  Result<std::string> MatchUser(const std::string& knox_user_id);
-  std::string Where(uint64_t line, const std::string& knox_device_id) const;
-
-  App& app_;
-  const KmeImportOptions& options_;
-  const domain::CommandContext& ctx_;
-  const domain::kme::KmeSource source_;
-  const std::string label_;
-  mutable std::mutex report_mu_;
-  KmeImportReport report_;  // guarded by report_mu_ while appends run
-  std::unique_ptr<Appender> appender_;  // null on a dry run
-  std::unordered_map<std::string, std::string> users_;  // User ID -> user id ("" none)
-};
-
-// Imports one Knox portal CSV file. File-level failures, before anything is appended:
-//   kInvalidArgument "kme.import_empty"     the body is empty or has only blank lines;
-//   kUnprocessable   "kme.import_unreadable" no recognisable header or identifier column
-//                                            (the reader's message).
-// A failing append (log unavailable) stops the import with that status; the devices
-// appended until then stay recorded and a new import of the same file completes it.
-Result<KmeImportReport> ImportKmeCsv(App& app, std::string_view file,
-                                     const KmeImportOptions& options,
-                                     const domain::CommandContext& ctx);
-
-// The knox_status text of a device status (§6.2): the canonical name, the raw text of an
-// unknown status, "" when none was given.
-std::string KmeStatusText(ae::kme::KmeDeviceStatus status, const std::string& raw);
-
-// ---- KME view lookups ------------------------------------------------------------
+// The views, as the Samsung Knox services read them.
+ae::knox::ViewGet KmeViewGet(App& app);
+// The KME ingest's hooks: the views, the users view (a User ID names a user with role
+// device_user or above, not deleted) and the projection runner.
+ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app);
 
 // The device id the identifiers index names, "" when none does. kFailedPrecondition
 // "kme.identifier_conflict" when they name two different devices.
@@ -171,12 +24,6 @@ Result<std::string> FindKmeDevice(App& app, const domain::kme::Identifiers& ids)
 
 // The kme_devices record of `device_id` (null json when absent).
 Result<nlohmann::json> LoadKmeDevice(App& app, const std::string& device_id);
-
-// The decider's state as the view has it (not exists for a null record).
-domain::kme::DeviceState KmeDeviceStateFromView(const nlohmann::json& record);
-
-// The device's stream version as the view has applied it (0: none).
-Result<StreamVersion> KmeDeviceVersion(App& app, const std::string& device_id);
 
 // Parses a device id or any identifier (IMEI, IMEI2, MEID, serial) a client sends and
 // returns the device id; kNotFound "kme.device_not_found" when no device has it.
