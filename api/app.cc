@@ -9,7 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/http_client.h"
-#include "api/kme_knox_sync.h"
+#include "adapters/samsung_knox/knox_sync.h"
+#include "api/kme_views.h"
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -186,11 +187,18 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
                              "--knox-api-url: " + url.status().message(), "knox_api_url");
     }
   }
-  KnoxSyncOptions ko;
+  knox::KnoxSyncOptions ko;
   ko.default_base_url = options.knox_api_url;
   ko.interval = std::chrono::milliseconds(std::max<int64_t>(0, options.knox_sync_interval_ms));
   ko.run_background = options.run_adapters;
-  app->knox_ = std::make_unique<KnoxSync>(*app, std::move(ko));
+  app->kme_ingest_ = std::make_unique<knox::KmeIngest>(*app->bus_, *app->person_keys_,
+                                                        KmeIngestHooksFor(*app));
+  knox::KnoxSyncHooks kh;
+  kh.wait_for_views = [raw](const LogCursor& cursor, std::chrono::milliseconds timeout) {
+    return raw->runner().WaitUntilCovers(cursor, timeout);
+  };
+  app->knox_ = std::make_unique<knox::KnoxSync>(*app->bus_, *app->secrets_, *app->kme_ingest_,
+                                                std::move(ko), std::move(kh));
   app->as_of_ = std::make_unique<proj::AsOfReader>(*app->counting_log_, *app->views_);
   proj::ViewRebuilderOptions rbo;
   rbo.data_dir = options.data_dir;

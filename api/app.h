@@ -18,6 +18,11 @@
 #include "projections/projector.h"
 #include "projections/rebuild.h"
 
+namespace ae::knox {
+class KmeIngest;
+class KnoxSync;
+}  // namespace ae::knox
+
 namespace ae::api {
 
 struct AppOptions {
@@ -59,7 +64,6 @@ struct AppOptions {
   int64_t knox_sync_interval_ms = 30 * 60 * 1000;
 };
 
-class KnoxSync;
 
 class App {
  public:
@@ -88,7 +92,8 @@ class App {
   domain::CommandBus& bus() { return *bus_; }
   Metrics& metrics() { return metrics_; }
   dep::DepAdapter& dep() { return *dep_; }
-  KnoxSync& knox() { return *knox_; }
+  knox::KmeIngest& kme_ingest() { return *kme_ingest_; }
+  knox::KnoxSync& knox() { return *knox_; }
   proj::ViewRebuilder& rebuilder() { return *rebuilder_; }
   proj::AsOfReader& as_of() { return *as_of_; }
   const AppOptions& options() const { return options_; }
@@ -118,7 +123,8 @@ class App {
   std::unique_ptr<proj::ProjectionRunner> runner_;
   std::unique_ptr<domain::CommandBus> bus_;
   std::unique_ptr<dep::DepAdapter> dep_;
-  std::unique_ptr<KnoxSync> knox_;
+  std::unique_ptr<knox::KmeIngest> kme_ingest_;
+  std::unique_ptr<knox::KnoxSync> knox_;
   std::unique_ptr<proj::AsOfReader> as_of_;  // reads log() and views_
   std::unique_ptr<proj::ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
 };

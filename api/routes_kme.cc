@@ -16,7 +16,7 @@
 #include "adapters/apple_dep/server_identity.h"
 #include "api/cli/commands.h"
 #include "api/history.h"
-#include "api/kme_import.h"
+#include "api/kme_views.h"
 #include "api/lookup.h"
 #include "api/request_body.h"
 #include "api/server.h"
@@ -38,6 +38,30 @@ constexpr const char* kCertSecret = "kme/server-certificate";
 constexpr const char* kKeySecret = "kme/server-key";
 constexpr size_t kMaxEnrollBody = 16 << 10;
 constexpr const char* kCreatesUsersField = "knox_deployment_creates_users";
+
+// The answer of POST /v1/kme/imports.
+json ImportReportJson(const knox::KmeImportReport& report) {
+  json errs = json::array();
+  for (const auto& e : report.errors) {
+    json j = {{"line", e.line}, {"code", e.code}, {"message", e.message}};
+    if (!e.field.empty()) j["field"] = e.field;
+    if (!e.knox_device_id.empty()) j["knox_device_id"] = e.knox_device_id;
+    errs.push_back(std::move(j));
+  }
+  return {{"import_id", report.import_id},
+          {"dry_run", report.dry_run},
+          {"rows", report.rows},
+          {"created", report.created},
+          {"updated", report.updated},
+          {"unchanged", report.unchanged},
+          {"rejected", report.rejected},
+          {"users_matched", report.users_matched},
+          {"conflicts", report.conflicts},
+          {"errors", std::move(errs)},
+          {"errors_truncated", report.errors_truncated},
+          {"file_sha256", report.file_sha256},
+          {"events_appended", report.events_appended}};
+}
 
 std::mutex& SettingsMu() {
   static std::mutex mu;
@@ -579,12 +603,12 @@ void AddKmeRoutes(Server& server) {
     if (dry != "true" && dry != "false") {
       return InvalidArgument("request.bad_param", "dry_run must be true or false", "dry_run");
     }
-    KmeImportOptions o;
+    knox::KmeImportOptions o;
     o.dry_run = dry == "true";
     o.cancel = &cli::StopRequested();
-    AE_ASSIGN_OR_RETURN(KmeImportReport report, ImportKmeCsv(app, call.req.body, o,
-                                                             call.Context()));
-    Reply r = Reply::Json(200, report.ToJson());
+    AE_ASSIGN_OR_RETURN(knox::KmeImportReport report,
+                        app.kme_ingest().ImportCsv(call.req.body, o, call.Context()));
+    Reply r = Reply::Json(200, ImportReportJson(report));
     r.position = report.position;
     return r;
   });

@@ -1,4 +1,4 @@
-// Samsung KME: the Knox Cloud API connection and its sync (api/kme_knox_sync.h).
+// Samsung KME: the Knox Cloud API connection and its sync (adapters/samsung_knox/knox_sync.h).
 //
 //   PUT    /v1/kme/knox        administrator  connect, or change the connection
 //   GET    /v1/kme/knox        device_manager the connection (never the secret), its state and
@@ -12,7 +12,7 @@
 #include <mutex>
 
 #include "adapters/http/http_client.h"
-#include "api/kme_knox_sync.h"
+#include "adapters/samsung_knox/knox_sync.h"
 #include "api/lookup.h"
 #include "api/request_body.h"
 #include "api/server.h"
@@ -61,9 +61,9 @@ json RenderKnox(App& app, const json& rec) {
     out["last_success_at"] = OrNull(rec, "last_success_at");
     out["state"] = rec.value("state", dkme::kKnoxStateNeverSynced);
   } else {  // what a PUT without URLs would use
-    const std::string base = KnoxDefaultBaseUrl(default_base);
+    const std::string base = knox::KnoxDefaultBaseUrl(default_base);
     out["base_url"] = base;
-    out["token_url"] = KnoxDefaultTokenUrl(default_base, base);
+    out["token_url"] = knox::KnoxDefaultTokenUrl(default_base, base);
     out["client_id"] = "";
     out["customer_id"] = "";
     out["auto_approve_uploads"] = false;
@@ -94,10 +94,10 @@ Result<Reply> Connect(Server& server, Call& call) {
   }
   dkme::KnoxConnection c;
   const std::string& flag_url = app.options().knox_api_url;
-  c.base_url = base_url && !base_url->empty() ? WithoutTrailingSlash(*base_url)
-                                               : KnoxDefaultBaseUrl(flag_url);
+  c.base_url = base_url && !base_url->empty() ? knox::WithoutTrailingSlash(*base_url)
+                                               : knox::KnoxDefaultBaseUrl(flag_url);
   c.token_url = token_url && !token_url->empty() ? *token_url
-                                                 : KnoxDefaultTokenUrl(flag_url, c.base_url);
+                                                 : knox::KnoxDefaultTokenUrl(flag_url, c.base_url);
   AE_RETURN_IF_ERROR(http::CheckBaseUrlField(c.base_url, "base_url", "kme.knox_bad_url"));
   AE_RETURN_IF_ERROR(http::CheckBaseUrlField(c.token_url, "token_url", "kme.knox_bad_url"));
   c.client_id = client_id.value_or("");
@@ -111,11 +111,11 @@ Result<Reply> Connect(Server& server, Call& call) {
   if (secret && !secret->empty()) AE_RETURN_IF_ERROR(CheckText(*secret, "client_secret"));
 
   std::lock_guard lock(KnoxMu());
-  AE_ASSIGN_OR_RETURN(dkme::KnoxState before, LoadKnoxState(app));
+  AE_ASSIGN_OR_RETURN(dkme::KnoxState before, knox::LoadKnoxState(app.log()));
   bool new_secret = false;
   if (secret && !secret->empty()) {
     c.client_secret_sha256 = crypto::Sha256(*secret);
-    c.client_secret_ref = KnoxClientSecretName(crypto::Hex(c.client_secret_sha256));
+    c.client_secret_ref = knox::KnoxClientSecretName(crypto::Hex(c.client_secret_sha256));
     new_secret = !before.connected || before.connection.client_secret_ref != c.client_secret_ref;
     AE_RETURN_IF_ERROR(app.secrets().Put(c.client_secret_ref, *secret));
   } else if (before.connected) {  // keep the secret in use
@@ -167,7 +167,7 @@ void AddKmeKnoxRoutes(Server& server) {
   server.Route("DELETE", "/v1/kme/knox", "/v1/kme/knox", Access::kAdministrator,
                [&server, &app](Call& call) -> Result<Reply> {
     std::lock_guard lock(KnoxMu());
-    AE_ASSIGN_OR_RETURN(dkme::KnoxState before, LoadKnoxState(app));
+    AE_ASSIGN_OR_RETURN(dkme::KnoxState before, knox::LoadKnoxState(app.log()));
     AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kKnoxStream),
                                                     dkme::KnoxDecider(dkme::DisconnectKnox{}),
                                                     call.Context()));
@@ -190,7 +190,7 @@ void AddKmeKnoxRoutes(Server& server) {
     if (full != "true" && full != "false") {
       return InvalidArgument("request.bad_param", "full must be true or false", "full");
     }
-    AE_ASSIGN_OR_RETURN(dkme::KnoxState state, LoadKnoxState(app));
+    AE_ASSIGN_OR_RETURN(dkme::KnoxState state, knox::LoadKnoxState(app.log()));
     if (!state.connected) {
       return FailedPrecondition("kme.knox_not_connected",
                                 "no Knox Cloud API connection: PUT /v1/kme/knox first");

@@ -3,7 +3,11 @@
 namespace ae::domain {
 
 void CommandBus::Stamp(std::vector<Envelope>& events, const CommandContext& ctx) {
-  const int64_t now = clock_.NowMs();
+  Stamp(events, ctx, clock_.NowMs());
+}
+
+void CommandBus::Stamp(std::vector<Envelope>& events, const CommandContext& ctx,
+                       int64_t now) {
   for (auto& e : events) {
     events::FillEnvelopeDefaults(e, now);
     *e.mutable_actor() = ctx.actor;

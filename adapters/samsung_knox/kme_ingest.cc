@@ -1,22 +1,16 @@
-#include "api/kme_import.h"
+#include "adapters/samsung_knox/kme_ingest.h"
 
 #include <algorithm>
 #include <array>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
+#include <cstdlib>
 
-#include "adapters/samsung_knox/csv_reader.h"
-#include "api/lookup.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 
-namespace ae::api {
+namespace ae::knox {
 
-namespace knox = ae::kme;
+namespace csv = ae::kme;
 namespace dkme = ae::domain::kme;
 namespace v1 = autoenroll::events::v1;
 using nlohmann::json;
@@ -30,26 +24,10 @@ bool OverridesDeploymentUser(const std::vector<events::Envelope>& decided) {
 }
 }  // namespace
 
-nlohmann::json KmeImportReport::ToJson() const {
-  json errs = json::array();
-  for (const auto& e : errors) {
-    json j = {{"line", e.line}, {"code", e.code}, {"message", e.message}};
-    if (!e.field.empty()) j["field"] = e.field;
-    if (!e.knox_device_id.empty()) j["knox_device_id"] = e.knox_device_id;
-    errs.push_back(std::move(j));
-  }
-  return {{"import_id", import_id},   {"dry_run", dry_run},     {"rows", rows},
-          {"created", created},       {"updated", updated},     {"unchanged", unchanged},
-          {"rejected", rejected},     {"users_matched", users_matched},
-          {"conflicts", conflicts},
-          {"errors", std::move(errs)}, {"errors_truncated", errors_truncated},
-          {"file_sha256", file_sha256}, {"events_appended", events_appended}};
-}
+// ---- the KME view ------------------------------------------------------------------------
 
-// ---- view lookups ------------------------------------------------------------------
-
-Result<json> LoadKmeDevice(App& app, const std::string& device_id) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("kme_devices", device_id));
+Result<json> LoadKmeDevice(const ViewGet& views, const std::string& device_id) {
+  AE_ASSIGN_OR_RETURN(auto raw, views("kme_devices", device_id));
   if (!raw) return json();
   json j = json::parse(*raw, nullptr, false);
   if (!j.is_object()) return Corruption("view.corruption", "kme device record does not parse");
@@ -90,8 +68,8 @@ dkme::DeviceState KmeDeviceStateFromView(const json& rec) {
   return s;
 }
 
-Result<StreamVersion> KmeDeviceVersion(App& app, const std::string& device_id) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("kme_versions", device_id));
+Result<StreamVersion> KmeDeviceVersion(const ViewGet& views, const std::string& device_id) {
+  AE_ASSIGN_OR_RETURN(auto raw, views("kme_versions", device_id));
   if (!raw) return StreamVersion{0};
   char* end = nullptr;
   unsigned long long v = std::strtoull(raw->c_str(), &end, 10);
@@ -101,10 +79,10 @@ Result<StreamVersion> KmeDeviceVersion(App& app, const std::string& device_id) {
   return static_cast<StreamVersion>(v);
 }
 
-Result<std::string> FindKmeDevice(App& app, const dkme::Identifiers& ids) {
+Result<std::string> FindKmeDevice(const ViewGet& views, const dkme::Identifiers& ids) {
   std::string found;
   for (const auto& key : dkme::MatchKeys(ids)) {
-    AE_ASSIGN_OR_RETURN(auto owner, app.views().Get("kme_ids", key));
+    AE_ASSIGN_OR_RETURN(auto owner, views("kme_ids", key));
     if (!owner) continue;
     if (found.empty()) {
       found = *owner;
@@ -117,207 +95,34 @@ Result<std::string> FindKmeDevice(App& app, const dkme::Identifiers& ids) {
   return found;
 }
 
-Result<dkme::Identifiers> ParseKmeIdentifiers(const std::string& imei, const std::string& imei2,
-                                              const std::string& meid,
-                                              const std::string& serial) {
-  knox::DeviceIdentity identity;
-  struct Field {
-    const std::string* value;
-    const char* name;
-    knox::IdentifierColumn column;
-    bool second;
-  };
-  const std::array<Field, 4> fields = {{{&imei, "imei", knox::IdentifierColumn::kAny, false},
-                                        {&imei2, "imei2", knox::IdentifierColumn::kImeiOnly, true},
-                                        {&meid, "meid", knox::IdentifierColumn::kAny, false},
-                                        {&serial, "serial_number",
-                                         knox::IdentifierColumn::kSerialOnly, false}}};
-  for (const auto& f : fields) {
-    if (f.value->empty()) continue;
-    auto parsed = knox::ParseIdentifierCell(*f.value, f.column);
-    if (!parsed.ok()) {
-      return InvalidArgument("kme.bad_identifier",
-                             std::string(f.name) + ": " + parsed.status().message(), f.name);
-    }
-    for (const auto& id : *parsed) {
-      Status added = identity.Add(id, f.second);
-      if (!added.ok()) {
-        return InvalidArgument("kme.bad_identifier",
-                               std::string(f.name) + ": " + added.message(), f.name);
-      }
-    }
-  }
-  return dkme::Identifiers{identity.imei, identity.imei2, identity.meid, identity.serial};
-}
-
-Result<std::string> ResolveKmeDeviceRef(App& app, const std::string& ref) {
-  if (ref.empty() || ref.size() > 128) {
-    return NotFound("kme.device_not_found", "no KME device '" + ref + "'");
-  }
-  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, ref));
-  if (rec.is_object()) return ref;
-  // "imei:…", "meid:…", "sn:…" device ids whose device is gone, or a bare identifier.
-  std::string value = ref;
-  auto colon = ref.find(':');
-  if (colon != std::string::npos) value = ref.substr(colon + 1);
-  auto parsed = knox::ParseIdentifierCell(value, knox::IdentifierColumn::kAny);
-  if (parsed.ok() && !parsed->empty()) {
-    knox::DeviceIdentity identity;
-    for (const auto& id : *parsed) identity.Add(id).IgnoreError();
-    AE_ASSIGN_OR_RETURN(std::string id, FindKmeDevice(
-                                            app, dkme::Identifiers{identity.imei, identity.imei2,
-                                                                   identity.meid,
-                                                                   identity.serial}));
-    if (!id.empty()) return id;
-  }
-  // A serial that also reads as another kind of identifier (e.g. 14 hex digits).
-  std::string upper = value;
-  std::transform(upper.begin(), upper.end(), upper.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  AE_ASSIGN_OR_RETURN(auto owner, app.views().Get("kme_ids", "serial:" + upper));
-  if (owner) return *owner;
-  return NotFound("kme.device_not_found", "no KME device '" + ref + "'");
-}
-
 // ---- the shared decision path --------------------------------------------------------
 
-// Decided devices, gathered into batches that one thread appends with
-// EventLog::AppendBatch (each batch shares group commits: one durable write for many
-// devices) while the caller decides the next batch.
-class KmeDeviceIngest::Appender {
- public:
-  struct Job {
-    StreamId stream;
-    StreamVersion expected = 0;
-    std::vector<events::Envelope> events;
-    dkme::ImportDevice command;  // to decide again when the view was stale
-  };
-
-  Appender(KmeDeviceIngest& owner) : owner_(owner), options_(owner.options_) {}
-  ~Appender() { Finish().IgnoreError(); }
-
-  // Adds a decided device; blocks while `max_pending_batches` full batches wait. False
-  // once an append has failed. Called by one thread (the ingest's caller).
-  bool Add(Job job) {
-    if (!thread_.joinable()) thread_ = std::thread([this] { Work(); });
-    current_events_ += job.events.size();
-    current_.push_back(std::move(job));
-    if (current_.size() < options_.batch_rows && current_events_ < options_.batch_events) {
-      return true;
-    }
-    return Flush();
-  }
-
-  // Appends what is left and waits for every batch; returns the first failure. Add may
-  // be called again afterwards.
-  Status Finish() {
-    if (!current_.empty()) Flush();
-    {
-      std::lock_guard lock(mu_);
-      closing_ = true;
-    }
-    ready_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    closing_ = false;
-    return error_;
-  }
-
- private:
-  bool Flush() {
-    std::unique_lock lock(mu_);
-    space_.wait(lock, [&] { return batches_.size() < options_.max_pending_batches || !error_.ok(); });
-    if (!error_.ok()) return false;
-    batches_.push_back(std::move(current_));
-    current_.clear();
-    current_events_ = 0;
-    ready_.notify_one();
-    return true;
-  }
-
-  void Work() {
-    while (true) {
-      std::vector<Job> batch;
-      {
-        std::unique_lock lock(mu_);
-        ready_.wait(lock, [&] { return !batches_.empty() || closing_; });
-        if (batches_.empty()) return;
-        batch = std::move(batches_.front());
-        batches_.pop_front();
-      }
-      space_.notify_one();
-      Status s = Append(batch);
-      if (!s.ok()) {
-        std::lock_guard lock(mu_);
-        if (error_.ok()) error_ = s;
-        batches_.clear();
-        space_.notify_all();
-      }
-    }
-  }
-
-  Status Append(std::vector<Job>& batch) {
-    App& app = owner_.app_;
-    const domain::CommandContext& ctx = owner_.ctx_;
-    const int64_t now = app.bus().clock().NowMs();
-    std::vector<events::EventLog::AppendItem> items;
-    std::vector<dkme::ImportOutcome> outcomes;
-    std::vector<size_t> sizes;
-    std::vector<bool> conflicts;
-    items.reserve(batch.size());
-    for (auto& job : batch) {
-      for (auto& e : job.events) {
-        events::FillEnvelopeDefaults(e, now);
-        *e.mutable_actor() = ctx.actor;
-        e.set_correlation_id(ctx.correlation_id);
-        e.set_causation_id(ctx.causation_id);
-      }
-      outcomes.push_back(dkme::OutcomeOf(job.events));
-      sizes.push_back(job.events.size());
-      conflicts.push_back(OverridesDeploymentUser(job.events));
-      items.push_back({job.stream, ExpectedVersion::Exactly(job.expected), std::move(job.events)});
-    }
-    auto results = app.log().AppendBatch(std::move(items));
-    for (size_t i = 0; i < results.size(); ++i) {
-      if (results[i].ok()) {
-        owner_.Count(outcomes[i], sizes[i], conflicts[i]);
-        continue;
-      }
-      if (results[i].status().code() != StatusCode::kConflict) return results[i].status();
-      // The view was behind the stream: decide again against the stream itself.
-      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(batch[i].stream,
-                                                      dkme::DeviceDecider(batch[i].command), ctx));
-      owner_.Count(dkme::OutcomeOf(res.events), res.events.size(),
-                   OverridesDeploymentUser(res.events));
-    }
-    return Status::Ok();
-  }
-
-  KmeDeviceIngest& owner_;
-  const KmeImportOptions& options_;
-
-  std::vector<Job> current_;  // owned by the caller's thread
-  size_t current_events_ = 0;
-  std::mutex mu_;
-  std::condition_variable ready_, space_;
-  std::deque<std::vector<Job>> batches_;  // guarded by mu_
-  bool closing_ = false;                  // guarded by mu_
-  Status error_;                          // guarded by mu_
-  std::thread thread_;
-};
-
-KmeDeviceIngest::KmeDeviceIngest(App& app, const KmeImportOptions& options,
+KmeDeviceIngest::KmeDeviceIngest(KmeIngest& service, const KmeImportOptions& options,
                                  const domain::CommandContext& ctx, dkme::KmeSource source,
                                  std::string run_id, std::string label)
-    : app_(app), options_(options), ctx_(ctx), source_(source), label_(std::move(label)) {
+    : service_(service), options_(options), source_(source), label_(std::move(label)) {
   report_.import_id = std::move(run_id);
   report_.dry_run = options.dry_run;
-  if (!options.dry_run) appender_ = std::make_unique<Appender>(*this);
+  if (options.dry_run) return;
+  domain::GroupCommitOptions go;
+  go.batch_commands = options.batch_rows;
+  go.batch_events = options.batch_events;
+  go.max_pending_batches = options.max_pending_batches;
+  commit_ = std::make_unique<Commit>(
+      service_.bus_, ctx, go,
+      [this](Commit::Command& c, const domain::CommandResult& res, bool redecided) {
+        if (redecided) {
+          Count(dkme::OutcomeOf(res.events), res.events.size(),
+                OverridesDeploymentUser(res.events));
+        } else {
+          Count(c.note.outcome, c.note.events, c.note.conflict);
+        }
+      });
 }
 
-KmeDeviceIngest::~KmeDeviceIngest() { appender_.reset(); }
+KmeDeviceIngest::~KmeDeviceIngest() { commit_.reset(); }
 
-Status KmeDeviceIngest::Flush() { return appender_ ? appender_->Finish() : Status::Ok(); }
+Status KmeDeviceIngest::Flush() { return commit_ ? commit_->Finish() : Status::Ok(); }
 
 KmeImportReport KmeDeviceIngest::Snapshot() const {
   std::lock_guard lock(report_mu_);
@@ -381,13 +186,7 @@ Result<std::string> KmeDeviceIngest::MatchUser(const std::string& knox_user_id) 
   auto it = users_.find(key);
   if (it != users_.end()) return it->second;
   std::string id;
-  auto resolved =
-      ResolveUserId(app_, knox_user_id, domain::users::Role::ROLE_DEVICE_USER, "user_id");
-  if (resolved.ok()) {
-    id = *resolved;
-  } else if (resolved.status().code() != StatusCode::kUnprocessable) {
-    return resolved.status();
-  }
+  AE_ASSIGN_OR_RETURN(id, service_.hooks_.match_user(knox_user_id));
   if (users_.size() < options_.user_cache_entries) users_.emplace(std::move(key), id);
   return id;
 }
@@ -409,7 +208,7 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
   cmd.import_id = report_.import_id;  // constant after construction
   cmd.line = device.line;
 
-  auto found = FindKmeDevice(app_, cmd.observed.ids);
+  auto found = FindKmeDevice(service_.hooks_.views, cmd.observed.ids);
   if (!found.ok()) {
     if (found.status().reason() != "kme.identifier_conflict") return found.status();
     Rejected(device.line, device.knox_device_id, "kme.identifier_conflict",
@@ -417,11 +216,11 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
     return Status::Ok();
   }
   std::string device_id = found->empty() ? dkme::DeviceIdFor(cmd.observed.ids) : *found;
-  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app_, device_id));
+  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(service_.hooks_.views, device_id));
   dkme::DeviceState state = KmeDeviceStateFromView(rec);
   StreamVersion version = 0;
   if (state.exists) {
-    AE_ASSIGN_OR_RETURN(version, KmeDeviceVersion(app_, device_id));
+    AE_ASSIGN_OR_RETURN(version, KmeDeviceVersion(service_.hooks_.views, device_id));
   }
   cmd.device_id = device_id;
 
@@ -433,7 +232,7 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
   if (!state.exists && !cmd.matched_user_id.empty() && !options_.dry_run) {
     v1::PersonalData pd;
     pd.set_knox_user_id(device.knox_user_id);
-    AE_ASSIGN_OR_RETURN(cmd.knox_user, app_.person_keys().Seal(cmd.matched_user_id, pd));
+    AE_ASSIGN_OR_RETURN(cmd.knox_user, service_.person_keys_.Seal(cmd.matched_user_id, pd));
   }
   auto decided = dkme::Decide(state, cmd);
   if (!decided.ok()) {
@@ -445,12 +244,13 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
     Count(dkme::OutcomeOf(*decided), 0, OverridesDeploymentUser(*decided));
     return Status::Ok();
   }
-  Appender::Job job;
+  Commit::Command job;
   job.stream = StreamId(dkme::kDeviceStreamType, device_id);
   job.expected = version;
+  job.note = {dkme::OutcomeOf(*decided), decided->size(), OverridesDeploymentUser(*decided)};
   job.events = std::move(*decided);
-  job.command = std::move(cmd);
-  if (!appender_->Add(std::move(job))) {
+  job.decider = dkme::DeviceDecider(std::move(cmd));
+  if (!commit_->Add(std::move(job))) {
     return Unavailable("kme.import_aborted", "an append failed; the " + label_ + " stopped");
   }
   return Status::Ok();
@@ -460,20 +260,20 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
 
 namespace {
 
-std::string DateText(const knox::KnoxCsvDate& d) {
+std::string DateText(const csv::KnoxCsvDate& d) {
   if (d.epoch_ms && !d.ambiguous) return FormatRfc3339(*d.epoch_ms);
   return d.raw;
 }
 
 class Importer {
  public:
-  Importer(App& app, const KmeImportOptions& o, const domain::CommandContext& ctx)
-      : app_(app), options_(o), ctx_(ctx) {}
+  Importer(KmeIngest& service, const KmeImportOptions& o, const domain::CommandContext& ctx)
+      : service_(service), options_(o), ctx_(ctx) {}
 
   Result<KmeImportReport> Run(std::string_view file) {
     auto logger = log::Get("kme");
-    const int64_t started_ms = app_.bus().clock().NowMs();
-    KmeDeviceIngest ingest(app_, options_, ctx_, v1::KME_SOURCE_CSV,
+    const int64_t started_ms = service_.bus().clock().NowMs();
+    KmeDeviceIngest ingest(service_, options_, ctx_, v1::KME_SOURCE_CSV,
                            crypto::UuidV7(started_ms));
     ingest_ = &ingest;
     const std::string file_sha256 = crypto::Hex(crypto::Sha256(file));
@@ -481,10 +281,10 @@ class Importer {
       return InvalidArgument("kme.import_empty", "the body is empty: send the CSV file exported "
                                                  "from the Knox portal");
     }
-    knox::KnoxCsvReader reader;
+    csv::KnoxCsvReader reader;
     Status status;
     const size_t chunk = std::max<size_t>(options_.chunk_bytes, 1024);
-    auto sink = [&](knox::KnoxCsvRecord&& rec) { return Row(reader, std::move(rec)); };
+    auto sink = [&](csv::KnoxCsvRecord&& rec) { return Row(reader, std::move(rec)); };
     for (size_t at = 0; at < file.size() && status.ok(); at += chunk) {
       status = reader.Feed(file.substr(at, chunk));
       if (status.ok()) status = reader.Drain(sink);
@@ -507,7 +307,7 @@ class Importer {
     std::sort(report.errors.begin(), report.errors.end(),
               [](const KmeImportError& a, const KmeImportError& b) { return a.line < b.line; });
     if (!options_.dry_run) AE_RETURN_IF_ERROR(Complete(report));
-    report.seconds = (app_.bus().clock().NowMs() - started_ms) / 1000.0;
+    report.seconds = (service_.bus().clock().NowMs() - started_ms) / 1000.0;
     logger->info(
         "import {}{}: {} rows, {} created, {} updated, {} unchanged, {} rejected, {} users "
         "matched, {} events, {:.2f} s",
@@ -518,15 +318,15 @@ class Importer {
   }
 
  private:
-  void Presence(const knox::KnoxCsvReader& reader) {
+  void Presence(const csv::KnoxCsvReader& reader) {
     if (presence_known_) return;
     presence_known_ = true;
     for (const auto& c : reader.columns()) has_[static_cast<size_t>(c.field)] = true;
   }
-  bool Has(knox::KnoxCsvField f) const { return has_[static_cast<size_t>(f)]; }
+  bool Has(csv::KnoxCsvField f) const { return has_[static_cast<size_t>(f)]; }
 
-  dkme::DeviceObservation Observe(const knox::KnoxCsvRow& row) const {
-    using F = knox::KnoxCsvField;
+  dkme::DeviceObservation Observe(const csv::KnoxCsvRow& row) const {
+    using F = csv::KnoxCsvField;
     dkme::DeviceObservation o;
     o.ids = {row.identifiers.imei, row.identifiers.imei2, row.identifiers.meid,
              row.identifiers.serial};
@@ -553,16 +353,16 @@ class Importer {
     return o;
   }
 
-  Status Row(const knox::KnoxCsvReader& reader, knox::KnoxCsvRecord&& record) {
+  Status Row(const csv::KnoxCsvReader& reader, csv::KnoxCsvRecord&& record) {
     if (options_.cancel && options_.cancel->load()) {
       return Cancelled("kme.import_cancelled", "the import was cancelled (server stopping)");
     }
     Presence(reader);
-    if (auto* rej = std::get_if<knox::KnoxCsvRejection>(&record)) {
+    if (auto* rej = std::get_if<csv::KnoxCsvRejection>(&record)) {
       ingest_->Reject(rej->line, "", rej->code, rej->message, rej->field);
       return Status::Ok();
     }
-    auto& row = std::get<knox::KnoxCsvRow>(record);
+    auto& row = std::get<csv::KnoxCsvRow>(record);
     KmeSourceDevice device;
     device.observed = Observe(row);
     device.knox_user_id = row.user_id;
@@ -589,39 +389,45 @@ class Importer {
       x->set_message(err.message);
     }
     p->set_source(v1::KME_SOURCE_CSV);
-    events::FillEnvelopeDefaults(e, app_.bus().clock().NowMs());
-    *e.mutable_actor() = ctx_.actor;
-    e.set_correlation_id(ctx_.correlation_id);
-    e.set_causation_id(ctx_.causation_id);
-    AE_ASSIGN_OR_RETURN(auto res, app_.log().Append(StreamId("kme-import", report.import_id),
-                                                    ExpectedVersion::NoStream(), {e}));
+    // The import's own stream holds its summary alone: recorded once.
+    domain::Decider<bool> decider{
+        [](bool, const events::Envelope&) { return true; },
+        [&e, &report](bool exists) -> Result<std::vector<events::Envelope>> {
+          if (exists) {
+            return AlreadyExists("kme.import_recorded",
+                                 "import " + report.import_id + " is already recorded");
+          }
+          return std::vector<events::Envelope>{e};
+        }};
+    AE_ASSIGN_OR_RETURN(auto res, service_.bus().Execute(
+                                      StreamId("kme-import", report.import_id), decider, ctx_));
     report.events_appended += 1;
-    report.position = res.last;
-    report.views_caught_up = app_.runner().WaitUntilCovers(res.last, options_.view_wait);
+    report.position = res.position;
+    report.views_caught_up = service_.hooks().wait_for_views(res.position, options_.view_wait);
     return Status::Ok();
   }
 
-  App& app_;
+  KmeIngest& service_;
   const KmeImportOptions& options_;
   const domain::CommandContext& ctx_;
   KmeDeviceIngest* ingest_ = nullptr;
   bool presence_known_ = false;
-  std::array<bool, static_cast<size_t>(knox::KnoxCsvField::kAttribute) + 1> has_{};
+  std::array<bool, static_cast<size_t>(csv::KnoxCsvField::kAttribute) + 1> has_{};
 };
 
 }  // namespace
 
-std::string KmeStatusText(knox::KmeDeviceStatus status, const std::string& raw) {
-  if (status == knox::KmeDeviceStatus::kUnspecified) return "";
-  if (status == knox::KmeDeviceStatus::kUnknown) return raw;
-  return std::string(knox::KmeDeviceStatusName(status));
+std::string KmeStatusText(csv::KmeDeviceStatus status, const std::string& raw) {
+  if (status == csv::KmeDeviceStatus::kUnspecified) return "";
+  if (status == csv::KmeDeviceStatus::kUnknown) return raw;
+  return std::string(csv::KmeDeviceStatusName(status));
 }
 
-Result<KmeImportReport> ImportKmeCsv(App& app, std::string_view file,
-                                     const KmeImportOptions& options,
-                                     const domain::CommandContext& ctx) {
-  Importer importer(app, options, ctx);
+Result<KmeImportReport> KmeIngest::ImportCsv(std::string_view file,
+                                             const KmeImportOptions& options,
+                                             const domain::CommandContext& ctx) {
+  Importer importer(*this, options, ctx);
   return importer.Run(file);
 }
 
-}  // namespace ae::api
+}  // namespace ae::knox

@@ -1,15 +1,15 @@
-#include "api/kme_knox_sync.h"
+#include "adapters/samsung_knox/knox_sync.h"
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "adapters/samsung_knox/knox_client.h"
-#include "api/kme_import.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 
-namespace ae::api {
+namespace ae::knox {
 
 namespace {
 namespace dkme = ae::domain::kme;
@@ -26,7 +26,7 @@ std::string DateText(const std::optional<int64_t>& ms) {
 }
 
 // A Knox Cloud API device as the shared decision path takes it.
-KmeSourceDevice FromKnoxApi(const knox::Device& d) {
+KmeSourceDevice FromKnoxApi(const Device& d) {
   KmeSourceDevice s;
   s.observed.ids = {d.imei, d.imei2, d.meid, d.serial};
   if (!d.model.empty()) s.observed.model = d.model;
@@ -50,7 +50,7 @@ KmeSourceDevice FromKnoxApi(const knox::Device& d) {
 }
 
 // How this sync names a device, for the catch-up pass: Samsung's id, else its identifiers.
-std::string SeenKey(const knox::Device& d) {
+std::string SeenKey(const Device& d) {
   if (!d.id.empty()) return "id:" + d.id;
   return "ids:" + d.imei + "/" + d.imei2 + "/" + d.meid + "/" + d.serial;
 }
@@ -116,25 +116,24 @@ std::string WithoutTrailingSlash(std::string url) {
 }
 
 std::string KnoxDefaultBaseUrl(const std::string& knox_api_url) {
-  return knox_api_url.empty() ? knox::KnoxClientOptions{}.base_url
+  return knox_api_url.empty() ? KnoxClientOptions{}.base_url
                               : WithoutTrailingSlash(knox_api_url);
 }
 
 std::string KnoxDefaultTokenUrl(const std::string& knox_api_url, const std::string& base_url) {
   const std::string base = WithoutTrailingSlash(base_url);
   if (!knox_api_url.empty() && base == WithoutTrailingSlash(knox_api_url)) {
-    return base + knox::kOAuthTokenPath;
+    return base + kOAuthTokenPath;
   }
-  return knox::KnoxClientOptions{}.token_url;
+  return KnoxClientOptions{}.token_url;
 }
 
 std::string KnoxClientSecretName(const std::string& sha256_hex) {
   return kSecretPrefix + sha256_hex.substr(0, 16);
 }
 
-Result<dkme::KnoxState> LoadKnoxState(App& app) {
-  AE_ASSIGN_OR_RETURN(auto records,
-                      app.log().ReadStream(StreamId(dkme::kKnoxStream), 1, SIZE_MAX));
+Result<dkme::KnoxState> LoadKnoxState(const events::EventLog& log) {
+  AE_ASSIGN_OR_RETURN(auto records, log.ReadStream(StreamId(dkme::kKnoxStream), 1, SIZE_MAX));
   dkme::KnoxState s;
   for (const auto& r : records) s = dkme::EvolveKnox(std::move(s), r.envelope);
   return s;
@@ -142,9 +141,13 @@ Result<dkme::KnoxState> LoadKnoxState(App& app) {
 
 // ---- KnoxSync -------------------------------------------------------------------------------
 
-KnoxSync::KnoxSync(App& app, KnoxSyncOptions options)
-    : app_(app),
+KnoxSync::KnoxSync(domain::CommandBus& bus, events::SecretStore& secrets, KmeIngest& ingest,
+                   KnoxSyncOptions options, KnoxSyncHooks hooks)
+    : bus_(bus),
+      secrets_(secrets),
+      ingest_(ingest),
       options_(std::move(options)),
+      hooks_(std::move(hooks)),
       clock_(std::make_unique<StopClock>()),
       sleeper_(std::make_unique<StopSleeper>()) {}
 
@@ -225,19 +228,19 @@ void KnoxSync::Loop() {
   }
 }
 
-Result<std::shared_ptr<knox::KnoxClientImpl>> KnoxSync::ClientFor(
+Result<std::shared_ptr<KnoxClientImpl>> KnoxSync::ClientFor(
     const dkme::KnoxConnection& c) {
   {
     std::lock_guard lock(clients_mu_);
     if (client_ && client_connection_id_ == c.connection_id) return client_;
   }
-  AE_ASSIGN_OR_RETURN(auto secret, app_.secrets().Get(c.client_secret_ref));
+  AE_ASSIGN_OR_RETURN(auto secret, secrets_.Get(c.client_secret_ref));
   if (!secret) {
     return FailedPrecondition("kme.knox_secret_missing",
                               "the Knox client secret is missing from the secret store; "
                               "connect again (PUT /v1/kme/knox)");
   }
-  knox::KnoxClientOptions o;
+  KnoxClientOptions o;
   o.base_url = c.base_url;
   o.token_url = c.token_url;
   o.customer_id = c.customer_id;
@@ -246,9 +249,9 @@ Result<std::shared_ptr<knox::KnoxClientImpl>> KnoxSync::ClientFor(
   o.read_timeout_ms = options_.read_timeout_ms;
   o.default_page_size = std::clamp(options_.page_size, 1, 10'000);
   AE_ASSIGN_OR_RETURN(auto client,
-                      knox::KnoxClientImpl::Create(o, {c.client_id, *secret}, *clock_, *sleeper_,
+                      KnoxClientImpl::Create(o, {c.client_id, *secret}, *clock_, *sleeper_,
                                                    http::Random::Real()));
-  std::shared_ptr<knox::KnoxClientImpl> shared(std::move(client));
+  std::shared_ptr<KnoxClientImpl> shared(std::move(client));
   std::lock_guard lock(clients_mu_);
   client_ = shared;
   client_connection_id_ = c.connection_id;
@@ -257,7 +260,7 @@ Result<std::shared_ptr<knox::KnoxClientImpl>> KnoxSync::ClientFor(
 
 Result<KnoxSyncReport> KnoxSync::SyncNow(bool full) {
   std::lock_guard one(sync_mu_);
-  AE_ASSIGN_OR_RETURN(dkme::KnoxState state, LoadKnoxState(app_));
+  AE_ASSIGN_OR_RETURN(dkme::KnoxState state, LoadKnoxState(bus_.log()));
   if (!state.connected) {
     return FailedPrecondition("kme.knox_not_connected",
                               "no Knox Cloud API connection: PUT /v1/kme/knox first");
@@ -281,7 +284,7 @@ Result<KnoxSyncReport> KnoxSync::SyncNow(bool full) {
   io.progress_every = options_.progress_every;
   io.max_reported_errors = options_.max_reported_errors;
   io.cancel = &stopping_;
-  KmeDeviceIngest ingest(app_, io, ctx, v1::KME_SOURCE_KNOX_API, rep.sync_id, "knox sync");
+  KmeDeviceIngest ingest(ingest_, io, ctx, v1::KME_SOURCE_KNOX_API, rep.sync_id, "knox sync");
   run.ingest = &ingest;
   Status s = Sync(run);
   Status flushed = ingest.Flush();
@@ -324,7 +327,7 @@ Result<KnoxSyncReport> KnoxSync::SyncNow(bool full) {
     x->set_message(e.message);
     x->set_knox_device_id(e.knox_device_id);
   }
-  auto recorded = app_.bus().Execute(StreamId(dkme::kKnoxStream),
+  auto recorded = bus_.Execute(StreamId(dkme::kKnoxStream),
                                      dkme::KnoxDecider(dkme::RecordKnoxSync{p}), ctx);
   if (!recorded.ok()) {
     logger->warn("knox sync {}: cannot record its summary: {}", rep.sync_id,
@@ -357,14 +360,14 @@ Status KnoxSync::Sync(Run& run) {
                               rep.full ? "full" : "changes"));
   // The catch-up pass decides against views that have applied the first pass.
   AE_RETURN_IF_ERROR(run.ingest->Flush());
-  if (auto head = app_.log().Head(); head.ok()) {
-    app_.runner().WaitUntilCovers(*head, options_.view_wait);
+  if (auto head = bus_.log().Head(); head.ok()) {
+    hooks_.wait_for_views(*head, options_.view_wait);
   }
   return ListPass(*client, run,
                   std::max<int64_t>(0, rep.started_ms - options_.policy.overlap_ms), "catch-up");
 }
 
-Status KnoxSync::ApproveUploads(knox::KnoxClientImpl& client, Run& run) {
+Status KnoxSync::ApproveUploads(KnoxClientImpl& client, Run& run) {
   const auto logger = log::Get(kModule);
   std::vector<std::string> pending;
   Status listed;
@@ -387,11 +390,11 @@ Status KnoxSync::ApproveUploads(knox::KnoxClientImpl& client, Run& run) {
     auto results = client.ApproveUploads(pending);
     if (results.ok()) {
       for (const auto& [id, r] : *results) {
-        if (r.outcome == knox::DeviceOutcome::kSuccess) {
+        if (r.outcome == DeviceOutcome::kSuccess) {
           ++run.report.uploads_approved;
         } else {
           logger->warn("knox sync {}: upload {} not approved: {} {}", run.report.sync_id, id,
-                       knox::DeviceOutcomeName(r.outcome), r.message);
+                       DeviceOutcomeName(r.outcome), r.message);
         }
       }
       logger->info("knox sync {}: approved {} of {} pending uploads", run.report.sync_id,
@@ -403,7 +406,7 @@ Status KnoxSync::ApproveUploads(knox::KnoxClientImpl& client, Run& run) {
   Status failed = listed.ok() ? approved : listed;
   if (failed.ok()) return failed;
   // Credentials refused or Samsung unreachable: the device list would fail the same way.
-  if (failed.reason() == knox::kUnauthorized || failed.code() == StatusCode::kUnavailable) {
+  if (failed.reason() == kUnauthorized || failed.code() == StatusCode::kUnavailable) {
     return failed;
   }
   // E.g. the cloud app may read devices but not approve uploads (kme.devices:view only).
@@ -412,17 +415,17 @@ Status KnoxSync::ApproveUploads(knox::KnoxClientImpl& client, Run& run) {
   return Status::Ok();
 }
 
-Status KnoxSync::ListPass(knox::KnoxClientImpl& client, Run& run,
+Status KnoxSync::ListPass(KnoxClientImpl& client, Run& run,
                           std::optional<int64_t> changed_after, const char* pass) {
   const auto logger = log::Get(kModule);
   KnoxSyncReport& rep = run.report;
-  knox::ListDevicesRequest req;
+  ListDevicesRequest req;
   req.page_size = std::clamp(options_.page_size, 1, 10'000);
   req.changed_after_ms = changed_after;
   uint64_t pages = 0, listed = 0;
-  Status s = client.ForEachDevicePage(req, [&](const knox::DevicePage& page) -> Status {
+  Status s = client.ForEachDevicePage(req, [&](const DevicePage& page) -> Status {
     ++pages;
-    for (const knox::Device& d : page.devices) {
+    for (const Device& d : page.devices) {
       if (stopping_.load()) return Cancelled(dkme::kKnoxSyncCancelled, "stopping");
       ++listed;
       const int64_t updated = d.update_time_ms.value_or(-1);
@@ -458,4 +461,4 @@ Status KnoxSync::ListPass(knox::KnoxClientImpl& client, Run& run,
   return s;
 }
 
-}  // namespace ae::api
+}  // namespace ae::knox

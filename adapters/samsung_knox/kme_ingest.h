@@ -1,39 +1,43 @@
 #pragma once
-// The Knox portal CSV import (POST /v1/kme/imports), the one decision path every device a
-// Knox source reports goes through (KmeDeviceIngest: a CSV row and a Knox Cloud API device
-// alike), and the KME view lookups the KME routes share.
+// KmeIngest: the Knox portal CSV import (POST /v1/kme/imports) and the one decision path
+// every device a Knox source reports goes through (KmeDeviceIngest: a CSV row and a Knox
+// Cloud API device alike). A service over ports, like the DEP adapter: the command bus (the
+// only writer), the person keys, and hooks that read the views (KmeIngestHooks). It knows
+// no HTTP and no App.
 //
 // KmeDeviceIngest decides each device in memory (domain::kme::Decide) against the KME
 // view: its identifiers find the device (kme_ids), the view gives its state and stream
-// version, the source's user id names a user, the Knox user id is sealed under that
-// user's key. Its events are then appended to the device's own stream, with the view's
-// stream version as the expected version: devices are gathered into batches that one
-// thread appends with EventLog::AppendBatch (a group commit for many devices) while the
-// next batch is decided. When the view was stale (kConflict) the device is decided again
-// through the CommandBus against the stream itself.
+// version (kme_devices, kme_versions), the source's user id names a user (match_user), the
+// Knox user id is sealed under that user's key. The decided devices go to the command bus
+// as DecidedCommands with the view's stream version as the expected version, through a
+// domain::GroupCommit: batches appended with one EventLog::AppendBatch each (a group
+// commit for many devices) while the next batch is decided. When the view was stale
+// (kConflict) the bus decides the device again against the stream itself.
 //
-// ImportKmeCsv streams the file through ae::kme::KnoxCsvReader in chunks into a
+// KmeIngest::ImportCsv streams the file through ae::kme::KnoxCsvReader in chunks into a
 // KmeDeviceIngest (source KME_SOURCE_CSV). The answer comes once every append is done,
 // the KmeImportCompleted summary is appended and the views have applied it. The Knox
-// Cloud API sync (api/kme_knox_sync.h) feeds the devices it lists into the same path
+// Cloud API sync (knox_sync.h) feeds the devices it lists into the same path
 // (source KME_SOURCE_KNOX_API).
 //
 // A device matches an existing device when any of its identifiers does (kme_ids); one
 // whose identifiers name two different devices is rejected (kme.identifier_conflict).
 // A User ID (userName) that names an existing user (not deleted) assigns that user to a
 // device that has none, or whose user the Knox Deployment App bound (the source wins; the
-// conflict is recorded as KmeDeploymentUserOverridden and counted in `conflicts`). The Knox user id is sealed under that user's key in
-// KmeDeviceImported; an unmatched one is not recorded. The password column is never read.
+// conflict is recorded as KmeDeploymentUserOverridden and counted in `conflicts`). The Knox
+// user id is sealed under that user's key in KmeDeviceImported; an unmatched one is not
+// recorded. The password column is never read.
 //
 // Memory: the reader's buffer, one chunk, at most max_pending_batches + 1 decided batches,
 // and a cache of the User IDs seen (bounded). Nothing is kept per device.
 //
-// Thread-safety: ImportKmeCsv may run concurrently with itself and with other writers. A
-// KmeDeviceIngest is used by one thread (plus its own appending thread).
+// Thread-safety: KmeIngest is thread-safe (ImportCsv may run concurrently with itself and
+// with other writers). A KmeDeviceIngest is used by one thread (plus its group commit's).
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,10 +49,11 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/samsung_knox/csv_reader.h"
-#include "api/app.h"
+#include "domain/command_bus.h"
 #include "domain/kme/kme.h"
+#include "events/secret_store.h"
 
-namespace ae::api {
+namespace ae::knox {
 
 struct KmeImportOptions {
   bool dry_run = false;                       // decide and report, append nothing
@@ -86,8 +91,6 @@ struct KmeImportReport {
   LogPosition position;          // the summary's position (invalid on a dry run)
   bool views_caught_up = true;   // false when the views had not applied `position` in time
   double seconds = 0;
-
-  nlohmann::json ToJson() const;
 };
 
 // One device as a Knox source reports it: a row of the portal CSV or a device of the Knox
@@ -99,13 +102,74 @@ struct KmeSourceDevice {
   std::string knox_device_id;  // Samsung's id (API); names the device in errors
 };
 
+// ---- the KME view, as the projections have applied it ----------------------------------
+
+// Reads one record of a view (column family, key): its value, nullopt when absent.
+using ViewGet = std::function<Result<std::optional<std::string>>(const std::string& cf,
+                                                                 const std::string& key)>;
+
+// The device id the identifiers index names (kme_ids), "" when none does.
+// kFailedPrecondition "kme.identifier_conflict" when they name two different devices.
+Result<std::string> FindKmeDevice(const ViewGet& views, const domain::kme::Identifiers& ids);
+// The kme_devices record of `device_id` (null json when absent).
+Result<nlohmann::json> LoadKmeDevice(const ViewGet& views, const std::string& device_id);
+// The decider's state as the view has it (not exists for a null record).
+domain::kme::DeviceState KmeDeviceStateFromView(const nlohmann::json& record);
+// The device's stream version as the view has applied it (0: none; kme_versions).
+Result<StreamVersion> KmeDeviceVersion(const ViewGet& views, const std::string& device_id);
+
+// The knox_status text of a device status (§6.2): the canonical name, the raw text of an
+// unknown status, "" when none was given.
+std::string KmeStatusText(ae::kme::KmeDeviceStatus status, const std::string& raw);
+
+// ---- the service -------------------------------------------------------------------------
+
+// What the ingest reads besides the log.
+struct KmeIngestHooks {
+  // The views (kme_devices, kme_ids, kme_versions).
+  ViewGet views;
+  // The id of the user a source's User ID names, "" when no user (not deleted, role
+  // device_user or above) has it. An error stops the ingest.
+  std::function<Result<std::string>(const std::string& knox_user_id)> match_user;
+  // Blocks until the views have applied `position` (true) or `timeout` passed (false).
+  std::function<bool(const LogPosition& position, std::chrono::milliseconds timeout)>
+      wait_for_views;
+};
+
+class KmeDeviceIngest;
+
+class KmeIngest {
+ public:
+  KmeIngest(domain::CommandBus& bus, events::PersonKeys& person_keys, KmeIngestHooks hooks)
+      : bus_(bus), person_keys_(person_keys), hooks_(std::move(hooks)) {}
+
+  // Imports one Knox portal CSV file. File-level failures, before anything is appended:
+  //   kInvalidArgument "kme.import_empty"     the body is empty or has only blank lines;
+  //   kUnprocessable   "kme.import_unreadable" no recognisable header or identifier column
+  //                                            (the reader's message).
+  // options.cancel turned true stops it between rows (kCancelled "kme.import_cancelled").
+  // A failing append (log unavailable) stops the import with that status; the devices
+  // appended until then stay recorded and a new import of the same file completes it.
+  Result<KmeImportReport> ImportCsv(std::string_view file, const KmeImportOptions& options,
+                                    const domain::CommandContext& ctx);
+
+  domain::CommandBus& bus() { return bus_; }
+  const KmeIngestHooks& hooks() const { return hooks_; }
+
+ private:
+  friend class KmeDeviceIngest;
+  domain::CommandBus& bus_;
+  events::PersonKeys& person_keys_;
+  const KmeIngestHooks hooks_;
+};
+
 // The shared decision path (see above). Counts into its report; `run_id` is the import or
 // sync id the device events carry (import_id).
 class KmeDeviceIngest {
  public:
-  KmeDeviceIngest(App& app, const KmeImportOptions& options, const domain::CommandContext& ctx,
-                  domain::kme::KmeSource source, std::string run_id,
-                  std::string label = "import");
+  KmeDeviceIngest(KmeIngest& service, const KmeImportOptions& options,
+                  const domain::CommandContext& ctx, domain::kme::KmeSource source,
+                  std::string run_id, std::string label = "import");
   ~KmeDeviceIngest();
   KmeDeviceIngest(const KmeDeviceIngest&) = delete;
   KmeDeviceIngest& operator=(const KmeDeviceIngest&) = delete;
@@ -129,7 +193,14 @@ class KmeDeviceIngest {
   KmeImportReport& report() { return report_; }
 
  private:
-  class Appender;
+  // What a decided device counts once appended.
+  struct Note {
+    domain::kme::ImportOutcome outcome = domain::kme::ImportOutcome::kUnchanged;
+    size_t events = 0;
+    bool conflict = false;
+  };
+  using Commit = domain::GroupCommit<domain::kme::DeviceState, Note>;
+
   void Count(domain::kme::ImportOutcome outcome, size_t events, bool conflict);
   // Counts a rejection (not the row: the caller has).
   void Rejected(uint64_t line, const std::string& knox_device_id, std::string code,
@@ -138,56 +209,14 @@ class KmeDeviceIngest {
   Result<std::string> MatchUser(const std::string& knox_user_id);
   std::string Where(uint64_t line, const std::string& knox_device_id) const;
 
-  App& app_;
+  KmeIngest& service_;
   const KmeImportOptions& options_;
-  const domain::CommandContext& ctx_;
   const domain::kme::KmeSource source_;
   const std::string label_;
   mutable std::mutex report_mu_;
   KmeImportReport report_;  // guarded by report_mu_ while appends run
-  std::unique_ptr<Appender> appender_;  // null on a dry run
+  std::unique_ptr<Commit> commit_;  // null on a dry run
   std::unordered_map<std::string, std::string> users_;  // User ID -> user id ("" none)
 };
 
-// Imports one Knox portal CSV file. File-level failures, before anything is appended:
-//   kInvalidArgument "kme.import_empty"     the body is empty or has only blank lines;
-//   kUnprocessable   "kme.import_unreadable" no recognisable header or identifier column
-//                                            (the reader's message).
-// A failing append (log unavailable) stops the import with that status; the devices
-// appended until then stay recorded and a new import of the same file completes it.
-Result<KmeImportReport> ImportKmeCsv(App& app, std::string_view file,
-                                     const KmeImportOptions& options,
-                                     const domain::CommandContext& ctx);
-
-// The knox_status text of a device status (§6.2): the canonical name, the raw text of an
-// unknown status, "" when none was given.
-std::string KmeStatusText(ae::kme::KmeDeviceStatus status, const std::string& raw);
-
-// ---- KME view lookups ------------------------------------------------------------
-
-// The device id the identifiers index names, "" when none does. kFailedPrecondition
-// "kme.identifier_conflict" when they name two different devices.
-Result<std::string> FindKmeDevice(App& app, const domain::kme::Identifiers& ids);
-
-// The kme_devices record of `device_id` (null json when absent).
-Result<nlohmann::json> LoadKmeDevice(App& app, const std::string& device_id);
-
-// The decider's state as the view has it (not exists for a null record).
-domain::kme::DeviceState KmeDeviceStateFromView(const nlohmann::json& record);
-
-// The device's stream version as the view has applied it (0: none).
-Result<StreamVersion> KmeDeviceVersion(App& app, const std::string& device_id);
-
-// Parses a device id or any identifier (IMEI, IMEI2, MEID, serial) a client sends and
-// returns the device id; kNotFound "kme.device_not_found" when no device has it.
-Result<std::string> ResolveKmeDeviceRef(App& app, const std::string& ref);
-
-// Normalises identifiers a device or a client sends (spec §1.4 step 4). Fields: the
-// request field names. kInvalidArgument "kme.bad_identifier" (field set) when one is not
-// an identifier; an empty result when none is given.
-Result<domain::kme::Identifiers> ParseKmeIdentifiers(const std::string& imei,
-                                                     const std::string& imei2,
-                                                     const std::string& meid,
-                                                     const std::string& serial);
-
-}  // namespace ae::api
+}  // namespace ae::knox

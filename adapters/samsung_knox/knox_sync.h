@@ -3,6 +3,9 @@
 // §9 lesson 4): a periodic or on-demand sync that imports the tenant's devices through the
 // same decision path and the same events as the portal CSV (KmeDeviceIngest, source
 // KME_SOURCE_KNOX_API), so that downstream consumers see one stream whatever the source.
+// A service over ports, like the DEP adapter: the command bus (the only writer; the
+// connection's stream is read through its log), the secret store, the KME ingest and a
+// hook that waits for the views. It knows no HTTP and no App.
 //
 // One sync (SyncNow):
 //  1. reads the connection (stream kme-knox/default, domain/kme/knox_connection.h); none:
@@ -42,6 +45,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -50,14 +54,15 @@
 #include <thread>
 
 #include "adapters/http/retry.h"
-#include "api/app.h"
+#include "adapters/samsung_knox/kme_ingest.h"
+#include "domain/command_bus.h"
 #include "domain/kme/knox_connection.h"
+#include "events/event_log.h"
+#include "events/secret_store.h"
 
 namespace ae::knox {
-class KnoxClientImpl;
-}  // namespace ae::knox
 
-namespace ae::api {
+class KnoxClientImpl;
 
 struct KnoxSyncOptions {
   // --knox-api-url: the default base URL of a connection ("" = Samsung's Americas host),
@@ -103,11 +108,19 @@ std::string KnoxDefaultTokenUrl(const std::string& knox_api_url, const std::stri
 std::string KnoxClientSecretName(const std::string& sha256_hex);
 
 // The connection as the log has it (stream kme-knox/default).
-Result<domain::kme::KnoxState> LoadKnoxState(App& app);
+Result<domain::kme::KnoxState> LoadKnoxState(const events::EventLog& log);
+
+struct KnoxSyncHooks {
+  // Blocks until the views have applied everything before `cursor` (true) or `timeout`
+  // passed (false): the catch-up pass decides against views that have applied the first.
+  std::function<bool(const LogCursor& cursor, std::chrono::milliseconds timeout)>
+      wait_for_views;
+};
 
 class KnoxSync {
  public:
-  KnoxSync(App& app, KnoxSyncOptions options);
+  KnoxSync(domain::CommandBus& bus, events::SecretStore& secrets, KmeIngest& ingest,
+           KnoxSyncOptions options, KnoxSyncHooks hooks);
   ~KnoxSync();
   KnoxSync(const KnoxSync&) = delete;
   KnoxSync& operator=(const KnoxSync&) = delete;
@@ -136,21 +149,24 @@ class KnoxSync {
   struct Run;
 
   void Loop();
-  Result<std::shared_ptr<knox::KnoxClientImpl>> ClientFor(
+  Result<std::shared_ptr<KnoxClientImpl>> ClientFor(
       const domain::kme::KnoxConnection& connection);
   Status Sync(Run& run);
-  Status ApproveUploads(knox::KnoxClientImpl& client, Run& run);
-  Status ListPass(knox::KnoxClientImpl& client, Run& run, std::optional<int64_t> changed_after,
+  Status ApproveUploads(KnoxClientImpl& client, Run& run);
+  Status ListPass(KnoxClientImpl& client, Run& run, std::optional<int64_t> changed_after,
                   const char* pass);
   domain::CommandContext SystemContext() const;
 
-  App& app_;
+  domain::CommandBus& bus_;
+  events::SecretStore& secrets_;
+  KmeIngest& ingest_;
   const KnoxSyncOptions options_;
+  const KnoxSyncHooks hooks_;
   std::unique_ptr<StopClock> clock_;      // the client's clock: past every deadline once stopping
   std::unique_ptr<StopSleeper> sleeper_;  // the client's backoff waits: woken by Stop()
 
   std::mutex clients_mu_;
-  std::shared_ptr<knox::KnoxClientImpl> client_;  // guarded by clients_mu_
+  std::shared_ptr<KnoxClientImpl> client_;  // guarded by clients_mu_
   std::string client_connection_id_;              // guarded by clients_mu_
 
   std::mutex sync_mu_;  // one sync at a time (held by SyncNow)
@@ -163,4 +179,4 @@ class KnoxSync {
   std::thread thread_;
 };
 
-}  // namespace ae::api
+}  // namespace ae::knox

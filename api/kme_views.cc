@@ -1,0 +1,105 @@
+#include "api/kme_views.h"
+
+#include <algorithm>
+#include <array>
+
+#include "adapters/samsung_knox/identifiers.h"
+#include "api/lookup.h"
+
+namespace ae::api {
+
+namespace csv = ae::kme;
+namespace dkme = ae::domain::kme;
+using nlohmann::json;
+
+ae::knox::ViewGet KmeViewGet(App& app) {
+  return [&app](const std::string& cf, const std::string& key) { return app.views().Get(cf, key); };
+}
+
+ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app) {
+  ae::knox::KmeIngestHooks hooks;
+  hooks.views = KmeViewGet(app);
+  hooks.match_user = [&app](const std::string& knox_user_id) -> Result<std::string> {
+    auto resolved =
+        ResolveUserId(app, knox_user_id, domain::users::Role::ROLE_DEVICE_USER, "user_id");
+    if (resolved.ok()) return *resolved;
+    if (resolved.status().code() == StatusCode::kUnprocessable) return std::string();  // none
+    return resolved.status();
+  };
+  hooks.wait_for_views = [&app](const LogPosition& position, std::chrono::milliseconds timeout) {
+    return app.runner().WaitUntilCovers(position, timeout);
+  };
+  return hooks;
+}
+
+Result<std::string> FindKmeDevice(App& app, const dkme::Identifiers& ids) {
+  return ae::knox::FindKmeDevice(KmeViewGet(app), ids);
+}
+
+Result<json> LoadKmeDevice(App& app, const std::string& device_id) {
+  return ae::knox::LoadKmeDevice(KmeViewGet(app), device_id);
+}
+
+Result<dkme::Identifiers> ParseKmeIdentifiers(const std::string& imei, const std::string& imei2,
+                                              const std::string& meid,
+                                              const std::string& serial) {
+  csv::DeviceIdentity identity;
+  struct Field {
+    const std::string* value;
+    const char* name;
+    csv::IdentifierColumn column;
+    bool second;
+  };
+  const std::array<Field, 4> fields = {{{&imei, "imei", csv::IdentifierColumn::kAny, false},
+                                        {&imei2, "imei2", csv::IdentifierColumn::kImeiOnly, true},
+                                        {&meid, "meid", csv::IdentifierColumn::kAny, false},
+                                        {&serial, "serial_number",
+                                         csv::IdentifierColumn::kSerialOnly, false}}};
+  for (const auto& f : fields) {
+    if (f.value->empty()) continue;
+    auto parsed = csv::ParseIdentifierCell(*f.value, f.column);
+    if (!parsed.ok()) {
+      return InvalidArgument("kme.bad_identifier",
+                             std::string(f.name) + ": " + parsed.status().message(), f.name);
+    }
+    for (const auto& id : *parsed) {
+      Status added = identity.Add(id, f.second);
+      if (!added.ok()) {
+        return InvalidArgument("kme.bad_identifier",
+                               std::string(f.name) + ": " + added.message(), f.name);
+      }
+    }
+  }
+  return dkme::Identifiers{identity.imei, identity.imei2, identity.meid, identity.serial};
+}
+
+Result<std::string> ResolveKmeDeviceRef(App& app, const std::string& ref) {
+  if (ref.empty() || ref.size() > 128) {
+    return NotFound("kme.device_not_found", "no KME device '" + ref + "'");
+  }
+  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, ref));
+  if (rec.is_object()) return ref;
+  // "imei:…", "meid:…", "sn:…" device ids whose device is gone, or a bare identifier.
+  std::string value = ref;
+  auto colon = ref.find(':');
+  if (colon != std::string::npos) value = ref.substr(colon + 1);
+  auto parsed = csv::ParseIdentifierCell(value, csv::IdentifierColumn::kAny);
+  if (parsed.ok() && !parsed->empty()) {
+    csv::DeviceIdentity identity;
+    for (const auto& id : *parsed) identity.Add(id).IgnoreError();
+    AE_ASSIGN_OR_RETURN(std::string id, FindKmeDevice(
+                                            app, dkme::Identifiers{identity.imei, identity.imei2,
+                                                                   identity.meid,
+                                                                   identity.serial}));
+    if (!id.empty()) return id;
+  }
+  // A serial that also reads as another kind of identifier (e.g. 14 hex digits).
+  std::string upper = value;
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  AE_ASSIGN_OR_RETURN(auto owner, app.views().Get("kme_ids", "serial:" + upper));
+  if (owner) return *owner;
+  return NotFound("kme.device_not_found", "no KME device '" + ref + "'");
+}
+
+}  // namespace ae::api

@@ -1,0 +1,40 @@
+#pragma once
+// The KME view lookups the KME routes share, and the ports of the Samsung Knox services
+// (adapters/samsung_knox: the CSV import and the Knox Cloud API sync) over the App.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/samsung_knox/kme_ingest.h"
+#include "api/app.h"
+#include "domain/kme/kme.h"
+
+namespace ae::api {
+
+// The views, as the Samsung Knox services read them.
+ae::knox::ViewGet KmeViewGet(App& app);
+// The KME ingest's hooks: the views, the users view (a User ID names a user with role
+// device_user or above, not deleted) and the projection runner.
+ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app);
+
+// The device id the identifiers index names, "" when none does. kFailedPrecondition
+// "kme.identifier_conflict" when they name two different devices.
+Result<std::string> FindKmeDevice(App& app, const domain::kme::Identifiers& ids);
+
+// The kme_devices record of `device_id` (null json when absent).
+Result<nlohmann::json> LoadKmeDevice(App& app, const std::string& device_id);
+
+// Parses a device id or any identifier (IMEI, IMEI2, MEID, serial) a client sends and
+// returns the device id; kNotFound "kme.device_not_found" when no device has it.
+Result<std::string> ResolveKmeDeviceRef(App& app, const std::string& ref);
+
+// Normalises identifiers a device or a client sends (spec §1.4 step 4). Fields: the
+// request field names. kInvalidArgument "kme.bad_identifier" (field set) when one is not
+// an identifier; an empty result when none is given.
+Result<domain::kme::Identifiers> ParseKmeIdentifiers(const std::string& imei,
+                                                     const std::string& imei2,
+                                                     const std::string& meid,
+                                                     const std::string& serial);
+
+}  // namespace ae::api
