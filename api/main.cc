@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   auto* serve_cmd = cli.add_subcommand("serve", "run the engine: HTTP API, views, adapters");
   ae::cli::AddServeOptions(serve_cmd, serve);
   ae::cli::AddEnvNames(serve_cmd);
+  serve_cmd->fallthrough();  // the log options after "serve" too
 
   ae::cli::ServeFlags config_flags;
   auto* config_cmd = cli.add_subcommand("config", "serve's configuration");
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
               "--config file, defaults), secrets masked");
   ae::cli::AddServeOptions(config_show_cmd, config_flags);
   ae::cli::AddEnvNames(config_show_cmd);
+  config_cmd->fallthrough();
+  config_show_cmd->fallthrough();
 
   ae::cli::ReplayOptions replay;
   std::vector<std::string> replay_props;

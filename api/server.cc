@@ -504,6 +504,8 @@ void Server::Stop() {
   if (http_ && http_->is_running()) http_->stop();
 }
 
+bool Server::Running() const { return http_ && http_->is_running(); }
+
 Result<Page> ParsePage(const Call& call) {
   Page p;
   if (call.req.has_param("limit")) {

@@ -310,6 +310,7 @@ Status ApplyEntry(const Entry& e, CLI::App* serve_cmd, const std::string& path,
     }
   }
   if (only_unset && opt->count() > 0) return Status::Ok();
+  if (e.values.empty()) return Status::Ok();  // [] : none, as by default
   try {
     opt->add_result(e.values);
     opt->run_callback();

@@ -145,9 +145,15 @@ class StopWatch {
     done_ = true;
     cv_.notify_all();
   }
-  bool WaitFor(std::chrono::seconds timeout) {
+  bool WaitFor(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [this] { return done_; });
+  }
+  // Runs `fn` unless Done() was called (what it touches lives until then).
+  template <typename F>
+  void UnlessDone(F fn) {
+    std::lock_guard lock(mu_);
+    if (!done_) fn();
   }
 
  private:
@@ -228,9 +234,20 @@ int Serve(const ServeOptions& o, std::ostream& out) {
     logger->info("stopping: no new connections; requests in flight have {} s to finish "
                  "(--shutdown-timeout)",
                  timeout_s);
-    server.Stop();
-    std::thread([stopped, timeout_s, logger] {
-      if (stopped->WaitFor(std::chrono::seconds(timeout_s))) return;
+    std::thread([&server, stopped, timeout_s, logger] {
+      // cpp-httplib ignores a stop() that comes before its accept loop runs (a signal
+      // right after the "listening on" line): stop once it runs.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+      bool asked = false;
+      do {
+        stopped->UnlessDone([&server, &asked] {
+          if (!asked && server.Running()) {
+            server.Stop();
+            asked = true;
+          }
+        });
+        if (stopped->WaitFor(std::chrono::milliseconds(asked ? 1000 : 10))) return;
+      } while (std::chrono::steady_clock::now() < deadline);
       logger->error("still stopping after --shutdown-timeout ({} s): exiting with requests "
                     "in flight (appends are durable; their clients see the connection close)",
                     timeout_s);
