@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   // serve's configuration file fills what neither a flag nor a variable set.
-  for (auto [cmd, flags] : {std::pair{serve_cmd, &serve}, std::pair{config_show_cmd, &config_flags}}) {
+  for (auto [cmd, flags] :
+       {std::pair{serve_cmd, &serve}, std::pair{config_show_cmd, &config_flags}}) {
     if (!*cmd || flags->config_file.empty()) continue;
     ae::Status loaded = ae::cli::ApplyConfigFile(flags->config_file, cmd);
     if (!loaded.ok()) {

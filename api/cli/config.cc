@@ -411,7 +411,9 @@ std::string EffectiveConfig(CLI::App* serve_cmd) {
       if (secret && !v.empty()) return Quoted("***");
       if (key == "kafka-property") {
         auto eq = v.find('=');
-        if (eq != std::string::npos && IsSecretKey(v.substr(0, eq))) v = v.substr(0, eq + 1) + "***";
+        if (eq != std::string::npos && IsSecretKey(v.substr(0, eq))) {
+          v = v.substr(0, eq + 1) + "***";
+        }
       }
       return Quoted(MaskUrlPassword(v));
     };

@@ -135,7 +135,8 @@ TEST(ServiceConfig, ConfigShowMasksEverySecret) {
 TEST(ServiceConfig, TheShippedFileDocumentsEveryKeyWithItsDefault) {
   TempDir dir;
   std::string uncommented = "\n";
-  for (const auto& line : Lines(ReadWholeFile(fs::path(SourceDir()) / "packaging/autoenroll.toml"))) {
+  const fs::path shipped = fs::path(SourceDir()) / "packaging/autoenroll.toml";
+  for (const auto& line : Lines(ReadWholeFile(shipped))) {
     if (line.size() > 1 && line[0] == '#' && std::islower(static_cast<unsigned char>(line[1]))) {
       uncommented += line.substr(1) + "\n";
     }
