@@ -11,6 +11,7 @@
 #include "adapters/http/http_client.h"
 #include "adapters/samsung_knox/knox_sync.h"
 #include "api/kme_views.h"
+#include "api/data_dir_format.h"
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -77,6 +78,8 @@ events::KafkaKeyBackendOptions KeyTopicOptions(const AppOptions& o, const std::s
 }  // namespace
 
 Result<std::unique_ptr<events::EventLog>> OpenLog(const AppOptions& o) {
+  // Before anything under the data dir is opened: a newer directory is left untouched.
+  AE_RETURN_IF_ERROR(CheckDataDirFormat(o.data_dir).status());
   if (!o.kafka_brokers.empty()) {
     return OpenKafkaLog(o);
   }
@@ -97,12 +100,17 @@ Result<std::unique_ptr<events::EventLog>> OpenLog(const AppOptions& o) {
 Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   std::unique_ptr<App> app(new App());
   app->options_ = options;
+  AE_ASSIGN_OR_RETURN(int format, CheckDataDirFormat(options.data_dir));
   std::error_code ec;
   fs::create_directories(options.data_dir, ec);
   if (ec) {
     return Unavailable("app.data_dir", "cannot create data dir " + options.data_dir + ": " +
                                            ec.message());
   }
+  // A new directory is marked before anything is written to it; an older one once every
+  // part below has opened.
+  const bool writes_data_dir = !options.read_only_log;
+  if (format == 0 && writes_data_dir) AE_RETURN_IF_ERROR(UpgradeDataDir(options.data_dir, 0));
   AE_ASSIGN_OR_RETURN(app->log_, OpenLog(options));
   app->counting_log_ = std::make_unique<CountingEventLog>(*app->log_, app->metrics_);
 
@@ -206,6 +214,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   rbo.custom_views_dir = !options.views_dir.empty();
   app->rebuilder_ = std::make_unique<proj::ViewRebuilder>(*app->log_, *app->views_,
                                                           *app->runner_, *options.clock, rbo);
+  if (format != 0 && writes_data_dir) AE_RETURN_IF_ERROR(UpgradeDataDir(options.data_dir, format));
   return app;
 }
 

@@ -1,5 +1,5 @@
 // autoenroll: the engine's one executable. Subcommands:
-//   serve | replay | audit verify | events export | dev-kafka
+//   serve | config show | replay | audit verify | events export | dev-kafka
 //   | sim apple-dep | sim apple-device | sim apple-device-ca | sim knox
 // Exit codes: 0 success, 1 failure, 2 usage error.
 
@@ -11,46 +11,27 @@
 #include <iostream>
 
 #include "api/cli/commands.h"
+#include "api/cli/config.h"
+#include "events/base/log_output.h"
 #include "events/base/logging.h"
 
 namespace {
 
-void AddLogOptions(CLI::App* cmd, ae::api::AppOptions& app, std::vector<std::string>& props) {
-  cmd->add_option("--data-dir", app.data_dir, "data directory (log, views, secrets)")
-      ->capture_default_str();
-  cmd->add_option("--master-key-file", app.master_key_file,
-                  "32-byte master key of the secret store (default: generated in the data dir)");
-  cmd->add_option("--kafka-brokers", app.kafka_brokers,
-                  "use Kafka as the log (bootstrap servers); embedded RocksDB log otherwise");
-  cmd->add_option("--kafka-topic", app.kafka_topic, "event topic")->capture_default_str();
-  cmd->add_option("--kafka-partitions", app.kafka_partitions,
-                  "partitions of the event topic (the writer creates it so, and refuses a topic "
-                  "with another count)")->capture_default_str();
-  cmd->add_option("--kafka-replication-factor", app.kafka_replication_factor,
-                  "replication factor of the topics the writer creates, and the least it accepts "
-                  "(capped to the brokers)")->capture_default_str();
-  cmd->add_option("--kafka-min-insync-replicas", app.kafka_min_insync_replicas,
-                  "min.insync.replicas of the topics the writer creates, and the least it accepts "
-                  "(capped to the replication factor)")->capture_default_str();
-  cmd->add_option("--kafka-transactional-id", app.kafka_transactional_id,
-                  "transactional.id of the single writer")->capture_default_str();
-  cmd->add_option("--kafka-append-timeout-ms", app.kafka_append_timeout_ms,
-                  "an append the cluster does not confirm within this fails with 503 "
-                  "log.unavailable")->capture_default_str();
-  cmd->add_option("-X", props,
-                  "librdkafka property key=value (repeatable), e.g. security.protocol=SSL");
-}
+using ae::cli::AddLogOptions;
+using ae::cli::ApplyProps;
 
-bool ApplyProps(const std::vector<std::string>& props, ae::api::AppOptions& app) {
-  for (const auto& p : props) {
-    auto eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "-X expects key=value, got '" << p << "'\n";
-      return false;
+// A secret on the command line is readable by every local user (ps, /proc/PID/cmdline).
+bool SecretOnCommandLine(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--admin-token" || a.rfind("--admin-token=", 0) == 0) {
+      std::cerr << "autoenroll: the administrator's seed is not taken on the command line "
+                   "(other local users can read it there): set admin-token in the --config "
+                   "file or AUTOENROLL_ADMIN_TOKEN\n";
+      return true;
     }
-    app.kafka_properties[p.substr(0, eq)] = p.substr(eq + 1);
   }
-  return true;
+  return false;
 }
 
 }  // namespace
@@ -61,79 +42,26 @@ int main(int argc, char** argv) {
   ::umask(077);
   CLI::App cli{"autoenroll: event-sourced auto-enrollment engine for Apple DEP and Samsung KME"};
   cli.require_subcommand(1);
-  std::string log_level;
-  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (or SPDLOG_LEVEL)");
+  ae::cli::LoggingFlags logging;
+  ae::cli::AddLoggingOptions(&cli, logging);
+  ae::cli::AddEnvNames(&cli);
 
-  ae::cli::ServeOptions serve;
-  std::vector<std::string> serve_props;
-  std::string role = "writer";
+  ae::cli::ServeFlags serve;
   auto* serve_cmd = cli.add_subcommand("serve", "run the engine: HTTP API, views, adapters");
-  AddLogOptions(serve_cmd, serve.app, serve_props);
-  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT (port 0 picks a free port)")
-      ->capture_default_str();
-  serve_cmd->add_option("--public-url", serve.server.public_url, "URL devices use to reach us");
-  serve_cmd->add_option("--role", role, "Kafka mode: writer | reader (a query replica)")
-      ->check(CLI::IsMember({"writer", "reader"}))->capture_default_str();
-  serve_cmd->add_option("--max-body-bytes", serve.server.max_body_bytes, "request body limit")
-      ->capture_default_str();
-  serve_cmd->add_option("--max-upload-bytes", serve.server.max_upload_bytes,
-                        "body limit of file uploads (the Knox CSV import)")
-      ->capture_default_str();
-  serve_cmd->add_option("--enroll-rate", serve.server.enroll_rate_per_s,
-                        "enrollment requests per second per client address, after the burst "
-                        "(0: no limit)")
-      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  serve_cmd->add_option("--enroll-burst", serve.server.enroll_burst,
-                        "enrollment requests a client address may make at once")
-      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
-  serve_cmd->add_option("--http-threads", serve.server.threads, "HTTP worker threads")
-      ->capture_default_str();
-  serve_cmd->add_option("--tls-cert", serve.server.tls_cert,
-                        "PEM certificate (chain) for HTTPS; needs --tls-key");
-  serve_cmd->add_option("--tls-key", serve.server.tls_key, "PEM private key for HTTPS; needs "
-                        "--tls-cert");
-  serve_cmd->add_option("--trusted-proxy", serve.server.trusted_proxies,
-                        "a reverse proxy (CIDR, repeatable) whose X-Forwarded-For names the "
-                        "client for rate limits");
-  serve_cmd->add_flag("--public-metrics", serve.server.public_metrics,
-                      "serve /metrics without a token (default: a device_manager's token)");
-  serve_cmd->add_option("--http-head-timeout", serve.server.head_timeout_s,
-                        "seconds a request line and headers may take to arrive whole")
-      ->check(CLI::Range(1, 300))->capture_default_str();
-  serve_cmd->add_option("--http-read-timeout", serve.server.read_timeout_s,
-                        "seconds a larger body may go without data, and an answer may wait "
-                        "for the client to read")
-      ->check(CLI::Range(1, 300))->capture_default_str();
-  serve_cmd->add_option("--apple-dep-url", serve.app.apple_dep_url,
-                        "Apple's DEP service (a simulator's URL in tests)")
-      ->capture_default_str();
-  int64_t dep_sync_s = serve.app.dep_sync_interval_ms / 1000;
-  serve_cmd->add_option("--dep-sync-interval", dep_sync_s, "seconds between periodic DEP syncs")
-      ->check(CLI::Range(int64_t{5}, int64_t{7 * 24 * 3600}))->capture_default_str();
-  serve_cmd->add_option("--apple-device-ca", serve.app.apple_device_ca,
-                        "PEM CA certificate(s) trusted for MachineInfo signatures instead of "
-                        "Apple's device CA");
-  serve_cmd->add_option("--apns-topic", serve.app.apns_topic,
-                        "APNs topic of the MDM push certificate (com.apple.mgmt.External.<uuid>)");
-  serve_cmd->add_option("--agent-manifest-url", serve.app.agent_manifest_url,
-                        "manifest of the agent app installed after enrollment "
-                        "(default <public-url>/agent/manifest.plist)");
-  serve_cmd->add_option("--knox-api-url", serve.app.knox_api_url,
-                        "default Knox Cloud API URL of the KME connection (a simulator's URL in "
-                        "tests; its token URL is <url>/ams/v1/oauth2/token); default Samsung's");
-  int64_t knox_sync_s = serve.app.knox_sync_interval_ms / 1000;
-  serve_cmd->add_option("--knox-sync-interval", knox_sync_s,
-                        "seconds between periodic Knox Cloud API syncs (0: only on request)")
-      ->check(CLI::Range(int64_t{0}, int64_t{7 * 24 * 3600}))->capture_default_str();
-  int64_t dep_retry_s = serve.app.dep_retry_tick_ms / 1000;
-  serve_cmd->add_option("--dep-retry-tick", dep_retry_s,
-                        "seconds between checks for DEP assignments due for a retry")
-      ->check(CLI::Range(int64_t{1}, int64_t{3600}))->capture_default_str();
-  int64_t dep_read_timeout_s = serve.app.dep_read_timeout_ms / 1000;
-  serve_cmd->add_option("--dep-read-timeout", dep_read_timeout_s,
-                        "seconds an answer from Apple's DEP service may take before the call "
-                        "is retried")
-      ->check(CLI::Range(int64_t{1}, int64_t{600}))->capture_default_str();
+  ae::cli::AddServeOptions(serve_cmd, serve);
+  ae::cli::AddEnvNames(serve_cmd);
+  serve_cmd->fallthrough();  // the log options after "serve" too
+
+  ae::cli::ServeFlags config_flags;
+  auto* config_cmd = cli.add_subcommand("config", "serve's configuration");
+  config_cmd->require_subcommand(1);
+  auto* config_show_cmd = config_cmd->add_subcommand(
+      "show", "print the configuration serve would run with (flags, AUTOENROLL_* variables, "
+              "--config file, defaults), secrets masked");
+  ae::cli::AddServeOptions(config_show_cmd, config_flags);
+  ae::cli::AddEnvNames(config_show_cmd);
+  config_cmd->fallthrough();
+  config_show_cmd->fallthrough();
 
   ae::cli::ReplayOptions replay;
   std::vector<std::string> replay_props;
@@ -252,24 +180,39 @@ int main(int argc, char** argv) {
                            "127.0.0.1:PORT of the control API (0 picks a free port)")
       ->capture_default_str();
 
+  if (SecretOnCommandLine(argc, argv)) return 2;
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = cli.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  ae::log::Init(log_level);
+  // serve's configuration file fills what neither a flag nor a variable set.
+  for (auto [cmd, flags] :
+       {std::pair{serve_cmd, &serve}, std::pair{config_show_cmd, &config_flags}}) {
+    if (!*cmd || flags->config_file.empty()) continue;
+    ae::Status loaded = ae::cli::ApplyConfigFile(flags->config_file, cmd);
+    if (!loaded.ok()) {
+      std::cerr << "autoenroll: " << loaded.message() << "\n";
+      return 2;
+    }
+  }
+  if (*config_show_cmd) {
+    if (!config_flags.Finish()) return 2;
+    std::cout << ae::cli::EffectiveConfig(config_show_cmd);
+    return 0;
+  }
+  ae::Status logging_ok = ae::log::Init(ae::log::LogOptions{logging.level, logging.format,
+                                                            logging.file});
+  if (!logging_ok.ok()) {
+    std::cerr << "autoenroll: " << logging_ok.message() << "\n";
+    return 2;
+  }
   ae::cli::InstallSignalHandling();
 
   if (*serve_cmd) {
-    if (!ApplyProps(serve_props, serve.app)) return 2;
-    serve.app.kafka_writer = role == "writer";
-    serve.app.run_adapters = serve.app.kafka_brokers.empty() || serve.app.kafka_writer;
-    serve.app.dep_sync_interval_ms = dep_sync_s * 1000;
-    serve.app.dep_retry_tick_ms = dep_retry_s * 1000;
-    serve.app.dep_read_timeout_ms = dep_read_timeout_s * 1000;
-    serve.app.knox_sync_interval_ms = knox_sync_s * 1000;
-    return ae::cli::Serve(serve, std::cout);
+    if (!serve.Finish()) return 2;
+    return ae::cli::Serve(serve.serve, std::cout);
   }
   if (*replay_cmd) {
     if (!ApplyProps(replay_props, replay.app)) return 2;

@@ -15,6 +15,7 @@
 #include "api/request_body.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "events/base/log_output.h"
 #include "events/base/logging.h"
 #include "projections/users_projector.h"
 
@@ -334,6 +335,7 @@ void Server::Serve(const RouteEntry& route, const httplib::Request& req, httplib
   }
   auto started = std::chrono::steady_clock::now();
   std::string request_id = NewRequestId();
+  log::RequestScope log_scope(request_id);  // JSON log lines name the request
   Principal who;
   Status failed;
   Result<Reply> reply = Internal("internal", "not handled");
@@ -501,6 +503,8 @@ void Server::Run() {
 void Server::Stop() {
   if (http_ && http_->is_running()) http_->stop();
 }
+
+bool Server::Running() const { return http_ && http_->is_running(); }
 
 Result<Page> ParsePage(const Call& call) {
   Page p;

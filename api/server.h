@@ -136,7 +136,10 @@ class Server {
   Result<int> Bind();
   // Serves until Stop(); blocks.
   void Run();
+  // Ends Run() (its requests in flight finish first). A no-op until Run()'s accept loop
+  // runs (Running()): cpp-httplib 0.11.4 ignores a stop before it.
   void Stop();
+  bool Running() const;
 
   App& app() { return app_; }
   const ServerOptions& options() const { return options_; }

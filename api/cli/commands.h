@@ -13,9 +13,10 @@ namespace ae::cli {
 
 // Set by SIGINT/SIGTERM; long-running commands stop when it turns true.
 std::atomic<bool>& StopRequested();
-// Blocks SIGINT/SIGTERM (call it first in main, before any thread starts, so
-// every thread inherits the mask) and starts a thread that turns them into
-// StopRequested() and calls the hook set by OnStop().
+// Blocks SIGINT/SIGTERM/SIGHUP (call it first in main, before any thread starts, so
+// every thread inherits the mask) and starts a thread that turns the first SIGINT or
+// SIGTERM into StopRequested() and calls the hook set by OnStop(), and each SIGHUP into
+// log::Reopen() (logrotate moved the log file).
 void InstallSignalHandling();
 // Sets the hook called once when a stop is requested (immediately if it already was).
 void OnStop(std::function<void()> hook);
@@ -24,6 +25,11 @@ struct ServeOptions {
   api::AppOptions app;
   api::ServerOptions server;
   std::string listen = "127.0.0.1:8080";
+  // The administrator's seed (BootstrapAdmin); empty: AUTOENROLL_ADMIN_TOKEN, if set.
+  std::string admin_token;
+  // After SIGTERM, requests in flight have this long to finish; then the process exits
+  // with status 1 whatever still runs (appends are durable: a restart loses nothing).
+  int shutdown_timeout_s = 30;
 };
 int Serve(const ServeOptions& options, std::ostream& out);
 

@@ -1,3 +1,4 @@
+#include <condition_variable>
 #include <csignal>
 #include <mutex>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 
 #include "api/cli/commands.h"
 #include "api/rate_limiter.h"
+#include "events/base/log_output.h"
 #include "events/base/logging.h"
 
 namespace ae::cli {
@@ -34,14 +36,27 @@ void InstallSignalHandling() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   std::thread([set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    std::lock_guard lock(HookMu());
-    StopRequested().store(true);
-    if (Hook()) Hook()();
+    pthread_setname_np(pthread_self(), "ae-signals");
+    while (true) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        Status reopened = log::Reopen();
+        if (!reopened.ok()) {
+          log::Get("api")->error("SIGHUP: {}", reopened.ToString());
+        } else {
+          log::Get("api")->info("SIGHUP: log file reopened");
+        }
+        continue;
+      }
+      std::lock_guard lock(HookMu());
+      if (StopRequested().exchange(true)) continue;  // already stopping
+      if (Hook()) Hook()();
+    }
   }).detach();
 }
 
@@ -122,6 +137,31 @@ void WarnAboutPlainPublicUrl(const std::string& url) {
       url);
 }
 
+// Set once serve has stopped; the shutdown watchdog waits for it.
+class StopWatch {
+ public:
+  void Done() {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  bool WaitFor(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return done_; });
+  }
+  // Runs `fn` unless Done() was called (what it touches lives until then).
+  template <typename F>
+  void UnlessDone(F fn) {
+    std::lock_guard lock(mu_);
+    if (!done_) fn();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
 }  // namespace
 
 int Serve(const ServeOptions& o, std::ostream& out) {
@@ -146,9 +186,12 @@ int Serve(const ServeOptions& o, std::ostream& out) {
     return 1;
   }
   WarnAboutOpenDataFiles(options.app);
-  const char* seed = std::getenv("AUTOENROLL_ADMIN_TOKEN");
+  std::string seed = options.admin_token;
+  if (seed.empty()) {
+    if (const char* env = std::getenv("AUTOENROLL_ADMIN_TOKEN")) seed = env;
+  }
   if (options.app.kafka_brokers.empty() || options.app.kafka_writer) {
-    Status boot = (*app)->BootstrapAdmin(seed ? seed : "");
+    Status boot = (*app)->BootstrapAdmin(seed);
     if (!boot.ok()) {
       logger->error("cannot bootstrap the administrator: {}", boot.ToString());
       return 1;
@@ -183,11 +226,41 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   out << "listening on " << scheme << "://" << options.server.host << ":" << *port << std::endl;
   logger->info("autoenroll serving on {}://{}:{} (log: {}, data dir: {})", scheme,
                options.server.host, *port, (*app)->log().Kind(), options.app.data_dir);
-  OnStop([&server] { server.Stop(); });
+  // SIGTERM: no new connection is accepted, requests in flight finish (Run() returns once
+  // the workers are idle), then the parts stop in reverse order. A watchdog bounds it all.
+  auto stopped = std::make_shared<StopWatch>();
+  const int timeout_s = options.shutdown_timeout_s;
+  OnStop([&server, stopped, timeout_s, logger] {
+    logger->info("stopping: no new connections; requests in flight have {} s to finish "
+                 "(--shutdown-timeout)",
+                 timeout_s);
+    std::thread([&server, stopped, timeout_s, logger] {
+      // cpp-httplib ignores a stop() that comes before its accept loop runs (a signal
+      // right after the "listening on" line): stop once it runs.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+      bool asked = false;
+      do {
+        stopped->UnlessDone([&server, &asked] {
+          if (!asked && server.Running()) {
+            server.Stop();
+            asked = true;
+          }
+        });
+        if (stopped->WaitFor(std::chrono::milliseconds(asked ? 1000 : 10))) return;
+      } while (std::chrono::steady_clock::now() < deadline);
+      logger->error("still stopping after --shutdown-timeout ({} s): exiting with requests "
+                    "in flight (appends are durable; their clients see the connection close)",
+                    timeout_s);
+      logger->flush();
+      std::_Exit(1);
+    }).detach();
+  });
   if (!StopRequested().load()) server.Run();
   OnStop(nullptr);
-  logger->info("stopping");
+  logger->info("stopping: requests drained");
   (*app)->Stop();
+  stopped->Done();
+  logger->info("stopped");
   return 0;
 }
 

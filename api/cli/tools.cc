@@ -11,6 +11,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "api/cli/commands.h"
+#include "api/data_dir_format.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/codec.h"
@@ -319,6 +320,9 @@ int RotateMasterKey(const RotateMasterKeyOptions& o, std::ostream& out, std::ost
     err << "secrets rotate-master-key: " << s.ToString() << "\n";
     return 1;
   };
+  if (auto format = api::CheckDataDirFormat(o.app.data_dir); !format.ok()) {
+    return fail(format.status());
+  }
   {
     // Completes an interrupted rotation first; fails while a server holds the store.
     auto opened = events::OpenSecretStore(store, key_file, false, false);

@@ -76,6 +76,10 @@ class EngineProcess {
   Status Start(int timeout_s = 30);
   // Sends `sig` and waits for the exit; returns the exit status (or -signal).
   int Stop(int sig = SIGTERM);
+  // Sends `sig` without waiting (SIGHUP: reopen the log file).
+  void Signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
