@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/http_client.h"
+#include "api/cli/backup.h"
 #include "api/kme_knox_sync.h"
 #include "api/views_rebuild.h"
 #include "domain/users/users.h"
@@ -182,6 +183,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   ko.run_background = options.run_adapters;
   app->knox_ = std::make_unique<KnoxSync>(*app, std::move(ko));
   app->rebuilder_ = std::make_unique<ViewRebuilder>(*app);
+  app->backups_ = std::make_unique<Backups>(*app);
   return app;
 }
 

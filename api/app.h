@@ -56,6 +56,7 @@ struct AppOptions {
   int64_t knox_sync_interval_ms = 30 * 60 * 1000;
 };
 
+class Backups;
 class KnoxSync;
 class ViewRebuilder;
 
@@ -88,6 +89,7 @@ class App {
   dep::DepAdapter& dep() { return *dep_; }
   KnoxSync& knox() { return *knox_; }
   ViewRebuilder& rebuilder() { return *rebuilder_; }
+  Backups& backups() { return *backups_; }  // online backups (api/cli/backup.h)
   const AppOptions& options() const { return options_; }
   const Clock& clock() const { return *options_.clock; }
   const std::string& user_id_key() const { return user_id_key_; }
@@ -117,6 +119,7 @@ class App {
   std::unique_ptr<dep::DepAdapter> dep_;
   std::unique_ptr<KnoxSync> knox_;
   std::unique_ptr<ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
+  std::unique_ptr<Backups> backups_;
 };
 
 // Opens the log an AppOptions names (embedded or Kafka) without the rest.
