@@ -10,8 +10,9 @@
 
 #include "adapters/http/http_client.h"
 #include "adapters/samsung_knox/knox_sync.h"
-#include "api/kme_views.h"
+#include "api/cli/backup.h"
 #include "api/data_dir_format.h"
+#include "api/kme_views.h"
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
@@ -214,6 +215,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   rbo.custom_views_dir = !options.views_dir.empty();
   app->rebuilder_ = std::make_unique<proj::ViewRebuilder>(*app->log_, *app->views_,
                                                           *app->runner_, *options.clock, rbo);
+  app->backups_ = std::make_unique<Backups>(*app);
   if (format != 0 && writes_data_dir) AE_RETURN_IF_ERROR(UpgradeDataDir(options.data_dir, format));
   return app;
 }

@@ -64,6 +64,7 @@ struct AppOptions {
   int64_t knox_sync_interval_ms = 30 * 60 * 1000;
 };
 
+class Backups;
 
 class App {
  public:
@@ -96,6 +97,7 @@ class App {
   knox::KnoxSync& knox() { return *knox_; }
   proj::ViewRebuilder& rebuilder() { return *rebuilder_; }
   proj::AsOfReader& as_of() { return *as_of_; }
+  Backups& backups() { return *backups_; }  // online backups (api/cli/backup.h)
   const AppOptions& options() const { return options_; }
   const Clock& clock() const { return *options_.clock; }
   const std::string& user_id_key() const { return user_id_key_; }
@@ -127,6 +129,7 @@ class App {
   std::unique_ptr<knox::KnoxSync> knox_;
   std::unique_ptr<proj::AsOfReader> as_of_;  // reads log() and views_
   std::unique_ptr<proj::ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
+  std::unique_ptr<Backups> backups_;
 };
 
 // Opens the log an AppOptions names (embedded or Kafka) without the rest.

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "api/cli/backup.h"
 #include "api/cli/commands.h"
 #include "api/cli/config.h"
 #include "events/base/log_output.h"
@@ -130,6 +131,8 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", exp.format, "json | proto")
       ->check(CLI::IsMember({"json", "proto"}))->capture_default_str();
 
+  auto backup_cmds = ae::cli::AddBackupCommands(cli);  // backup, backup verify, restore
+
   int brokers = 3;
   auto* dev_kafka_cmd =
       cli.add_subcommand("dev-kafka", "run librdkafka's mock Kafka cluster for trying Kafka mode");
@@ -247,6 +250,7 @@ int main(int argc, char** argv) {
     if (!ApplyProps(exp_props, exp.app)) return 2;
     return ae::cli::EventsExport(exp, std::cout, std::cerr);
   }
+  if (auto rc = backup_cmds->Run(std::cout, std::cerr)) return *rc;
   if (*sim_dep_cmd) return ae::cli::SimAppleDep(sim_dep, std::cout, std::cerr);
   if (*sim_device_cmd) return ae::cli::SimAppleDevice(sim_device, std::cout, std::cerr);
   if (*sim_ca_cmd) return ae::cli::SimAppleDeviceCa(sim_ca_dir, std::cout, std::cerr);

@@ -8,6 +8,7 @@ namespace ae::api {
 
 void AddAdminRoutes(Server& server) {
   App& app = server.app();
+  AddBackupRoutes(server);
   // Every route with the least role it needs ("public": no token), for operators and for
   // the test that walks every route with every role. Registered last (serve.cc), so it
   // lists itself too.

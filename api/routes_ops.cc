@@ -4,6 +4,7 @@
 // ready (/readyz: {ready} and 200 or 503). The reasons, the log kind and the positions
 // need a device_manager's token; /metrics needs one too unless --public-metrics.
 
+#include "api/cli/backup.h"
 #include "api/server.h"
 
 namespace ae::api {
@@ -48,6 +49,7 @@ void AddOpsRoutes(Server& server) {
     text += "# HELP autoenroll_log_healthy 1 while the log accepts appends.\n"
             "# TYPE autoenroll_log_healthy gauge\n"
             "autoenroll_log_healthy " + std::string(app.log().Health().ok() ? "1" : "0") + "\n";
+    text += app.backups().MetricsText();
     r.raw = std::move(text);
     r.content_type = "text/plain; version=0.0.4";
     return r;

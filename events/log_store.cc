@@ -10,6 +10,7 @@
 #include "events/base/check.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "events/rocksdb_backup.h"
 #include "events/rocksdb_table.h"
 #include "events/upcast.h"
 
@@ -305,6 +306,10 @@ bool LogStore::HasNewLocked(const LogCursor& cursor) const {
 bool LogStore::WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   return new_data_.wait_for(lock, timeout, [&] { return HasNewLocked(cursor); });
+}
+
+Status LogStore::Checkpoint(const std::string& dir) const {
+  return CheckpointRocksDb(db_.get(), dir);
 }
 
 Status LogStore::CorruptRecordForTest(const LogPosition& pos, const std::string& raw) {

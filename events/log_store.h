@@ -88,6 +88,9 @@ class LogStore {
   Result<std::string> GetMeta(const std::string& key) const;  // "" when absent
   bool WaitForNew(const LogCursor& cursor, std::chrono::milliseconds timeout) const;
 
+  // A consistent copy of the store in `dir` (events/rocksdb_backup.h), while it is written.
+  Status Checkpoint(const std::string& dir) const;
+
   // Test seam: overwrite a stored record's bytes (to test tamper detection).
   Status CorruptRecordForTest(const LogPosition& pos, const std::string& raw);
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "events/base/crypto.h"
+#include "events/rocksdb_backup.h"
 
 namespace ae::events {
 
@@ -50,6 +51,10 @@ Result<std::unique_ptr<SecretStore>> SecretStore::Open(const std::string& path,
     return FromRocks(got, "read secret store root");
   }
   return s;
+}
+
+Status SecretStore::Checkpoint(const std::string& dir) const {
+  return CheckpointRocksDb(db_.get(), dir);
 }
 
 Result<size_t> SecretStore::RotateMasterKey(const std::string& path,

@@ -39,6 +39,9 @@ class SecretStore {
   // Deletes the secret and compacts it away, so no copy stays on disk.
   Status Delete(const std::string& name);
 
+  // A consistent copy of the store in `dir` (events/rocksdb_backup.h), while it is written.
+  Status Checkpoint(const std::string& dir) const;
+
   // A key derived for one purpose (HMAC-SHA256 based) from the store's root key: the
   // secret "root/v1" when present (written by the first master key rotation, holding the
   // key the store started with), else the master key. Rotating the master key therefore
