@@ -30,7 +30,7 @@ cmp -s "$src/events/events.desc" "$tmp/inst/share/autoenroll/events.desc" ||
   fail "the installed descriptor set is not events/events.desc"
 
 # The package.
-deb="$("$src/scripts/package" --build-dir "$build/package-build" --out "$tmp/out" | tail -1)"
+deb="$("$src/scripts/package" --build-dir "$src/build-package" --out "$tmp/out" | tail -1)"
 version="$(sed -n 's/^project(autoenroll VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")"
 arch="$(dpkg --print-architecture)"
 [ "$(basename "$deb")" = "autoenroll_${version}_${arch}.deb" ] || fail "package named $(basename "$deb")"
