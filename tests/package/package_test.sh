@@ -73,8 +73,8 @@ for line in 'Type=exec' 'User=autoenroll' 'StateDirectory=autoenroll' 'ProtectSy
             'ExecStartPost=/usr/libexec/autoenroll/wait-ready ${AUTOENROLL_LISTEN} 170'; do
   grep -qxF "$line" "$unit" || fail "the unit lacks $line"
 done
-grep -q '^ExecStart=/usr/bin/autoenroll serve --data-dir /var/lib/autoenroll ' "$unit" ||
-  fail "the unit does not run /usr/bin/autoenroll serve on /var/lib/autoenroll"
+grep -q '^ExecStart=/usr/bin/autoenroll serve --config /etc/autoenroll/autoenroll.toml --data-dir /var/lib/autoenroll ' "$unit" ||
+  fail "the unit does not run /usr/bin/autoenroll serve with /etc/autoenroll/autoenroll.toml on /var/lib/autoenroll"
 if command -v systemd-analyze >/dev/null; then
   # Verified inside the unpacked root, where /usr/bin/autoenroll and the readiness check are;
   # the targets the unit names come from this machine's systemd.
@@ -90,8 +90,12 @@ else
   echo "systemd-analyze: not installed, unit not verified"
 fi
 
-# The installed binary starts, and the unit's readiness check sees it ready.
-"$root/usr/bin/autoenroll" serve --data-dir "$tmp/data" --listen 127.0.0.1:0 \
+# The installed binary starts on the configuration file the package ships, as the unit runs
+# it, and the unit's readiness check sees it ready.
+"$root/usr/bin/autoenroll" config show --config "$root/etc/autoenroll/autoenroll.toml" >/dev/null ||
+  fail "the shipped configuration file does not load"
+"$root/usr/bin/autoenroll" serve --config "$root/etc/autoenroll/autoenroll.toml" \
+  --data-dir "$tmp/data" --listen 127.0.0.1:0 \
   >"$tmp/engine.out" 2>"$tmp/engine.err" &
 engine=$!
 timeout 60 bash -c "until grep -q '^listening on ' '$tmp/engine.out'; do
