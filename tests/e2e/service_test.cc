@@ -358,19 +358,23 @@ std::map<std::string, std::string> Snapshot(const fs::path& root) {
   return files;
 }
 
-// A copy of tests/fixtures/data_dir_format_1: a data dir the engine wrote before data
-// directories recorded their format (one administrator, one user "ann").
-fs::path CopyFormat1Fixture(const TempDir& dir) {
+// A data dir as engines wrote them before data directories recorded their format: the same
+// parts without FORMAT, which is all format 1 differs by (one administrator, one user "ann").
+fs::path MakeFormat1DataDir(const TempDir& dir) {
   const fs::path data = dir.path() / "data";
-  fs::copy(fs::path(SourceDir()) / "tests/fixtures/data_dir_format_1", data,
-           fs::copy_options::recursive);
-  fs::permissions(data, fs::perms::owner_all);
+  EngineProcess engine(data.string());
+  EXPECT_THAT(engine.Start(), IsOk());
+  auto ann = engine.Post("/v1/users", R"({"username": "ann", "role": "device_user"})",
+                         engine.AdminToken());
+  EXPECT_EQ(ann.status, 201) << ann.body;
+  EXPECT_EQ(engine.Stop(), 0) << engine.LogText();
+  fs::remove(data / "FORMAT");
   return data;
 }
 
 TEST(DataDirFormat, ADataDirOfAnOlderFormatIsUpgradedInPlace) {
   TempDir dir;
-  const fs::path data = CopyFormat1Fixture(dir);
+  const fs::path data = MakeFormat1DataDir(dir);
   ASSERT_FALSE(fs::exists(data / "FORMAT"));
   EngineProcess engine(data.string());
   ASSERT_THAT(engine.Start(), IsOk());
@@ -391,7 +395,7 @@ TEST(DataDirFormat, ADataDirOfAnOlderFormatIsUpgradedInPlace) {
 
 TEST(DataDirFormat, ADataDirOfANewerFormatIsRefusedAndLeftUntouched) {
   TempDir dir;
-  const fs::path data = CopyFormat1Fixture(dir);
+  const fs::path data = MakeFormat1DataDir(dir);
   WriteFile(data / "FORMAT", "3\n");
   const auto before = Snapshot(data);
   for (const std::vector<std::string>& args :
