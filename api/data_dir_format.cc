@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "events/base/durable_file.h"
 #include "events/base/logging.h"
 
 namespace ae::api {
@@ -20,28 +21,6 @@ namespace {
 std::string Supported() {
   return "formats " + std::to_string(kOldestUpgradableDataDirFormat) + " to " +
          std::to_string(kDataDirFormat);
-}
-
-Status WriteSynced(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Unavailable("data_dir.write", "cannot write " + tmp.string() + ": " +
-                                             std::strerror(errno));
-  }
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Unavailable("data_dir.write", "cannot write " + path.string() + ": " +
-                                             std::strerror(errno));
-  }
-  int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return Status::Ok();
 }
 
 // One step from format `from` to from + 1. Format 1 -> 2 moves no file: FORMAT, written
@@ -121,7 +100,8 @@ Status UpgradeDataDir(const std::string& data_dir, int from) {
       }
     }
   }
-  AE_RETURN_IF_ERROR(WriteSynced(dir / kDataDirFormatFile, std::to_string(kDataDirFormat) + "\n"));
+  AE_RETURN_IF_ERROR(WriteFileDurably((dir / kDataDirFormatFile).string(),
+                                     std::to_string(kDataDirFormat) + "\n", "data_dir.write"));
   if (from != 0) {
     log::Get("api")->info("upgraded the data directory {} from format {} to format {}",
                           data_dir, from, kDataDirFormat);

@@ -139,20 +139,4 @@ Status CopyDirDurably(const std::string& from, const std::string& to) {
   return SyncPath(fs::path(to).parent_path(), true);
 }
 
-Status WriteFileDurably(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable("backup.io", "cannot write " + tmp);
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  std::error_code ec;
-  if (ok) fs::rename(tmp, path, ec);
-  if (!ok || ec) {
-    fs::remove(tmp, ec);
-    return Unavailable("backup.io", "cannot write " + path);
-  }
-  return SyncPath(fs::path(path).parent_path(), true);
-}
-
 }  // namespace ae::events

@@ -44,7 +44,4 @@ Status CopyDirDurably(const std::string& from, const std::string& to);
 // Copies one file durably (mode 0600).
 Status CopyFileDurably(const std::string& from, const std::string& to);
 
-// Writes `content` to `path` through a temporary file, synced and renamed (mode 0600).
-Status WriteFileDurably(const std::string& path, const std::string& content);
-
 }  // namespace ae::events

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "events/base/crypto.h"
+#include "events/base/durable_file.h"
 #include "events/base/logging.h"
 #include "projections/all_projectors.h"
 #include "projections/users_projector.h"
@@ -32,28 +33,6 @@ bool ValidViewsName(const std::string& name) {
 
 bool IsViewsDirName(const std::string& name) {
   return name == "views" || name.rfind("views-", 0) == 0 || name == "views.rebuild";
-}
-
-Status WriteDurably(const fs::path& path, const std::string& content) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Unavailable("views.io", "cannot write " + tmp.string());
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  std::error_code ec;
-  if (ok) fs::rename(tmp, path, ec);
-  if (!ok || ec) {
-    fs::remove(tmp, ec);
-    return Unavailable("views.io", "cannot write " + path.string());
-  }
-  int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return Status::Ok();
 }
 
 uint64_t Records(const LogCursor& c) {
@@ -118,7 +97,7 @@ std::string LiveViewsDir(const std::string& data_dir) {
 
 Status SetLiveViewsDir(const std::string& data_dir, const std::string& name) {
   if (!ValidViewsName(name)) return InvalidArgument("views.bad_dir", "bad views directory " + name);
-  return WriteDurably(fs::path(data_dir) / kPointer, name + "\n");
+  return WriteFileDurably((fs::path(data_dir) / kPointer).string(), name + "\n", "views.io");
 }
 
 std::string NewViewsDirName(const Clock& clock) {

@@ -15,6 +15,7 @@
 #include "api/cli/commands.h"
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "events/base/durable_file.h"
 #include "events/base/logging.h"
 #include "events/hash_chain.h"
 #include "events/log_store.h"
@@ -174,7 +175,7 @@ Result<BackupInfo> TakeBackup(App& app, const BackupRequest& request) {
     manifest.erase("path");
     manifest["format"] = kFormat;
     manifest["source_data_dir"] = fs::absolute(o.data_dir, ec).lexically_normal().string();
-    return events::WriteFileDurably((to / kManifest).string(), manifest.dump(2) + "\n");
+    return WriteFileDurably((to / kManifest).string(), manifest.dump(2) + "\n", "backup.io");
   }();
   if (!done.ok()) {
     RemoveWritten(to, existed);
