@@ -289,7 +289,7 @@ Status KafkaCluster::Script(const std::string& args, std::string* out) const {
   }
   std::string text;
   const int rc = RunShell(Quote(SourceDir() + "/scripts/kafka") + " " + args + " --dir " +
-                              Quote(dir_),
+                              Quote(dir_) + (out ? "" : " 2>&1"),  // a failure says why
                           &text, 240);
   if (out) *out = text;
   if (rc != 0) {
