@@ -172,21 +172,36 @@ int MsUntil(std::chrono::steady_clock::time_point deadline) {
 Status KafkaKeyBackend::CatchUp(Deadline deadline) {
   // The end of the key topic's one partition. offsets_for_times honours its timeout;
   // query_watermark_offsets waits for socket.timeout.ms while a broker does not answer.
+  // While its leader moves (a broker lost, a topic just created) the partition answers
+  // NOT_LEADER or LEADER_NOT_AVAILABLE: asked again, with fresh metadata, until `deadline`.
   int64_t high = 0;
   rd_kafka_t* handle = producer_ ? producer_ : consumer_;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_END;
-  auto err = rd_kafka_offsets_for_times(handle, list, MsUntil(deadline));
-  if (!err) {
-    err = list->elems[0].err;
-    high = list->elems[0].offset;
-    if (!err && high < 0) err = RD_KAFKA_RESP_ERR__BAD_MSG;
+  while (true) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), 0)->offset =
+        RD_KAFKA_OFFSET_END;
+    auto err = rd_kafka_offsets_for_times(
+        handle, list, MsUntil(std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2))));
+    if (!err) {
+      err = list->elems[0].err;
+      high = list->elems[0].offset;
+      if (!err && high < 0) err = RD_KAFKA_RESP_ERR__BAD_MSG;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+        err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      return Status::Ok();  // no keys yet
+    }
+    if (!err) break;
+    bool moving = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                  err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                  err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                  err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
+    if (!moving || std::chrono::steady_clock::now() >= deadline) {
+      return Unavail(std::string("keys: ") + rd_kafka_err2str(err));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  rd_kafka_topic_partition_list_destroy(list);
-  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-    return Status::Ok();  // no keys yet
-  }
-  if (err) return Unavail(std::string("keys: ") + rd_kafka_err2str(err));
   std::unique_lock lock(mu_);
   if (!advanced_.wait_until(lock, deadline, [&] { return next_offset_ >= high; })) {
     return Unavail("keys: the key topic could not be read to its end in time");

@@ -297,6 +297,32 @@ Status Check(const KafkaTopicSpec& spec, const Metadata& md,
   return Status::Ok();
 }
 
+// A topic just created is in the metadata before each partition's leader serves it: a
+// ListOffsets or a produce sent then answers UNKNOWN_TOPIC_OR_PART or NOT_LEADER. Asks
+// every partition's leader for its end until all answer, or `deadline`.
+Status WaitUntilServed(rd_kafka_t* rk, const std::string& topic, int32_t partitions,
+                       SteadyClock::time_point deadline) {
+  rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+  while (true) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+    for (int32_t p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+    }
+    auto attempt = std::min(deadline, SteadyClock::now() + std::chrono::seconds(2));
+    last = rd_kafka_offsets_for_times(rk, list, MsUntil(attempt));
+    for (int i = 0; !last && i < list->cnt; ++i) {
+      if (list->elems[i].err) last = list->elems[i].err;
+      else if (list->elems[i].offset < 0) last = RD_KAFKA_RESP_ERR__BAD_MSG;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!last) return Status::Ok();
+    if (SteadyClock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Unavail("topic " + topic + " was created but its partitions are not served yet: " +
+                 rd_kafka_err2str(last));
+}
+
 }  // namespace
 
 Result<KafkaTopicInfo> EnsureKafkaTopic(rd_kafka_t* rk, const KafkaTopicSpec& spec,
@@ -322,6 +348,7 @@ Result<KafkaTopicInfo> EnsureKafkaTopic(rd_kafka_t* rk, const KafkaTopicSpec& sp
   }
   AE_ASSIGN_OR_RETURN(auto config, DescribeTopicConfig(rk, spec.name, md.any_broker, deadline));
   AE_RETURN_IF_ERROR(Check(spec, md, config));
+  if (created) AE_RETURN_IF_ERROR(WaitUntilServed(rk, spec.name, md.partitions, deadline));
   KafkaTopicInfo info;
   info.partitions = md.partitions;
   info.replication_factor = md.min_replicas;

@@ -46,10 +46,12 @@ struct KafkaTopicSpec {
 struct KafkaTopicInfo {
   int32_t partitions = 0;
   int replication_factor = 0;  // the smallest replica count of its partitions
-  bool created = false;        // this call created it: its partitions may not be served yet
+  bool created = false;        // this call created it (and waited until its partitions serve)
 };
 
-// Looks the topic up (creating it when spec.create and it is missing) and checks it.
+// Looks the topic up (creating it when spec.create and it is missing) and checks it. A
+// topic it creates is returned once every partition's leader answers ListOffsets, so that
+// the first produce or read does not meet UNKNOWN_TOPIC_OR_PART or NOT_LEADER.
 // kUnavailable "log.unavailable" when the cluster does not answer before `deadline`, or the
 // topic is missing and not to be created; kFailedPrecondition "log.topic_invalid" (see
 // above) or "log.no_topic" (the cluster cannot create topics on request).
