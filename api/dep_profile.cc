@@ -1,5 +1,6 @@
 #include "api/dep_profile.h"
 
+#include "adapters/http/http_client.h"
 #include "api/request_body.h"
 #include "domain/dep/dep.h"
 
@@ -23,7 +24,8 @@ Result<pb::DepProfileDefined> ParseProfile(const json& body, const std::string& 
   p.set_profile_name(name);
   AE_ASSIGN_OR_RETURN(std::string given_url, StrField(body, "url", 2048));
   p.set_url(given_url.empty() ? default_url : given_url);
-  if (!p.url().starts_with("https://") && !p.url().starts_with("http://")) {
+  if (auto u = http::SplitUrl(p.url());
+      !u.ok() || (u->scheme != "https" && u->scheme != "http") || u->host.empty()) {
     return InvalidArgument("dep.url_invalid", "url must be an http(s) URL", "url");
   }
   AE_ASSIGN_OR_RETURN(std::string web_url, StrField(body, "configuration_web_url", 2048));

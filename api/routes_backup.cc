@@ -28,7 +28,9 @@ void AddBackupRoutes(Server& server) {
                  AE_RETURN_IF_ERROR(CheckText(request.to, "to"));
                  AE_ASSIGN_OR_RETURN(request.include_master_key,
                                      BoolField(body, "include_master_key", false));
-                 if (request.to.empty()) request.to = DefaultBackupDir(app.options().data_dir);
+                 if (request.to.empty()) {
+                   request.to = DefaultBackupDir(app.options().data_dir, app.clock());
+                 }
                  AE_ASSIGN_OR_RETURN(BackupInfo info, app.backups().Take(request));
                  return Reply::Json(201, info.ToJson());
                });

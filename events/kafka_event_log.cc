@@ -411,13 +411,18 @@ Status KafkaEventLog::StageConsumed(const rd_kafka_message_t& m, std::vector<Sta
                           " partitions): the topic's partition count changed after events were "
                           "written, or another program wrote to it");
   }
-  StreamVersion have;
+  // A stream's versions are consecutive, each written once: a record whose version is
+  // already held (stored, or staged in this batch at or above it) comes from a second writer.
+  // The stored check is one point lookup: most records of a replay are of streams the mirror
+  // has not seen, which the stream index's bloom filters answer without a read.
+  bool repeated = false;
   if (auto it = versions.find(env.stream()); it != versions.end()) {
-    have = it->second;
-  } else {
-    AE_ASSIGN_OR_RETURN(have, store_->GetStreamVersion(env.stream()));
+    repeated = env.stream_version() <= it->second;
   }
-  if (env.stream_version() <= have) {
+  if (!repeated) {
+    AE_ASSIGN_OR_RETURN(repeated, store_->HasStreamVersion(env.stream(), env.stream_version()));
+  }
+  if (repeated) {
     return Corruption("log.corruption", "record " + pos.ToString() + " repeats version " +
                                             std::to_string(env.stream_version()) + " of stream " +
                                             env.stream() + " (written by a second writer?)");

@@ -272,6 +272,14 @@ Result<StreamVersion> LogStore::GetStreamVersion(const std::string& stream) cons
   return NewVersionReader().Get(stream);
 }
 
+Result<bool> LogStore::HasStreamVersion(const std::string& stream, StreamVersion version) const {
+  rocksdb::PinnableSlice value;
+  auto s = db_->Get({}, streams_, StreamKey(stream, version), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "read stream index");
+  return true;
+}
+
 LogStore::VersionReader LogStore::NewVersionReader() const {
   return VersionReader(std::unique_ptr<rocksdb::Iterator>(db_->NewIterator({}, streams_)));
 }

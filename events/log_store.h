@@ -72,6 +72,10 @@ class LogStore {
   Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream, StreamVersion from,
                                                 size_t max) const;
   Result<StreamVersion> GetStreamVersion(const std::string& stream) const;
+  // Whether the store holds version `version` of `stream`: one point lookup, which the
+  // stream index's bloom filters answer for a stream it never saw (GetStreamVersion seeks an
+  // iterator through every level).
+  Result<bool> HasStreamVersion(const std::string& stream, StreamVersion version) const;
   // Versions of many streams through one iterator on one snapshot: what a group commit
   // uses (an iterator per stream costs more than the lookup). Sees nothing written after
   // its creation.

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/http/http_client.h"
 #include "events/base/crypto.h"
 
 namespace ae::dep::oauth1 {
@@ -65,25 +66,13 @@ Result<std::string> PercentDecode(std::string_view s) {
 }
 
 std::string NormalizeUrl(std::string_view url) {
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return std::string(url);
-  std::string scheme = Lower(url.substr(0, sep));
-  std::string_view rest = url.substr(sep + 3);
-  size_t path_at = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, path_at);
-  std::string_view path =
-      path_at == std::string_view::npos ? std::string_view() : rest.substr(path_at);
-  size_t cut = path.find_first_of("?#");
-  if (cut != std::string_view::npos) path = path.substr(0, cut);
-  std::string host = Lower(authority);
-  size_t colon = host.rfind(':');
-  if (colon != std::string::npos && host.find(']', colon) == std::string::npos) {
-    std::string port = host.substr(colon + 1);
-    if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) {
-      host.resize(colon);
-    }
-  }
-  return scheme + "://" + host + (path.empty() ? std::string("/") : std::string(path));
+  // RFC 5849 §3.4.1.2: lower-case scheme and host, the default port left out, no query.
+  auto u = http::SplitUrl(url);
+  if (!u.ok() || u->scheme.empty() || u->host.empty()) return std::string(url);
+  const bool default_port = !u->has_port || (u->scheme == "http" && u->port == "80") ||
+                            (u->scheme == "https" && u->port == "443");
+  return u->scheme + "://" + u->host + (default_port ? "" : ":" + u->port) +
+         (u->path.empty() ? std::string("/") : u->path);
 }
 
 std::string SignatureBaseString(std::string_view method, std::string_view url,

@@ -1,7 +1,10 @@
 #include "adapters/http/http_client.h"
 
+#include <uriparser/Uri.h>
+
 #include <algorithm>
 #include <cctype>
+#include <memory>
 
 namespace ae::http {
 namespace {
@@ -30,39 +33,65 @@ Status CheckBaseUrlField(std::string_view url, const std::string& field,
                          field);
 }
 
-Result<BaseUrl> ParseBaseUrl(std::string_view url) {
-  auto bad = [&](const char* why) {
-    return InvalidArgument("http.bad_base_url", std::string("base URL: ") + why, "base_url");
+Result<UrlParts> SplitUrl(std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("http.bad_url", "URL: " + why, "url");
   };
-  BaseUrl b;
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return bad("missing scheme");
-  b.scheme = Lower(url.substr(0, sep));
-  if (b.scheme != "http" && b.scheme != "https") return bad("scheme must be http or https");
-  std::string_view rest = url.substr(sep + 3);
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    std::string_view prefix = rest.substr(slash);
-    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-    if (prefix.find_first_of("?#") != std::string_view::npos) return bad("no query or fragment");
-    b.prefix = std::string(prefix);
+  const std::string text(url);
+  UriUriA uri;
+  const char* error_at = nullptr;
+  if (uriParseSingleUriExA(&uri, text.data(), text.data() + text.size(), &error_at) !=
+      URI_SUCCESS) {
+    return bad("not a URL (at character " +
+               std::to_string(error_at ? error_at - text.data() + 1 : 1) + ")");
   }
-  size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    std::string_view port = authority.substr(colon + 1);
-    if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return bad("bad port");
-    }
-    b.port = std::stoi(std::string(port));
+  std::unique_ptr<UriUriA, void (*)(UriUriA*)> owned(&uri, [](UriUriA* u) {
+    uriFreeUriMembersA(u);
+  });
+  auto part = [](const UriTextRangeA& r) {
+    return r.first ? std::string(r.first, r.afterLast) : std::string();
+  };
+  UrlParts u;
+  u.scheme = Lower(part(uri.scheme));
+  u.has_userinfo = uri.userInfo.first != nullptr;
+  if (uri.hostData.ipFuture.first) return bad("unsupported host");
+  u.host = Lower(part(uri.hostText));
+  // An IPv6 literal keeps its brackets: it is written so in an origin and a Host header.
+  if (uri.hostData.ip6) u.host = "[" + u.host + "]";
+  u.has_port = uri.portText.first != nullptr;
+  u.port = part(uri.portText);
+  for (const UriPathSegmentA* seg = uri.pathHead; seg; seg = seg->next) {
+    u.path += "/" + part(seg->text);
+  }
+  u.has_query = uri.query.first != nullptr;
+  u.has_fragment = uri.fragment.first != nullptr;
+  return u;
+}
+
+Result<BaseUrl> ParseBaseUrl(std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("http.bad_base_url", "base URL: " + why, "base_url");
+  };
+  auto split = SplitUrl(url);
+  if (!split.ok()) return bad(split.status().message().substr(5));  // past "URL: "
+  const UrlParts& u = *split;
+  BaseUrl b;
+  b.scheme = u.scheme;
+  if (b.scheme.empty()) return bad("missing scheme");
+  if (b.scheme != "http" && b.scheme != "https") return bad("scheme must be http or https");
+  if (u.has_userinfo) return bad("no user name or password in the URL");
+  if (u.has_query || u.has_fragment) return bad("no query or fragment");
+  if (u.host.empty()) return bad("missing host");
+  b.host = u.host;
+  if (u.has_port) {
+    if (u.port.empty() || u.port.size() > 5) return bad("bad port");
+    b.port = std::stoi(u.port);  // uriparser admits digits only
     if (b.port <= 0 || b.port > 65535) return bad("bad port");
-    authority = authority.substr(0, colon);
   } else {
     b.port = b.scheme == "https" ? 443 : 80;
   }
-  if (authority.empty()) return bad("missing host");
-  b.host = Lower(authority);
+  b.prefix = u.path;
+  while (!b.prefix.empty() && b.prefix.back() == '/') b.prefix.pop_back();  // trailing '/'
   return b;
 }
 

@@ -43,6 +43,21 @@ struct HttpRequest {
 };
 
 // The parts of a base URL.
+// An absolute URL taken apart by uriparser (RFC 3986), each part as written except the
+// scheme and host (lower case; an IPv6 literal keeps its brackets). 400 "http.bad_url" when
+// it is not a URL.
+struct UrlParts {
+  std::string scheme;
+  bool has_userinfo = false;
+  std::string host;
+  bool has_port = false;
+  std::string port;      // the digits as written ("" after a bare ':')
+  std::string path;      // "/a/b" or ""
+  bool has_query = false;
+  bool has_fragment = false;
+};
+Result<UrlParts> SplitUrl(std::string_view url);
+
 struct BaseUrl {
   std::string scheme;  // "http" or "https", lower case
   std::string host;    // lower case

@@ -97,9 +97,9 @@ json BackupInfo::ToJson() const {
           {"seconds", static_cast<double>(finished_ms - started_ms) / 1000.0}};
 }
 
-std::string DefaultBackupDir(const std::string& data_dir) {
+std::string DefaultBackupDir(const std::string& data_dir, const Clock& clock) {
   std::string stamp;
-  for (char c : FormatRfc3339(Clock::Real().NowMs())) {
+  for (char c : FormatRfc3339(clock.NowMs())) {
     if (std::isdigit(static_cast<unsigned char>(c))) stamp.push_back(c);
   }
   std::error_code ec;
@@ -129,7 +129,7 @@ Result<BackupInfo> TakeBackup(App& app, const BackupRequest& request) {
   AE_RETURN_IF_ERROR(MakePrivateDir(to));
   BackupInfo info;
   info.path = to.string();
-  info.started_ms = Clock::Real().NowMs();
+  info.started_ms = app.clock().NowMs();
   auto logger = log::Get("api");
   Status done = [&]() -> Status {
     // What follows the log first (never ahead of it in the copy) ...
@@ -170,7 +170,7 @@ Result<BackupInfo> TakeBackup(App& app, const BackupRequest& request) {
     AE_ASSIGN_OR_RETURN(auto views_at,
                         events::ReadRocksDbValue((to / "views").string(), "checkpoints", "views"));
     info.views_position = views_at.value_or("");
-    info.finished_ms = Clock::Real().NowMs();
+    info.finished_ms = app.clock().NowMs();
     json manifest = info.ToJson();
     manifest.erase("path");
     manifest["format"] = kFormat;
@@ -344,7 +344,7 @@ Result<BackupInfo> Backups::Take(BackupRequest request) {
     last_success_ms_ = info->finished_ms;
   } else {
     ++failed_;
-    last_error_ = {{"at", FormatRfc3339(Clock::Real().NowMs())},
+    last_error_ = {{"at", FormatRfc3339(app_.clock().NowMs())},
                    {"code", info.status().reason()},
                    {"message", info.status().message()}};
   }

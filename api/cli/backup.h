@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "events/base/clock.h"
 #include "events/base/status.h"
 
 namespace CLI {
@@ -63,7 +64,7 @@ struct BackupInfo {
 Result<BackupInfo> TakeBackup(App& app, const BackupRequest& request);
 
 // The default target of a server's backup: <data_dir>/backups/<UTC time>-<random>.
-std::string DefaultBackupDir(const std::string& data_dir);
+std::string DefaultBackupDir(const std::string& data_dir, const Clock& clock);
 
 // Checks a backup directory: its backup.json, RocksDB's checksums of every block of the
 // three stores, the log's hash chain from the first record to the head backup.json names,

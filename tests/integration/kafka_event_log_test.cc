@@ -415,6 +415,43 @@ TEST(KafkaEventLog, RefusesTopicsThatWouldBreakItsGuarantees) {
   EXPECT_THAT(cluster.DeleteTopic(keys), IsOk());
 }
 
+// Another program writing to the topic a stream version that is already there:
+// a mirror built from the topic stops at it with log.corruption naming the stream and the
+// version, and keeps what came before.
+TEST(KafkaEventLog, AForeignRecordRepeatingAStreamVersionStopsTheMirror) {
+  KafkaLogHarness h;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_THAT(AppendOne(h.log(), "policy/p" + std::to_string(i), ExpectedVersion::NoStream(),
+                          "p" + std::to_string(i)),
+                IsOk());
+  }
+  h.Close();
+  auto records = ReadTopic(h.cluster().bootstrap(), h.topic());
+  ASSERT_EQ(records.size(), 6u);
+  Envelope first;
+  ASSERT_TRUE(first.ParseFromString(records.front().value));
+  {
+    RawTransactionalProducer other(h.cluster().bootstrap(), KafkaCluster::UniqueName("other"));
+    other.Begin();
+    other.Produce(h.topic(), records.front().partition, first.stream(), 1, "again");
+    other.Commit();
+  }
+  std::filesystem::remove_all(h.CachePath());
+  KafkaEventLogOptions o = h.Options();
+  o.writer = false;  // a replica: it only reads
+  ASSERT_THAT(h.Reopen(o), IsOk());
+  Status caught_up = h.kafka().WaitUntilCaughtUp(seconds(30));
+  EXPECT_THAT(caught_up, StatusIs(StatusCode::kCorruption, "log.corruption"));
+  EXPECT_NE(caught_up.message().find("repeats version 1 of stream " + first.stream()),
+            std::string::npos)
+      << caught_up.ToString();
+  auto head = h.log().Head();
+  ASSERT_THAT(head, IsOk());
+  uint64_t held = 0;
+  for (const auto& [p, next] : head->next_offsets()) held += static_cast<uint64_t>(next);
+  EXPECT_GE(held, 6u) << "the records before the copy stay mirrored";
+}
+
 // Partitions added to a topic after events were written move streams to other partitions:
 // the writer configured for the old count refuses the topic, and with the new count its
 // mirror finds the records out of place and stops (nothing is appended).
