@@ -15,6 +15,7 @@
 #include "adapters/simulators/apple_device_simulator.h"
 #include "events/base/crypto.h"
 #include "tests/support/engine_process.h"
+#include "tests/support/view_compare.h"
 #include "tests/support/test_support.h"
 
 namespace ae::testing {
@@ -303,6 +304,12 @@ TEST_F(PoliciesTest, AnEnrolledIphoneInstallsItsSignedPolicyAndEachNewVersion) {
   auto nothing = phone->Poll();
   ASSERT_TRUE(nothing.ok());
   EXPECT_FALSE(nothing->has_value());
+
+  // The views rebuilt from the log (versions, usage, deliveries) are the live ones, byte for byte.
+  auto beside = RunTool({"replay", "--data-dir", engine_->data_dir(), "--out", dir_.Sub("beside")});
+  ASSERT_EQ(beside.exit_code, 0) << beside.err;
+  ASSERT_EQ(engine_->Stop(SIGTERM), 0);
+  EXPECT_EQ(DiffViewStores(LiveViewsDir(engine_->data_dir()), dir_.Sub("beside")), "");
 }
 
 TEST_F(PoliciesTest, APolicyInUseIsNotDeletedUntilItsDeviceIsReassigned) {
