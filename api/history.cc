@@ -81,6 +81,43 @@ std::string Summary(const events::Envelope& e) {
       return "enrolled (" + e.device_enrolled().model() + ")";
     case events::Envelope::kDeviceCheckedIn:
       return "check-in: " + e.device_checked_in().message_type();
+    case events::Envelope::kDevicePolicyDelivered: {
+      const auto& p = e.device_policy_delivered();
+      std::string what;
+      if (!p.policy_id().empty()) {
+        what = "policy " + p.policy_id() + " version " + std::to_string(p.policy_version());
+      }
+      if (!p.ruleset_id().empty()) {
+        what += std::string(what.empty() ? "" : " and ") + "rule set " + p.ruleset_id() +
+                " version " + std::to_string(p.ruleset_version());
+      }
+      return what + (p.channel() == "apple_mdm" ? " sent as InstallProfile"
+                                                : " handed to the Android agent");
+    }
+    case events::Envelope::kDevicePolicyAcknowledged: {
+      const auto& p = e.device_policy_acknowledged();
+      std::string what = !p.policy_id().empty()
+                             ? "policy " + p.policy_id() + " version " +
+                                   std::to_string(p.policy_version())
+                             : "rule set " + p.ruleset_id() + " version " +
+                                   std::to_string(p.ruleset_version());
+      return "device answered " + what + ": " + p.status() +
+             (p.error().empty() ? "" : " (" + p.error() + ")");
+    }
+    case events::Envelope::kPolicyCreated:
+      return "policy " + e.policy_created().name() + " created (version 1)";
+    case events::Envelope::kPolicyUpdated:
+      return "policy " + e.policy_updated().name() + " version " +
+             std::to_string(e.policy_updated().version());
+    case events::Envelope::kPolicyDeleted:
+      return "policy deleted";
+    case events::Envelope::kRulesetCreated:
+      return "rule set " + e.ruleset_created().name() + " created (version 1)";
+    case events::Envelope::kRulesetUpdated:
+      return "rule set " + e.ruleset_updated().name() + " version " +
+             std::to_string(e.ruleset_updated().version());
+    case events::Envelope::kRulesetDeleted:
+      return "rule set deleted";
     case events::Envelope::kDeviceCommandQueued:
       return "command queued: " + e.device_command_queued().request_type();
     case events::Envelope::kDeviceCommandCompleted:

@@ -1,7 +1,7 @@
 #pragma once
 // Lookups that device routes share: turning the names a client sends (username,
 // policy or rule set name) into the ids events carry, and back for answers.
-// They read the users view only, so they see what the views have applied.
+// They read the users and policies views only, so they see what the views have applied.
 
 #include <optional>
 #include <string>
@@ -26,7 +26,8 @@ Result<std::string> ResolveUserId(App& app, const std::string& username,
 // person was forgotten, "" for an empty id or an unknown user.
 std::string UsernameOf(App& app, const std::string& user_id);
 
-// The id (lower-cased name) of an existing policy / rule set.
+// The id (lower-cased name) of an existing policy / rule set (the policies views of
+// projections/policies_projector.h: a deleted one no longer resolves).
 // kUnprocessable "device.unknown_policy" / "device.unknown_ruleset" (field set).
 Result<std::string> ResolvePolicyId(App& app, const std::string& name,
                                     const std::string& field = "policy");

@@ -2,6 +2,7 @@
 
 #include "api/history.h"
 #include "api/lookup.h"
+#include "api/policy_delivery.h"
 #include "projections/devices_projector.h"
 #include "api/server.h"
 #include "domain/devices/devices.h"
@@ -42,7 +43,8 @@ json RenderInventoryDevice(App& app, const json& d) {
               {"last_message_type", d.value("last_message_type", "")},
               {"pending_commands", d.value("pending_commands", json::object()).size()},
               {"last_command", d.value("last_command", json(nullptr))},
-              {"updated_at", d.value("updated_at", json(nullptr))}};
+              {"updated_at", d.value("updated_at", json(nullptr))},
+              {"policy_delivery", PolicyDeliveryJson(app, d.value("id", ""))}};
   for (const char* k : {"user", "policy", "ruleset"}) {
     if (out[k] == "") out[k] = nullptr;
   }

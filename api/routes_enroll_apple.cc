@@ -18,9 +18,11 @@
 #include "adapters/apple_mdm/machine_info.h"
 #include "adapters/apple_mdm/mdm_ca.h"
 #include "api/lookup.h"
+#include "api/policy_delivery.h"
 #include "api/server.h"
 #include "domain/dep/dep.h"
 #include "domain/devices/devices.h"
+#include "domain/policies/policies.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "projections/devices_projector.h"
@@ -29,6 +31,7 @@ namespace ae::api {
 
 namespace ddep = domain::dep;
 namespace ddev = domain::devices;
+namespace pol = domain::policies;
 namespace pb = autoenroll::events::v1;
 using nlohmann::json;
 
@@ -159,6 +162,43 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
     }
   }
   return DeviceCaller{std::move(signer.common_name), std::move(signer.certificate_sha256_hex)};
+}
+
+// Queues the device's policy when what it was last handed is not the current version of
+// its policy (a new version, or another policy assigned since): an InstallProfile command
+// with DevicePolicyDelivered, in one append. The command channel calls it before it
+// answers, so the device finds the command in the same round trip.
+Result<LogPosition> DeliverCurrentPolicy(App& app, const std::string& serial) {
+  AE_ASSIGN_OR_RETURN(json row, DevicePolicyRow(app, serial));
+  if (!row.is_object()) return LogPosition();
+  AE_ASSIGN_OR_RETURN(auto want, AppleDeliveryOf(app, row.value("policy_id", "")));
+  if (!want) return LogPosition();
+  const json delivered = row.value("delivered", json());
+  if (delivered.is_object() && delivered.value("policy_id", "") == want->policy_id &&
+      delivered.value("policy_version", 0u) == want->policy_version) {
+    return LogPosition();
+  }
+  pol::Deliver deliver{*want, crypto::UuidV7(app.clock().NowMs())};
+  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId("device", serial),
+                                                  pol::DeliveryDecider(deliver),
+                                                  DeviceContext(app, serial)));
+  if (!res.events.empty()) {
+    log::Get("enroll")->info("policy {} version {} queued for {}", want->policy_id,
+                             want->policy_version, serial);
+  }
+  return res.events.empty() ? LogPosition() : res.position;
+}
+
+// The Payload of an InstallProfile command: the profile of the policy version it delivers.
+Result<std::string> InstallProfilePayload(App& app, const std::string& serial,
+                                          const std::string& command_uuid) {
+  AE_ASSIGN_OR_RETURN(json row, DevicePolicyRow(app, serial));
+  json pending = row.is_object() ? row.value("pending", json::object()) : json::object();
+  if (!pending.contains(command_uuid)) {
+    return NotFound("policy.delivery_not_found", "no policy delivery " + command_uuid);
+  }
+  const json& p = pending[command_uuid];
+  return RenderInstallProfile(app, p.value("policy_id", ""), p.value("policy_version", 0u));
 }
 
 Reply Empty() {
@@ -313,10 +353,20 @@ void AddAppleEnrollRoutes(Server& server) {
         configured.set_request_type("DeviceConfigured");
         cmd.commands.push_back(configured);
       }
-      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, ddev::DeviceDecider(cmd),
+      // The device's policy follows the enrollment's commands, in the same append.
+      pol::EnrollAndDeliver enroll{cmd, std::nullopt};
+      AE_ASSIGN_OR_RETURN(auto policy, AppleDeliveryOf(app, d.value("policy_id", "")));
+      if (policy) {
+        enroll.deliver = pol::Deliver{*policy, crypto::UuidV7(app.clock().NowMs() + 2)};
+      }
+      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, pol::DeliveryDecider(enroll),
                                                       DeviceContext(app, serial)));
       if (!res.events.empty()) {
-        log::Get("enroll")->info("{} enrolled ({} commands queued)", serial, cmd.commands.size());
+        log::Get("enroll")->info("{} enrolled ({} commands queued{})", serial,
+                                 cmd.commands.size() + (policy ? 1 : 0),
+                                 policy ? ", policy " + policy->policy_id + " version " +
+                                              std::to_string(policy->policy_version)
+                                        : "");
       }
       // The device polls the command channel next: let it find its commands.
       AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
@@ -352,12 +402,21 @@ void AddAppleEnrollRoutes(Server& server) {
     if (result.status != "Idle" && !result.command_uuid.empty()) {
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream,
-          ddev::DeviceDecider(ddev::CompleteCommand{result.command_uuid, result.status,
-                                                    result.error_chain_text, false,
-                                                    caller.identity_sha256}),
+          pol::DeliveryDecider(pol::CompleteAndAcknowledge{ddev::CompleteCommand{
+              result.command_uuid, result.status, result.error_chain_text, false,
+              caller.identity_sha256}}),
           DeviceContext(app, serial)));
       AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
       if (result.status == "NotNow") return Empty();  // asked again at the next check-in
+    }
+    // A policy that cannot be queued now (e.g. a read-only replica) is queued at a later
+    // request: the commands already queued are served meanwhile.
+    auto queued = DeliverCurrentPolicy(app, serial);
+    if (!queued.ok()) {
+      log::Get("enroll")->warn("cannot queue the policy of {}: {}", serial,
+                               queued.status().ToString());
+    } else if (queued->valid()) {
+      AE_RETURN_IF_ERROR(server.WaitForViews(*queued));
     }
     // The next queued command, in order.
     std::optional<mdm::Command> next;
@@ -370,6 +429,17 @@ void AddAppleEnrollRoutes(Server& server) {
       return false;
     }));
     if (!next) return Empty();
+    if (next->request_type == pol::kInstallProfile) {
+      // Should the version be gone (a policy deleted and made again), the command goes
+      // without its payload: the device answers Error and the queue moves on.
+      auto payload = InstallProfilePayload(app, serial, next->command_uuid);
+      if (payload.ok()) {
+        next->payload = std::move(*payload);
+      } else {
+        log::Get("enroll")->warn("InstallProfile {} for {} has no profile: {}",
+                                 next->command_uuid, serial, payload.status().ToString());
+      }
+    }
     Reply r;
     r.raw = mdm::BuildCommandPlist(*next);
     r.content_type = "application/xml";

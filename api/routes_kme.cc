@@ -18,8 +18,10 @@
 #include "api/history.h"
 #include "api/kme_views.h"
 #include "api/lookup.h"
+#include "api/policy_delivery.h"
 #include "api/request_body.h"
 #include "api/server.h"
+#include "domain/policies/policies.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "projections/kme_projector.h"
@@ -29,6 +31,7 @@ namespace ae::api {
 namespace {
 
 namespace dkme = ae::domain::kme;
+namespace pol = ae::domain::policies;
 namespace users = ae::domain::users;
 namespace v1 = autoenroll::events::v1;
 using nlohmann::json;
@@ -419,6 +422,23 @@ Result<std::string> CreateDeploymentUser(App& app, const domain::CommandContext&
   return id;
 }
 
+// Hands an enrolled Android device the current versions of its policy and rule set:
+// records DevicePolicyDelivered (channel android_agent) unless that is what it was handed
+// last. Returns what the agent receives (AndroidPolicyJson) and the position of the
+// delivery (invalid when nothing new was recorded).
+Result<std::pair<json, LogPosition>> DeliverAndroidPolicy(App& app,
+                                                          const domain::CommandContext& ctx,
+                                                          const std::string& device_id,
+                                                          const dkme::DeviceState& state) {
+  AE_ASSIGN_OR_RETURN(auto what, AndroidDeliveryOf(app, state.policy_id, state.ruleset_id));
+  if (!what) return std::make_pair(json{{"policy", nullptr}, {"ruleset", nullptr}}, LogPosition());
+  AE_ASSIGN_OR_RETURN(json out, AndroidPolicyJson(app, *what));
+  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kInventoryStreamType, device_id),
+                                                  pol::DeliveryDecider(pol::Deliver{*what, ""}),
+                                                  ctx));
+  return std::make_pair(std::move(out), res.events.empty() ? LogPosition() : res.position);
+}
+
 Result<Reply> EnrollAndroid(Server& server, Call& call) {
   App& app = server.app();
   if (call.req.body.size() > kMaxEnrollBody) {
@@ -526,18 +546,128 @@ Result<Reply> EnrollAndroid(Server& server, Call& call) {
   cmd.model = state.model.empty() ? model : state.model;
   AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kInventoryStreamType, device_id),
                                                   dkme::EnrollmentDecider(cmd), ctx));
-  AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
   if (!res.events.empty()) {
     log::Get("kme")->info("android device {} enrolled ({})", device_id,
                           dkme::SourceName(state.source));
   }
+  // The answer hands the device its policy and rule set: recorded as delivered.
+  AE_ASSIGN_OR_RETURN(auto handed, DeliverAndroidPolicy(app, ctx, device_id, state));
+  LogPosition last = handed.second.valid() ? handed.second : res.position;
+  AE_RETURN_IF_ERROR(server.WaitForViews(last));
   // `user` stays in the answer (API.md names it) but is always null: a caller who knows a
   // device's identifiers must not learn who it belongs to. A 200 already says the device
   // has a user (enrolling needs one).
-  Reply r = Reply::Json(200, {{"device_id", device_id},
-                              {"user", nullptr},
-                              {"policy", PolicyName(app, state.policy_id)},
-                              {"ruleset", RuleSetName(app, state.ruleset_id)}});
+  json out = {{"device_id", device_id},
+              {"user", nullptr},
+              {"policy", PolicyName(app, state.policy_id)},
+              {"ruleset", RuleSetName(app, state.ruleset_id)},
+              {"policy_version", handed.first["policy"].is_object()
+                                     ? handed.first["policy"]["version"]
+                                     : json(nullptr)},
+              {"android_config", handed.first["policy"].is_object()
+                                     ? handed.first["policy"]["android_config"]
+                                     : json(nullptr)},
+              {"ruleset_version", handed.first["ruleset"].is_object()
+                                      ? handed.first["ruleset"]["version"]
+                                      : json(nullptr)},
+              {"rules", handed.first["ruleset"].is_object() ? handed.first["ruleset"]["rules"]
+                                                            : json(nullptr)}};
+  Reply r = Reply::Json(200, std::move(out));
+  r.position = last;
+  return r;
+}
+
+// The enrolled Android device an agent request names (the enrollment token and the
+// device's identifiers, as POST /enroll/android takes them); NotAllowed() otherwise.
+struct AgentDevice {
+  std::string device_id;
+  dkme::DeviceState state;
+  domain::CommandContext ctx;
+  json body;
+};
+Result<AgentDevice> AuthenticateAgent(App& app, Call& call) {
+  if (call.req.body.size() > kMaxEnrollBody) {
+    return Status(StatusCode::kPayloadTooLarge, "request.too_large",
+                  "the request is larger than " + std::to_string(kMaxEnrollBody) + " bytes");
+  }
+  AgentDevice out;
+  AE_ASSIGN_OR_RETURN(out.body, call.Json());
+  AE_ASSIGN_OR_RETURN(std::string token, StrField(out.body, "enrollment_token", 256));
+  AE_ASSIGN_OR_RETURN(dkme::SettingsState settings, LoadSettings(app));
+  if (token.empty() || !settings.has_token ||
+      !crypto::ConstantTimeEquals(crypto::Sha256(token), settings.token_sha256)) {
+    return NotAllowed();
+  }
+  AE_ASSIGN_OR_RETURN(std::string imei, StrField(out.body, "imei", 64));
+  AE_ASSIGN_OR_RETURN(std::string imei2, StrField(out.body, "imei2", 64));
+  AE_ASSIGN_OR_RETURN(std::string meid, StrField(out.body, "meid", 64));
+  AE_ASSIGN_OR_RETURN(std::string serial, StrField(out.body, "serial_number", 64));
+  AE_ASSIGN_OR_RETURN(dkme::Identifiers ids, ParseKmeIdentifiers(imei, imei2, meid, serial));
+  if (ids.empty()) {
+    return InvalidArgument("kme.missing_identifiers",
+                           "send at least one of imei, imei2, meid, serial_number", "imei");
+  }
+  auto found = FindKmeDevice(app, ids);
+  if (!found.ok() || found->empty()) return NotAllowed();
+  out.device_id = *found;
+  AE_ASSIGN_OR_RETURN(out.state, LoadDeviceStream(app, out.device_id));
+  AE_ASSIGN_OR_RETURN(auto inventory, app.views().Get("devices", out.device_id));
+  json d = inventory ? json::parse(*inventory, nullptr, false) : json();
+  if (!out.state.exists || !d.is_object() || d.value("status", "") != "enrolled") {
+    return NotAllowed();
+  }
+  out.ctx = call.Context();
+  out.ctx.actor.set_kind(v1::Actor::KIND_DEVICE);
+  out.ctx.actor.set_id(StreamId(dkme::kDeviceStreamType, out.device_id).str());
+  return out;
+}
+
+// GET-like: the agent's current policy and rule set, recorded as delivered.
+Result<Reply> AndroidPolicy(Server& server, Call& call) {
+  App& app = server.app();
+  AE_ASSIGN_OR_RETURN(AgentDevice agent, AuthenticateAgent(app, call));
+  AE_ASSIGN_OR_RETURN(auto handed, DeliverAndroidPolicy(app, agent.ctx, agent.device_id,
+                                                        agent.state));
+  if (handed.second.valid()) AE_RETURN_IF_ERROR(server.WaitForViews(handed.second));
+  json out = handed.first;
+  out["device_id"] = agent.device_id;
+  Reply r = Reply::Json(200, std::move(out));
+  r.position = handed.second;
+  return r;
+}
+
+// The agent's answer to what it was handed: {policy_version?, ruleset_version?, status,
+// error?}.
+Result<Reply> AndroidPolicyAck(Server& server, Call& call) {
+  App& app = server.app();
+  AE_ASSIGN_OR_RETURN(AgentDevice agent, AuthenticateAgent(app, call));
+  auto version = [&](const char* field) -> Result<uint32_t> {
+    auto it = agent.body.find(field);
+    if (it == agent.body.end() || it->is_null()) return 0u;
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > UINT32_MAX) {
+      return InvalidArgument("request.bad_field", std::string(field) + " must be a version number",
+                             field);
+    }
+    return static_cast<uint32_t>(it->get<uint64_t>());
+  };
+  AE_ASSIGN_OR_RETURN(uint32_t pv, version("policy_version"));
+  AE_ASSIGN_OR_RETURN(uint32_t rv, version("ruleset_version"));
+  AE_ASSIGN_OR_RETURN(std::string status, StringField(agent.body, "status", true, 32));
+  AE_ASSIGN_OR_RETURN(std::string error, StrField(agent.body, "error", 1024));
+  pol::AcknowledgeAndroid ack;
+  ack.what = pol::Delivered{pv ? agent.state.policy_id : "", pv, rv ? agent.state.ruleset_id : "",
+                            rv, pol::kChannelAndroidAgent};
+  ack.status = status;
+  ack.error = error;
+  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kInventoryStreamType,
+                                                           agent.device_id),
+                                                  pol::DeliveryDecider(ack), agent.ctx));
+  AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
+  Reply r = Reply::Json(200, {{"device_id", agent.device_id},
+                              {"policy_version", pv},
+                              {"ruleset_version", rv},
+                              {"status", status},
+                              {"recorded", !res.events.empty()}});
   r.position = res.position;
   return r;
 }
@@ -691,6 +821,10 @@ void AddKmeRoutes(Server& server) {
 
   server.Route("POST", "/enroll/android", "/enroll/android", Access::kPublic,
                [&server](Call& call) { return EnrollAndroid(server, call); });
+  server.Route("POST", "/enroll/android/policy", "/enroll/android/policy", Access::kPublic,
+               [&server](Call& call) { return AndroidPolicy(server, call); });
+  server.Route("POST", "/enroll/android/policy/ack", "/enroll/android/policy/ack",
+               Access::kPublic, [&server](Call& call) { return AndroidPolicyAck(server, call); });
 
   AddKmeKnoxRoutes(server);
 }

@@ -1,4 +1,4 @@
-// Users, API tokens, policies and rule sets.
+// Users and API tokens (policies and rule sets: routes_policies.cc).
 
 #include <algorithm>
 
@@ -61,44 +61,6 @@ Result<users::UserState> UserStateOf(App& app, const std::string& user_id) {
   users::UserState s;
   for (const auto& r : records) s = users::Evolve(std::move(s), r.envelope);
   return s;
-}
-
-Result<Reply> ListNamed(App& app, Call& call, const std::string& cf) {
-  AE_ASSIGN_OR_RETURN(Page page, ParsePage(call));
-  json items = json::array();
-  std::optional<std::string> next;
-  std::string last;
-  AE_RETURN_IF_ERROR(app.views().Scan(cf, "", page.cursor, [&](std::string_view k,
-                                                               std::string_view v) {
-    if (!page.cursor.empty() && k == page.cursor) return true;  // cursor is exclusive
-    if (items.size() == page.limit) {
-      next = last;
-      return false;
-    }
-    json j = json::parse(v, nullptr, false);
-    if (j.is_object()) {
-      j.erase("last_position");
-      items.push_back(std::move(j));
-    }
-    last = std::string(k);
-    return true;
-  }));
-  return Reply::Json(200, PageJson(std::move(items), next));
-}
-
-template <typename Cmd>
-Result<Reply> CreateNamed(Server& server, Call& call, const std::string& kind) {
-  AE_ASSIGN_OR_RETURN(json body, call.Json());
-  AE_ASSIGN_OR_RETURN(std::string name, StringField(body, "name", true, 128));
-  AE_RETURN_IF_ERROR(users::ValidateRecordName(name));
-  std::string key = users::RecordKey(name);
-  AE_ASSIGN_OR_RETURN(auto res, server.app().bus().Execute(StreamId(kind, key),
-                                                           users::NamedDecider(Cmd{key, name}),
-                                                           call.Context()));
-  server.WaitForViews(res.position).IgnoreError();
-  Reply r = Reply::Json(201, {{"id", key}, {"name", name}});
-  r.position = res.position;
-  return r;
 }
 
 }  // namespace
@@ -276,15 +238,6 @@ void AddUserRoutes(Server& server) {
     r.position = res.position;
     return r;
   });
-
-  server.Route("POST", "/v1/policies", "/v1/policies", Access::kDeviceManager,
-               [&server](Call& call) { return CreateNamed<users::CreatePolicy>(server, call, "policy"); });
-  server.Route("GET", "/v1/policies", "/v1/policies", Access::kDeviceManager,
-               [&app](Call& call) { return ListNamed(app, call, "policies"); });
-  server.Route("POST", "/v1/rulesets", "/v1/rulesets", Access::kDeviceManager,
-               [&server](Call& call) { return CreateNamed<users::CreateRuleSet>(server, call, "ruleset"); });
-  server.Route("GET", "/v1/rulesets", "/v1/rulesets", Access::kDeviceManager,
-               [&app](Call& call) { return ListNamed(app, call, "rulesets"); });
 }
 
 }  // namespace ae::api

@@ -203,6 +203,7 @@ class Server {
 // Route groups (api/routes_*.cc).
 void AddOpsRoutes(Server& server);
 void AddUserRoutes(Server& server);
+void AddPolicyRoutes(Server& server);  // policies, rule sets, the profile-signing certificate
 void AddEventRoutes(Server& server);
 void AddDepRoutes(Server& server);
 void AddDeviceRoutes(Server& server);

@@ -48,13 +48,6 @@ void DropTokens(json& u, ViewBatch& b) {
   u.erase("token_hashes");
 }
 
-Status Named(const RecordedEvent& r, ViewBatch& b, const std::string& cf, const std::string& id,
-             const std::string& name) {
-  json j = {{"id", id}, {"name", name}, {"created_at", When(r.envelope)},
-            {"last_position", r.position.ToString()}};
-  b.Put(cf, id, j.dump());
-  return Status::Ok();
-}
 }  // namespace
 
 std::atomic<uint64_t>& UsersViewGeneration() {
@@ -162,10 +155,6 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
       b.Put("users", p.subject_id(), j.dump());
       return Status::Ok();
     }
-    case events::Envelope::kPolicyCreated:
-      return Named(r, b, "policies", e.policy_created().policy_id(), e.policy_created().name());
-    case events::Envelope::kRulesetCreated:
-      return Named(r, b, "rulesets", e.ruleset_created().ruleset_id(), e.ruleset_created().name());
     default:
       return Status::Ok();
   }

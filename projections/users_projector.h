@@ -1,5 +1,5 @@
 #pragma once
-// UsersProjector: users, API tokens, policies and rule sets.
+// UsersProjector: users and API tokens (policies and rule sets: policies_projector.h).
 //
 // Tables (JSON values, keys sorted, so bytes are deterministic):
 //   users     user_id            -> {user_id, role, personal (base64 SealedPersonal),
@@ -11,8 +11,6 @@
 //                                   deprecated token_sha256 (never copied here). No hash
 //                                   of a token is in the views: its verifier is in the
 //                                   token store (api/api_tokens.h).
-//   policies  key (lower name)   -> {id, name, created_at, last_position}
-//   rulesets  key (lower name)   -> {id, name, created_at, last_position}
 
 #include <atomic>
 #include <cstdint>
@@ -25,7 +23,7 @@ class UsersProjector : public Projector {
  public:
   std::string name() const override { return "users"; }
   std::vector<std::string> column_families() const override {
-    return {"users", "tokens", "policies", "rulesets"};
+    return {"users", "tokens"};
   }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
   void Committed() override;

@@ -147,6 +147,7 @@ std::string BuildCommandPlist(const Command& command) {
   plist_t inner = plist_new_dict();
   plist::SetString(inner, "RequestType", command.request_type);
   if (!command.manifest_url.empty()) plist::SetString(inner, "ManifestURL", command.manifest_url);
+  if (!command.payload.empty()) plist::SetData(inner, "Payload", command.payload);
   if (command.request_type == "InstallApplication") plist::SetUint(inner, "ManagementFlags", 1);
   if (command.request_type == "InstallEnterpriseApplication") plist::SetBool(inner, "InstallAsManaged", true);
   plist_dict_set_item(root.get(), "Command", inner);
@@ -165,6 +166,9 @@ Result<Command> ParseCommandPlist(std::string_view body) {
   Reader ri(inner, "mdm.bad_command");
   ri.String("RequestType", &c.request_type, /*required=*/true);
   ri.String("ManifestURL", &c.manifest_url);
+  if (plist::GetData(inner, "Payload", &c.payload) == plist::Lookup::kWrongType) {
+    return InvalidArgument("mdm.bad_command", "Payload is not data", "Payload");
+  }
   if (!ri.status().ok()) return ri.status();
   return c;
 }

@@ -60,10 +60,12 @@ Result<CommandResult> ParseCommandResult(std::string_view body);
 struct Command {
   std::string command_uuid;
   std::string request_type;  // InstallApplication | InstallEnterpriseApplication | DeviceConfigured
+                             // | InstallProfile
   std::string manifest_url;  // for the two install commands
+  std::string payload;       // InstallProfile: the profile (plist or CMS SignedData), as <data>
 };
 
-// {CommandUUID, Command: {RequestType, ManifestURL?, ManagementFlags = 1 for
+// {CommandUUID, Command: {RequestType, ManifestURL?, Payload? (data), ManagementFlags = 1 for
 // InstallApplication (remove the app with the MDM profile)}}.
 std::string BuildCommandPlist(const Command& command);
 

@@ -231,9 +231,21 @@ Result<std::optional<mdm::Command>> AppleDeviceSimulator::Poll() {
   pending_result_.reset();
   if (res.body.empty()) return std::optional<mdm::Command>();
   AE_ASSIGN_OR_RETURN(mdm::Command command, mdm::ParseCommandPlist(res.body));
-  pending_result_ = options_.respond
-                        ? options_.respond(command)
-                        : mdm::CommandResult{options_.udid, "Acknowledged", command.command_uuid, ""};
+  if (options_.respond) {
+    pending_result_ = options_.respond(command);
+  } else if (command.request_type == "InstallProfile") {
+    auto profile = mdm::ParseConfigurationProfile(command.payload);
+    if (profile.ok()) {
+      installed_profiles_[profile->identifier] = *profile;
+      pending_result_ = mdm::CommandResult{options_.udid, "Acknowledged", command.command_uuid, ""};
+    } else {
+      pending_result_ = mdm::CommandResult{options_.udid, "Error", command.command_uuid,
+                                           "MCProfileErrorDomain 1000: " +
+                                               profile.status().message()};
+    }
+  } else {
+    pending_result_ = mdm::CommandResult{options_.udid, "Acknowledged", command.command_uuid, ""};
+  }
   return std::optional<mdm::Command>(std::move(command));
 }
 

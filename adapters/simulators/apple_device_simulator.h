@@ -12,12 +12,16 @@
 //   Poll()            PUT Idle or the previous command's result to ServerURL
 //                     (application/x-apple-aspen-mdm); returns the next command
 //   RunCommandLoop()  acknowledges every command until the server answers empty
+// An InstallProfile command is answered as a device would: its Payload is read (a signed
+// profile's signature checked) and installed, replacing a profile of the same
+// PayloadIdentifier (Acknowledged), or refused (Error, with the reason).
 // Every check-in and command-channel message carries
 // `Mdm-Signature: base64(detached CMS over the body)` made with the identity.
 //
 // Thread-safety: not thread-safe; one thread drives one device.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "adapters/apple_mdm/checkin.h"
+#include "adapters/apple_mdm/configuration_profile.h"
 #include "adapters/apple_mdm/enrollment_profile.h"
 #include "adapters/apple_mdm/machine_info.h"
 #include "events/base/status.h"
@@ -104,6 +109,10 @@ class AppleDeviceSimulator {
   const std::string& push_token() const { return push_token_; }  // raw bytes sent in TokenUpdate
   const std::string& push_magic() const { return push_magic_; }
   const AppleDeviceSimulatorOptions& options() const { return options_; }
+  // The configuration profiles installed by InstallProfile, by PayloadIdentifier.
+  const std::map<std::string, mdm::ParsedConfigurationProfile>& installed_profiles() const {
+    return installed_profiles_;
+  }
 
   // Signs `body` as the device would for Mdm-Signature (tests tamper with it).
   Result<std::string> MdmSignatureForTest(std::string_view body) const;
@@ -137,6 +146,7 @@ class AppleDeviceSimulator {
   std::string push_token_;
   std::string push_magic_;
   std::optional<mdm::CommandResult> pending_result_;  // sent with the next Poll()
+  std::map<std::string, mdm::ParsedConfigurationProfile> installed_profiles_;
 };
 
 }  // namespace ae::sim

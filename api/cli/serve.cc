@@ -205,6 +205,7 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::Server server(**app, options.server);
   api::AddOpsRoutes(server);
   api::AddUserRoutes(server);
+  api::AddPolicyRoutes(server);
   api::AddEventRoutes(server);
   api::AddDepRoutes(server);
   api::AddDeviceRoutes(server);
@@ -213,6 +214,8 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddAdminRoutes(server);  // last: its route list includes every route
   server.RateLimit("/enroll/apple");
   server.RateLimit("/enroll/android");
+  server.RateLimit("/enroll/android/policy");
+  server.RateLimit("/enroll/android/policy/ack");
   server.RateLimitPerDevice("/mdm/apple/checkin");
   server.RateLimitPerDevice("/mdm/apple/server");
   auto port = server.Bind();
