@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "projections/enrollments_projector.h"
 #include "tests/support/test_support.h"
 #include "tests/support/view_compare.h"
@@ -55,6 +57,7 @@ class EnrollmentsView : public ::testing::Test {
     auto* p = e.mutable_kme_device_imported();
     p->set_device_id(id);
     p->mutable_identifiers()->set_imei(imei);
+    p->mutable_identifiers()->set_serial_number(imei + "S");  // q "35" matches it twice
     p->set_model("SM-G991B");
     p->set_matched_user_id(user);
     Add(std::move(e));
