@@ -63,24 +63,30 @@ class EnrollmentsTest : public ::testing::Test {
     auto acc = engine_->Post("/v1/dep/accounts", json{{"name", kServer}}.dump(), admin_);
     EXPECT_EQ(acc.status, 201) << acc.body;
     account_ = acc.json.value("id", "");
+    std::string p7m = IssueToken(expiry_ms);  // makes the MDM server at Apple
     if (devices > 0) {
       EXPECT_THAT(sim_.AddDevices(kServer, sim::AppleDepSimulator::MakeDevices(prefix, devices)),
                   IsOk());
     }
-    UploadToken(expiry_ms);
+    UploadToken(p7m);
     EXPECT_TRUE(WaitFor([&] {
       return Get("/v1/enrollments?source=dep&limit=1000").json["items"].size() == devices;
     }, std::chrono::seconds(30)));
     return account_;
   }
-  void UploadToken(int64_t expiry_ms) {
+  // The token Apple's portal hands out for the account's certificate, expiring at `expiry_ms`
+  // (0: in a year).
+  std::string IssueToken(int64_t expiry_ms) {
     auto cert = Get("/v1/dep/accounts/" + account_ + "/certificate");
-    ASSERT_EQ(cert.status, 200);
+    EXPECT_EQ(cert.status, 200);
     sim::IssueTokenOptions o;
     o.expiry_ms = expiry_ms;
     auto p7m = sim_.IssueToken(cert.body, kServer, o);
-    ASSERT_TRUE(p7m.ok());
-    auto up = engine_->Send("PUT", "/v1/dep/accounts/" + account_ + "/token", *p7m, admin_,
+    EXPECT_TRUE(p7m.ok());
+    return p7m.ok() ? *p7m : "";
+  }
+  void UploadToken(const std::string& p7m) {
+    auto up = engine_->Send("PUT", "/v1/dep/accounts/" + account_ + "/token", p7m, admin_,
                             "application/pkcs7-mime");
     ASSERT_EQ(up.status, 200) << up.body;
   }
@@ -239,7 +245,7 @@ TEST_F(EnrollmentsTest, OneListHoldsDepAndKmeDevicesWithServerSideFilters) {
   EXPECT_EQ(All("user=alice&source=kme").size(), 2u);
   EXPECT_EQ(All("user=alice&source=kme&policy=Standard").size(), 0u);
   // By the user's id as well as the username.
-  const std::string alice_id = Get("/v1/users/alice").json.value("id", "");
+  const std::string alice_id = Get("/v1/users/alice").json.value("user_id", "");
   ASSERT_FALSE(alice_id.empty());
   EXPECT_EQ(Ids(All("user=" + alice_id)), Ids(alice));
 
@@ -388,7 +394,7 @@ TEST_F(EnrollmentsTest, ReconciliationFindsWhatIsOutOfOrderWithEvidenceAndClears
 
   // A DEP device assigned and not enrolled (days=0: at once); an assignment Apple refuses.
   const std::string profile = DefineProfile();
-  sim_.SetSerialOutcome(serials[1], {"FAILED", 0});
+  sim_.SetSerialOutcome(serials[1], {"THROTTLED", 2});  // sent again after Apple's cool-down
   for (size_t i = 0; i < 3; ++i) {
     ASSERT_EQ(Patch("/v1/dep/devices/" + serials[i], {{"profile_id", profile}, {"user", "alice"}}).status, 200);
   }
@@ -399,27 +405,28 @@ TEST_F(EnrollmentsTest, ReconciliationFindsWhatIsOutOfOrderWithEvidenceAndClears
   auto failing = Findings("dep_assignment_failing", serials[1]);
   ASSERT_FALSE(failing[0]["evidence"].empty());
   for (const auto& t : EvidenceTypes(failing[0])) EXPECT_EQ(t, "DepProfileAssignmentFailed");
-  EXPECT_EQ(failing[0]["reason"], "FAILED");
+  EXPECT_EQ(failing[0]["reason"], "THROTTLED");
+  EXPECT_TRUE(failing[0]["retry_after"].is_string()) << failing[0].dump();
   auto waiting = Findings("dep_assigned_not_enrolled", serials[0]);
   ASSERT_EQ(waiting.size(), 1u);
   EXPECT_EQ(EvidenceTypes(waiting[0]), std::vector<std::string>{"DepProfileAssigned"});
   EXPECT_TRUE(Findings("dep_assigned_not_enrolled", serials[0], "days=14").empty());  // too fresh
 
   // The CLI beside the running server: findings, exit 1.
-  auto cli = RunTool({BinaryPath(), "reconcile", "--data-dir", engine_->data_dir(), "--days", "0",
+  auto cli = RunTool({"reconcile", "--data-dir", engine_->data_dir(), "--days", "0",
                       "--json"});
   EXPECT_EQ(cli.exit_code, 1) << cli.err;
   json cli_report = json::parse(cli.out, nullptr, false);
   ASSERT_TRUE(cli_report.is_object()) << cli.out;
   EXPECT_FALSE(cli_report["items"].empty());
-  auto lines = RunTool({BinaryPath(), "reconcile", "--data-dir", engine_->data_dir(), "--days", "0"});
+  auto lines = RunTool({"reconcile", "--data-dir", engine_->data_dir(), "--days", "0"});
   EXPECT_EQ(lines.exit_code, 1) << lines.err;
   EXPECT_NE(lines.out.find("kme_without_user"), std::string::npos) << lines.out;
-  auto over_http = RunTool({BinaryPath(), "reconcile", "--url",
+  auto over_http = RunTool({"reconcile", "--url",
                             "http://127.0.0.1:" + std::to_string(engine_->port()), "--days", "0"},
                            {{"AUTOENROLL_TOKEN", admin_}});
   EXPECT_EQ(over_http.exit_code, 1) << over_http.err;
-  EXPECT_EQ(RunTool({BinaryPath(), "reconcile", "--data-dir", dir_.Sub("nothing-here")}).exit_code,
+  EXPECT_EQ(RunTool({"reconcile", "--data-dir", dir_.Sub("nothing-here")}).exit_code,
             2);
 
   // Enrolled, then released at Apple while still in the inventory.
@@ -438,12 +445,9 @@ TEST_F(EnrollmentsTest, ReconciliationFindsWhatIsOutOfOrderWithEvidenceAndClears
   ASSERT_EQ(engine_->Delete("/v1/devices/" + serials[0], admin_).status, 200);
   ASSERT_EQ(Patch(std::string("/v1/kme/devices/") + kMeid, {{"user", "alice"}}).status, 200);
   sim_.SetSerialOutcome(serials[1], {"", 0});
-  ASSERT_TRUE(WaitFor([&] {
-    if (DepDevice(serials[1])["profile_status"] == "assigned") return true;
-    Patch("/v1/dep/devices/" + serials[1], {{"profile_id", profile}});
-    return false;
-  }, std::chrono::seconds(30)));
-  UploadToken(0);  // a token valid for a year
+  // The engine sends the throttled assignment again when it is due.
+  ASSERT_TRUE(WaitForDep(serials[1], [](const json& d) { return d["profile_status"] == "assigned"; }));
+  UploadToken(IssueToken(0));  // a token valid for a year
   ASSERT_TRUE(WaitFor([&] { return Findings("dep_token_expiring").empty(); }));
   EXPECT_TRUE(Findings("dep_released_in_inventory").empty());
   EXPECT_TRUE(Findings("kme_without_user", meid_id).empty());
@@ -461,7 +465,7 @@ TEST_F(EnrollmentsTest, ReconciliationFindsWhatIsOutOfOrderWithEvidenceAndClears
     auto r = Get("/v1/reconciliation?days=0");
     return r.status == 200 && r.json["items"].empty();
   }, std::chrono::seconds(30))) << Get("/v1/reconciliation?days=0").body;
-  auto clean = RunTool({BinaryPath(), "reconcile", "--data-dir", engine_->data_dir(), "--days", "0"});
+  auto clean = RunTool({"reconcile", "--data-dir", engine_->data_dir(), "--days", "0"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
 }
 
