@@ -585,6 +585,8 @@ Status EnrollmentsProjector::Apply(const RecordedEvent& rec, ViewBatch& b) {
 namespace {
 
 constexpr std::string_view kCursorVersion = "e1";
+// An equality index this many times larger than the walked one is checked on the records.
+constexpr int64_t kSeekRatio = 8;
 
 struct Cursor {
   std::string driver;  // "all", an index family, or "q"
@@ -688,6 +690,15 @@ Result<EnrollmentPage> ListEnrollments(const ViewStore& store, const EnrollmentF
       return std::optional<EnrollmentRecord>(std::move(r));
     };
 
+    // The size of each equality index.
+    std::map<std::string, int64_t> sizes;
+    for (const auto& eq : eqs) {
+      std::string v;
+      auto s = db->Get(ro, handle(kCounts),
+                       eq.cf + '\0' + eq.prefix.substr(0, eq.prefix.size() - 1), &v);
+      if (!s.ok() && !s.IsNotFound()) return Unavailable("view.read_failed", s.ToString());
+      sizes[eq.cf] = s.ok() ? std::strtoll(v.c_str(), nullptr, 10) : 0;
+    }
     // Which index to walk.
     std::string driver;
     if (cursor) {
@@ -697,11 +708,8 @@ Result<EnrollmentPage> ListEnrollments(const ViewStore& store, const EnrollmentF
     } else {
       int64_t smallest = -1;
       for (const auto& eq : eqs) {
-        std::string v;
-        auto s = db->Get(ro, handle(kCounts), eq.cf + '\0' + eq.prefix.substr(0, eq.prefix.size() - 1), &v);
-        const int64_t n = s.ok() ? std::strtoll(v.c_str(), nullptr, 10) : 0;
-        if (smallest < 0 || n < smallest) {
-          smallest = n;
+        if (smallest < 0 || sizes[eq.cf] < smallest) {
+          smallest = sizes[eq.cf];
           driver = eq.cf;
         }
       }
@@ -732,11 +740,15 @@ Result<EnrollmentPage> ListEnrollments(const ViewStore& store, const EnrollmentF
         if (eq.cf == driver) prefix = eq.prefix;
       }
     }
-    // The other equality filters, intersected by seeking their indexes.
+    // The other equality filters, intersected by seeking their indexes; one much larger than
+    // the walked one (most candidates are in it) is checked on the record instead, which the
+    // page reads anyway.
     std::vector<std::pair<const Equality*, std::unique_ptr<rocksdb::Iterator>>> others;
     if (driver != "q" && driver != "all") {
       for (const auto& eq : eqs) {
-        if (eq.cf == driver) continue;
+        if (eq.cf == driver || sizes[eq.cf] > kSeekRatio * std::max<int64_t>(sizes[driver], 1)) {
+          continue;
+        }
         others.emplace_back(&eq, std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, handle(eq.cf))));
       }
     }
@@ -803,8 +815,9 @@ Result<EnrollmentPage> ListEnrollments(const ViewStore& store, const EnrollmentF
           // A device listed under two matching terms is returned under the first.
           const std::string term = key.substr(0, key.find('\0', prefix.size()));
           ok = FirstMatchingTerm(*rec, q_prefix) == term && Matches(*rec, filter);
-        } else if (!q_prefix.empty()) {
-          ok = !FirstMatchingTerm(*rec, q_prefix).empty();
+        } else {
+          ok = Matches(*rec, filter) &&
+               (q_prefix.empty() || !FirstMatchingTerm(*rec, q_prefix).empty());
         }
         if (ok) page.items.push_back(std::move(*rec));
       }

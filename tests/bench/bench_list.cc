@@ -30,14 +30,14 @@ std::vector<std::string> Families() {
 }
 
 std::string UserOf(uint64_t i, uint64_t users) {
-  char buf[24];
+  char buf[40];
   std::snprintf(buf, sizeof buf, "bench-user-%06llu",
                 static_cast<unsigned long long>(Mix64(i) % users));
   return buf;
 }
 
 std::string SerialOf(uint64_t i) {
-  char buf[24];
+  char buf[40];
   std::snprintf(buf, sizeof buf, "F%011llu", static_cast<unsigned long long>(i));
   return buf;
 }
@@ -104,7 +104,7 @@ int PrefillEnrollments(const ListBenchOptions& o) {
           es.push_back(std::move(u));
         }
       } else {
-        char imei[24];
+        char imei[40];
         std::snprintf(imei, sizeof imei, "35%013llu", static_cast<unsigned long long>(i));
         id = std::string("imei:") + imei;
         events::Envelope e;
