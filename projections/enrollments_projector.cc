@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -442,92 +443,122 @@ Status ApplyAccount(const RecordedEvent& rec, ViewBatch& b, const std::string& a
 
 // ---- the record's encoding ----
 
+namespace {
+
+// The record's bytes: a tag and version, then every field in a fixed order (strings and
+// lists as a varint length and the bytes, times as varints, the flags as one byte). A page
+// of the list decodes a hundred records: a few hundred nanoseconds each, not a JSON parse.
+constexpr char kRecordTag = 'E';
+constexpr char kRecordVersion = 1;
+
+// The string fields, in their order in the encoding.
+template <typename R>
+auto StringFields(R& r) {
+  return std::array{&r.source,         &r.id,           &r.serial_number,     &r.imei,
+                    &r.imei2,          &r.meid,         &r.model,             &r.account_id,
+                    &r.profile_status, &r.user_id,      &r.policy_id,         &r.ruleset_id,
+                    &r.assigned_position, &r.released_position, &r.enrolled_position,
+                    &r.user_position,  &r.failure_reason, &r.last_position};
+}
+template <typename R>
+auto TimeFields(R& r) {
+  return std::array{&r.assigned_since_ms, &r.released_ms,    &r.enrolled_ms, &r.user_since_ms,
+                    &r.failing_since_ms,  &r.retry_after_ms, &r.last_ms};
+}
+template <typename R>
+auto FlagFields(R& r) {
+  return std::array{&r.released, &r.disowned, &r.enrolled, &r.in_inventory, &r.ever_enrolled};
+}
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void PutString(std::string& out, const std::string& s) {
+  PutVarint(out, s.size());
+  out.append(s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return false;
+      const auto b = static_cast<unsigned char>(in_[pos_++]);
+      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  }
+  bool String(std::string* s) {
+    uint64_t n = 0;
+    if (!Varint(&n) || n > in_.size() - pos_) return false;
+    s->assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool Byte(char* c) {
+    if (pos_ >= in_.size()) return false;
+    *c = in_[pos_++];
+    return true;
+  }
+  bool Done() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
 std::string EncodeEnrollment(const EnrollmentRecord& r) {
-  json j = {{"source", r.source}, {"id", r.id}, {"last_position", r.last_position},
-            {"last_ms", r.last_ms}};
-  auto str = [&](const char* k, const std::string& v) {
-    if (!v.empty()) j[k] = v;
-  };
-  auto num = [&](const char* k, int64_t v) {
-    if (v != 0) j[k] = v;
-  };
-  auto flag = [&](const char* k, bool v) {
-    if (v) j[k] = true;
-  };
-  str("serial_number", r.serial_number);
-  str("imei", r.imei);
-  str("imei2", r.imei2);
-  str("meid", r.meid);
-  str("model", r.model);
-  str("account_id", r.account_id);
-  str("profile_status", r.profile_status);
-  str("user_id", r.user_id);
-  str("policy_id", r.policy_id);
-  str("ruleset_id", r.ruleset_id);
-  flag("released", r.released);
-  flag("disowned", r.disowned);
-  flag("enrolled", r.enrolled);
-  flag("in_inventory", r.in_inventory);
-  flag("ever_enrolled", r.ever_enrolled);
-  num("assigned_since_ms", r.assigned_since_ms);
-  str("assigned_position", r.assigned_position);
-  num("released_ms", r.released_ms);
-  str("released_position", r.released_position);
-  num("enrolled_ms", r.enrolled_ms);
-  str("enrolled_position", r.enrolled_position);
-  num("user_since_ms", r.user_since_ms);
-  str("user_position", r.user_position);
-  if (!r.failure_positions.empty()) j["failure_positions"] = r.failure_positions;
-  num("failing_since_ms", r.failing_since_ms);
-  num("retry_after_ms", r.retry_after_ms);
-  str("failure_reason", r.failure_reason);
-  return j.dump();
+  std::string out;
+  out.reserve(256);
+  out.push_back(kRecordTag);
+  out.push_back(kRecordVersion);
+  for (const std::string* f : StringFields(r)) PutString(out, *f);
+  for (const int64_t* t : TimeFields(r)) PutVarint(out, static_cast<uint64_t>(*t));
+  char flags = 0;
+  int bit = 0;
+  for (const bool* f : FlagFields(r)) flags = static_cast<char>(flags | ((*f ? 1 : 0) << bit++));
+  out.push_back(flags);
+  PutVarint(out, r.failure_positions.size());
+  for (const auto& p : r.failure_positions) PutString(out, p);
+  return out;
 }
 
 Result<EnrollmentRecord> DecodeEnrollment(std::string_view bytes) {
-  json j = json::parse(bytes, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "enrollments record does not parse");
+  auto corrupt = [] { return Corruption("view.corruption", "enrollments record does not decode"); };
+  Reader in(bytes);
+  char tag = 0, version = 0;
+  if (!in.Byte(&tag) || !in.Byte(&version) || tag != kRecordTag || version != kRecordVersion) {
+    return corrupt();
+  }
   EnrollmentRecord r;
-  try {
-    r.source = j.value("source", "");
-    r.id = j.value("id", "");
-    r.serial_number = j.value("serial_number", "");
-    r.imei = j.value("imei", "");
-    r.imei2 = j.value("imei2", "");
-    r.meid = j.value("meid", "");
-    r.model = j.value("model", "");
-    r.account_id = j.value("account_id", "");
-    r.profile_status = j.value("profile_status", "");
-    r.user_id = j.value("user_id", "");
-    r.policy_id = j.value("policy_id", "");
-    r.ruleset_id = j.value("ruleset_id", "");
-    r.released = j.value("released", false);
-    r.disowned = j.value("disowned", false);
-    r.enrolled = j.value("enrolled", false);
-    r.in_inventory = j.value("in_inventory", false);
-    r.ever_enrolled = j.value("ever_enrolled", false);
-    r.assigned_since_ms = j.value("assigned_since_ms", int64_t{0});
-    r.assigned_position = j.value("assigned_position", "");
-    r.released_ms = j.value("released_ms", int64_t{0});
-    r.released_position = j.value("released_position", "");
-    r.enrolled_ms = j.value("enrolled_ms", int64_t{0});
-    r.enrolled_position = j.value("enrolled_position", "");
-    r.user_since_ms = j.value("user_since_ms", int64_t{0});
-    r.user_position = j.value("user_position", "");
-    if (j.contains("failure_positions")) {
-      r.failure_positions = j["failure_positions"].get<std::vector<std::string>>();
-    }
-    r.failing_since_ms = j.value("failing_since_ms", int64_t{0});
-    r.retry_after_ms = j.value("retry_after_ms", int64_t{0});
-    r.failure_reason = j.value("failure_reason", "");
-    r.last_position = j.value("last_position", "");
-    r.last_ms = j.value("last_ms", int64_t{0});
-  } catch (const std::exception&) {
-    return Corruption("view.corruption", "enrollments record has a field of the wrong type");
+  for (std::string* f : StringFields(r)) {
+    if (!in.String(f)) return corrupt();
   }
-  if (r.source.empty() || r.id.empty()) {
-    return Corruption("view.corruption", "enrollments record without source or id");
+  for (int64_t* t : TimeFields(r)) {
+    uint64_t v = 0;
+    if (!in.Varint(&v)) return corrupt();
+    *t = static_cast<int64_t>(v);
   }
+  char flags = 0;
+  if (!in.Byte(&flags)) return corrupt();
+  int bit = 0;
+  for (bool* f : FlagFields(r)) *f = (flags >> bit++) & 1;
+  uint64_t n = 0;
+  if (!in.Varint(&n) || n > bytes.size()) return corrupt();
+  r.failure_positions.resize(n);
+  for (auto& p : r.failure_positions) {
+    if (!in.String(&p)) return corrupt();
+  }
+  if (!in.Done() || r.source.empty() || r.id.empty()) return corrupt();
   return r;
 }
 

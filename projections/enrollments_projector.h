@@ -3,8 +3,9 @@
 // its secondary indexes, and the findings of the reconciliation report.
 //
 // Tables:
-//   enrollments          device key -> EnrollmentRecord (EncodeEnrollment). The device key
-//                        is "dep/<serial>" or "kme/<device id>".
+//   enrollments          device key -> EnrollmentRecord (EncodeEnrollment: its fields in a
+//                        fixed order, varint lengths). The device key is "dep/<serial>" or
+//                        "kme/<device id>".
 //   enrollments_by_source, _by_status, _by_user, _by_policy, _by_ruleset
 //                        <value> NUL <device key> -> "" (user, policy, rule set: ids, only
 //                        when set; status: EnrollmentStatus)
@@ -60,7 +61,8 @@ struct EnrollmentRecord {
   std::string Key() const { return source + "/" + id; }
 };
 
-// The one encoding of an EnrollmentRecord in the views (JSON with sorted keys).
+// The one encoding of an EnrollmentRecord in the views (deterministic: a replay writes the
+// same bytes); DecodeEnrollment refuses anything else (kCorruption "view.corruption").
 std::string EncodeEnrollment(const EnrollmentRecord& r);
 Result<EnrollmentRecord> DecodeEnrollment(std::string_view bytes);
 // not_enrolled | enrolled | checked_out | removed | released.
