@@ -1,6 +1,6 @@
 // autoenroll: the engine's one executable. Subcommands:
 //   serve | config show | replay | audit verify | events export | dev-kafka
-//   | sim apple-dep | sim apple-device | sim apple-device-ca | sim knox
+//   | sim apple-dep | sim apple-device | sim apple-device-ca | sim knox | reconcile
 // Exit codes: 0 success, 1 failure, 2 usage error.
 
 #include <CLI/CLI.hpp>
@@ -133,6 +133,22 @@ int main(int argc, char** argv) {
 
   auto backup_cmds = ae::cli::AddBackupCommands(cli);  // backup, backup verify, restore
 
+  ae::cli::ReconcileCliOptions reconcile;
+  std::vector<std::string> reconcile_props;
+  std::string reconcile_token_file;
+  auto* reconcile_cmd = cli.add_subcommand(
+      "reconcile", "list what is out of order (exit 1 when anything is, 0 when nothing)");
+  AddLogOptions(reconcile_cmd, reconcile.app, reconcile_props);
+  reconcile_cmd->add_option("--days", reconcile.days,
+                            "DEP devices assigned this many days ago and never enrolled")
+      ->capture_default_str();
+  reconcile_cmd->add_flag("--json", reconcile.json, "one JSON document instead of lines");
+  reconcile_cmd->add_option("--url", reconcile.url,
+                            "ask the server at this URL instead of reading --data-dir");
+  reconcile_cmd->add_option("--token-file", reconcile_token_file,
+                            "with --url: a file holding a device manager's token (default: "
+                            "$AUTOENROLL_TOKEN)");
+
   int brokers = 3;
   auto* dev_kafka_cmd =
       cli.add_subcommand("dev-kafka", "run librdkafka's mock Kafka cluster for trying Kafka mode");
@@ -251,6 +267,19 @@ int main(int argc, char** argv) {
     return ae::cli::EventsExport(exp, std::cout, std::cerr);
   }
   if (auto rc = backup_cmds->Run(std::cout, std::cerr)) return *rc;
+  if (*reconcile_cmd) {
+    if (!ApplyProps(reconcile_props, reconcile.app)) return 2;
+    if (!reconcile_token_file.empty()) {
+      std::ifstream in(reconcile_token_file);
+      if (!in || !std::getline(in, reconcile.token)) {
+        std::cerr << "reconcile: cannot read " << reconcile_token_file << "\n";
+        return 2;
+      }
+    } else if (const char* t = std::getenv("AUTOENROLL_TOKEN")) {
+      reconcile.token = t;
+    }
+    return ae::cli::Reconcile(reconcile, std::cout, std::cerr);
+  }
   if (*sim_dep_cmd) return ae::cli::SimAppleDep(sim_dep, std::cout, std::cerr);
   if (*sim_device_cmd) return ae::cli::SimAppleDevice(sim_device, std::cout, std::cerr);
   if (*sim_ca_cmd) return ae::cli::SimAppleDeviceCa(sim_ca_dir, std::cout, std::cerr);

@@ -212,6 +212,8 @@ void AddKmeRoutes(Server& server);      // and AddKmeKnoxRoutes
 void AddKmeKnoxRoutes(Server& server);  // the Knox Cloud API connection and sync
 void AddAdminRoutes(Server& server);    // /v1/admin/views/rebuild, /v1/admin/routes
 void AddBackupRoutes(Server& server);   // /v1/admin/backups (called by AddAdminRoutes)
+void AddEnrollmentRoutes(Server& server);     // GET /v1/enrollments (the Auto Enrollments list)
+void AddReconciliationRoutes(Server& server); // GET /v1/reconciliation
 
 // {ok, records, head_hash, head_hashes, broken_at?, problem?}
 nlohmann::json ChainReportJson(const events::ChainReport& report);

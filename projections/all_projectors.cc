@@ -4,6 +4,7 @@
 
 #include "projections/dep_projector.h"
 #include "projections/devices_projector.h"
+#include "projections/enrollments_projector.h"
 #include "projections/kme_projector.h"
 #include "projections/policies_projector.h"
 #include "projections/users_projector.h"
@@ -17,6 +18,7 @@ std::vector<std::unique_ptr<Projector>> AllProjectors() {
   out.push_back(std::make_unique<DevicesProjector>());
   out.push_back(std::make_unique<KmeProjector>());
   out.push_back(std::make_unique<PoliciesProjector>());
+  out.push_back(std::make_unique<EnrollmentsProjector>());
   return out;
 }
 

@@ -18,7 +18,9 @@ namespace ae::proj {
 //   3  users.token_ids and tokens by token id (no token hashes in the views);
 //      kme_devices: user_by_deployment, user_conflict; devices: mdm_identities
 //   4  policies and rule sets with versions, their usage index and each device's
-//      delivered policy (PoliciesProjector; no longer in the users projector)
+//      delivered policy (PoliciesProjector; no longer in the users projector);
+//      enrollments: one record per DEP/KME device, its indexes, the reconciliation
+//      findings (EnrollmentsProjector)
 inline constexpr const char* kViewsFormat = "4";
 
 std::vector<std::unique_ptr<Projector>> AllProjectors();

@@ -62,6 +62,17 @@ int ViewsRebuild(const ViewsRebuildOptions& options, std::ostream& out, std::ost
 
 int AuditVerify(const api::AppOptions& app, std::ostream& out, std::ostream& err);
 
+struct ReconcileCliOptions {
+  api::AppOptions app;        // the data dir, opened read-only (a server may run on it)
+  std::string url;            // instead: ask the server at this URL (GET /v1/reconciliation)
+  std::string token;          // with url: a device manager's token
+  int days = 14;              // DEP devices assigned this long ago and never enrolled
+  bool json = false;          // one JSON document instead of a line per finding
+};
+// Prints the reconciliation report (api/reconciliation.h). Exit 1 when it found anything,
+// 0 when nothing, 2 on an error (the data dir cannot be read, the server cannot be asked).
+int Reconcile(const ReconcileCliOptions& options, std::ostream& out, std::ostream& err);
+
 struct RotateMasterKeyOptions {
   api::AppOptions app;          // data_dir, master_key_file
   std::string new_key_file;     // the new key (32 bytes or 64 hex); empty: a random one

@@ -129,4 +129,20 @@ int KafkaRawConsume(const KafkaBenchOptions& o);
 // Fills the topic with `events` prefill-log events through a KafkaEventLog writer.
 int KafkaPrefill(const KafkaBenchOptions& o);
 
+struct ListBenchOptions {
+  std::string dir;            // the views directory (prefill: fresh)
+  uint64_t devices = 1'000'000;
+  std::string mode = "first"; // raw | first | deep
+  double seconds = 5;
+};
+// Fills an enrollments view with `devices` DEP and KME devices (half each, users of about
+// 1000 devices each, nine in ten with a user, a quarter enrolled) through
+// EnrollmentsProjector, and beside it a plain family keyed <user> NUL <device> holding the
+// same records (the raw figure's).
+int PrefillEnrollments(const ListBenchOptions& o);
+// Pages of 100 for `seconds`, one at a time: `first` = the first page of status=not_enrolled
+// and a random user; `deep` = a page at a cursor deep in that filter or in status alone;
+// `raw` = a RocksDB prefix scan of 100 records of a random user.
+int ListEnrollmentsBench(const ListBenchOptions& o);
+
 }  // namespace ae::bench

@@ -187,6 +187,21 @@ int main(int argc, char** argv) {
   kafka_prefill_cmd->add_option("--dir", kafka_prefill.dir, "fresh mirror directory")->required();
   kafka_prefill_cmd->add_option("--events", kafka_prefill.events, "events")->capture_default_str();
 
+  b::ListBenchOptions prefill_list, list;
+  auto* prefill_list_cmd =
+      cli.add_subcommand("prefill-enrollments", "fill an enrollments view with devices");
+  prefill_list_cmd->add_option("--dir", prefill_list.dir, "fresh views directory")->required();
+  prefill_list_cmd->add_option("--devices", prefill_list.devices, "devices")->capture_default_str();
+  auto* list_cmd = cli.add_subcommand("list-enrollments", "pages of the Auto Enrollments list");
+  list_cmd->add_option("--dir", list.dir, "a prefilled views directory")->required();
+  list_cmd->add_option("--devices", list.devices, "devices it was filled with")
+      ->capture_default_str();
+  list_cmd->add_option("--mode", list.mode, "raw | first | deep")
+      ->check(CLI::IsMember({"raw", "first", "deep"}))
+      ->capture_default_str();
+  list_cmd->add_option("--seconds", list.seconds, "measured duration")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -195,6 +210,8 @@ int main(int argc, char** argv) {
   }
   ae::log::Init("warn");
 
+  if (*prefill_list_cmd) return b::PrefillEnrollments(prefill_list);
+  if (*list_cmd) return b::ListEnrollmentsBench(list);
   if (*raw_append_cmd) return b::RawAppend(raw_append);
   if (*engine_append_cmd) return b::EngineAppend(engine_append);
   if (*prefill_log_cmd) return b::PrefillLog(prefill_log);
