@@ -157,6 +157,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->runner_ = std::make_unique<proj::ProjectionRunner>(*app->log_, *app->views_, ps, ro);
   AE_RETURN_IF_ERROR(app->runner_->Init());
   app->bus_ = std::make_unique<domain::CommandBus>(*app->counting_log_);
+  app->rules_ = std::make_unique<RuleViewSource>(*app->views_);
+  app->jobs_ = std::make_unique<assign::AssignmentJobs>(*app->bus_, *options.clock);
 
   dep::DepAdapterOptions dop;
   dop.apple_dep_url = options.apple_dep_url;
@@ -187,6 +189,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     }).IgnoreError();
     return due;
   };
+  hooks.rules = app->rules_.get();
   app->dep_ = std::make_unique<dep::DepAdapter>(*app->counting_log_, *app->bus_, *app->secrets_,
                                                 *options.clock, dop, std::move(hooks));
 
@@ -200,8 +203,10 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   ko.default_base_url = options.knox_api_url;
   ko.interval = std::chrono::milliseconds(std::max<int64_t>(0, options.knox_sync_interval_ms));
   ko.run_background = options.run_adapters;
+  knox::KmeIngestHooks ingest_hooks = KmeIngestHooksFor(*app);
+  ingest_hooks.rules = app->rules_.get();
   app->kme_ingest_ = std::make_unique<knox::KmeIngest>(*app->bus_, *app->person_keys_,
-                                                        KmeIngestHooksFor(*app));
+                                                        std::move(ingest_hooks));
   knox::KnoxSyncHooks kh;
   kh.wait_for_views = [raw](const LogCursor& cursor, std::chrono::milliseconds timeout) {
     return raw->runner().WaitUntilCovers(cursor, timeout);
@@ -243,6 +248,7 @@ void App::Stop() {
     rebuilder_->Cancel();
     rebuilder_->Wait();
   }
+  if (jobs_) jobs_->Stop();
   if (knox_) knox_->Stop();
   if (dep_) dep_->Stop();
   if (runner_) runner_->Stop();

@@ -211,6 +211,8 @@ void AddKmeRoutes(Server& server);      // and AddKmeKnoxRoutes
 void AddKmeKnoxRoutes(Server& server);  // the Knox Cloud API connection and sync
 void AddAdminRoutes(Server& server);    // /v1/admin/views/rebuild, /v1/admin/routes
 void AddBackupRoutes(Server& server);   // /v1/admin/backups (called by AddAdminRoutes)
+void AddRuleRoutes(Server& server);     // /v1/rules, /v1/rules/dry-run
+void AddAssignRoutes(Server& server);   // /v1/enrollments/assign, /v1/jobs/{id}
 
 // {ok, records, head_hash, head_hashes, broken_at?, problem?}
 nlohmann::json ChainReportJson(const events::ChainReport& report);

@@ -5,6 +5,7 @@
 #include "projections/dep_projector.h"
 #include "projections/devices_projector.h"
 #include "projections/kme_projector.h"
+#include "projections/rules_projector.h"
 #include "projections/users_projector.h"
 
 namespace ae::proj {
@@ -15,6 +16,7 @@ std::vector<std::unique_ptr<Projector>> AllProjectors() {
   out.push_back(std::make_unique<DepProjector>());
   out.push_back(std::make_unique<DevicesProjector>());
   out.push_back(std::make_unique<KmeProjector>());
+  out.push_back(std::make_unique<RulesProjector>());
   return out;
 }
 

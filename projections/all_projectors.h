@@ -17,7 +17,8 @@ namespace ae::proj {
 //   2  dep_counts_history: every change of an account's device counts
 //   3  users.token_ids and tokens by token id (no token hashes in the views);
 //      kme_devices: user_by_deployment, user_conflict; devices: mdm_identities
-inline constexpr const char* kViewsFormat = "3";
+//   4  rules, jobs, job_outcomes (enrollment rules and bulk assignment jobs)
+inline constexpr const char* kViewsFormat = "4";
 
 std::vector<std::unique_ptr<Projector>> AllProjectors();
 // The union of their column families.

@@ -210,6 +210,8 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddDeviceRoutes(server);
   api::AddAppleEnrollRoutes(server);
   api::AddKmeRoutes(server);
+  api::AddRuleRoutes(server);
+  api::AddAssignRoutes(server);
   api::AddAdminRoutes(server);  // last: its route list includes every route
   server.RateLimit("/enroll/apple");
   server.RateLimit("/enroll/android");
