@@ -150,10 +150,9 @@ Result<pb::AssignmentAction> ParseAssignmentAction(App& app, const json& then,
   AE_ASSIGN_OR_RETURN(std::string policy, str("policy"));
   AE_ASSIGN_OR_RETURN(std::string ruleset, str("ruleset"));
   if (!profile.empty()) {
-    auto ref = ValidRuleId(profile) ? app.rules().DepProfile(profile)
-                                    : Result<std::optional<rules::DepProfileRef>>(std::nullopt);
-    if (!ref.ok()) return ref.status();
-    if (!*ref) {
+    AE_RETURN_IF_ERROR(CheckText(profile, field("profile_id").c_str()));
+    AE_ASSIGN_OR_RETURN(auto ref, app.rules().DepProfile(profile));
+    if (!ref) {
       return InvalidArgument("dep.profile_not_found", "no DEP profile " + profile,
                              field("profile_id"));
     }

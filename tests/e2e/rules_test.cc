@@ -109,8 +109,9 @@ class RulesTest : public ::testing::Test {
   // The events of a device's history of type `type`.
   std::vector<json> HistoryOf(const std::string& path, const std::string& type) {
     std::vector<json> out;
-    for (auto& e : Get(path + "/history")["items"]) {
-      if (e["type"] == type) out.push_back(e["data"]);
+    const json history = Get(path + "/history");
+    for (const auto& e : history["items"]) {
+      if (e["type"] == type) out.push_back(e["event"]);
     }
     return out;
   }
@@ -174,7 +175,8 @@ TEST_F(RulesTest, ARuleGivesTenThousandNewDepDevicesItsProfileAndPolicyButNeverO
   Sync(account);
   std::string added;
   ASSERT_TRUE(WaitFor([&] {
-    for (auto& d : Get("/v1/dep/devices?q=D01")["items"]) {
+    const json found = Get("/v1/dep/devices?q=D01");
+    for (const auto& d : found["items"]) {
       if (d["profile_status"] == "assigned") added = d["serial_number"];
     }
     return !added.empty();
@@ -227,7 +229,7 @@ TEST_F(RulesTest, AKnoxRuleByTagAndModelAndTheImportsParametersGoOnlyToCreatedDe
   // Device 1 existed: the parameters leave it as it was.
   d1 = Get("/v1/kme/devices/" + KmeId(1));
   EXPECT_EQ(d1["policy"], "Field");
-  EXPECT_EQ(d1["user"], nullptr);
+  EXPECT_EQ(d1["user"], "");
   // Device 2: its row's user, the import's policy, the rule's rule set on top.
   json d2 = Get("/v1/kme/devices/" + KmeId(2));
   EXPECT_EQ(d2["user"], "row-user");
@@ -237,7 +239,7 @@ TEST_F(RulesTest, AKnoxRuleByTagAndModelAndTheImportsParametersGoOnlyToCreatedDe
   json d3 = Get("/v1/kme/devices/" + KmeId(3));
   EXPECT_EQ(d3["user"], "default-user");
   EXPECT_EQ(d3["policy"], "Import");
-  EXPECT_EQ(d3["ruleset"], nullptr);
+  EXPECT_EQ(d3["ruleset"], "");
   auto completed = Get("/v1/events?type=KmeImportCompleted")["items"];
   ASSERT_FALSE(completed.empty());
   EXPECT_EQ(completed.back()["data"]["policy_id"], "import");
