@@ -36,8 +36,7 @@ int PrefillDevices(const RulesBenchOptions& o) {
   std::vector<events::EventLog::AppendItem> items;
   char id[64];
   for (uint64_t k = 0; written < o.events; ++k) {
-    events::EventLog::AppendItem item;
-    item.expected = ExpectedVersion::NoStream();
+    events::EventLog::AppendItem item{StreamId(), ExpectedVersion::NoStream(), {}};
     if (k % 2 == 0) {
       std::snprintf(id, sizeof id, "imei:35%013llu", static_cast<unsigned long long>(k));
       item.stream = StreamId("kme-device", id);
