@@ -229,6 +229,22 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   runner_->Start();
+  if (options_.run_adapters) {
+    // Bulk assignments whose process stopped without recording their end (kill -9).
+    std::vector<std::string> running;
+    Status s = views_->Scan("jobs", "", "", [&](std::string_view k, std::string_view v) {
+      auto j = nlohmann::json::parse(v, nullptr, false);
+      if (j.is_object() && j.value("state", "") == "running") running.emplace_back(k);
+      return true;
+    });
+    domain::CommandContext ctx;
+    ctx.actor.set_kind(autoenroll::events::v1::Actor::KIND_SYSTEM);
+    ctx.actor.set_id("adapters.assignment");
+    if (s.ok()) s = jobs_->Recover(running, ctx);
+    if (!s.ok()) {
+      log::Get("api")->warn("recording the end of stopped bulk assignments: {}", s.ToString());
+    }
+  }
   tokens_->StartFlushing(std::chrono::minutes(1));
   // Views written by older projectors are rebuilt beside the live ones, which keep
   // answering meanwhile (GET /v1/admin/views/rebuild shows the progress).

@@ -235,6 +235,53 @@ void AssignmentJobs::Run(std::string job_id, JobRequest request, std::vector<Job
   running_.clear();
 }
 
+Status AssignmentJobs::Recover(const std::vector<std::string>& job_ids,
+                               const domain::CommandContext& ctx) {
+  struct Fold {
+    bool started = false, completed = false;
+    uint64_t done = 0, assigned = 0, unchanged = 0, refused = 0;
+  };
+  for (const auto& job_id : job_ids) {
+    {
+      std::lock_guard lock(mu_);
+      if (running_ == job_id) continue;
+    }
+    domain::Decider<Fold> decider{
+        [](Fold f, const Envelope& e) {
+          if (e.has_assignment_job_started()) f.started = true;
+          if (e.has_assignment_job_completed()) f.completed = true;
+          if (e.has_assignment_job_progressed()) {
+            const auto& p = e.assignment_job_progressed();
+            f.done = p.done();
+            for (const auto& o : p.outcomes()) {
+              if (o.outcome() == "assigned") ++f.assigned;
+              else if (o.outcome() == "unchanged") ++f.unchanged;
+              else ++f.refused;
+            }
+          }
+          return f;
+        },
+        [&job_id](const Fold& f) -> Result<std::vector<Envelope>> {
+          if (!f.started || f.completed) return std::vector<Envelope>{};
+          Envelope e;
+          auto* p = e.mutable_assignment_job_completed();
+          p->set_job_id(job_id);
+          p->set_done(f.done);
+          p->set_assigned(f.assigned);
+          p->set_unchanged(f.unchanged);
+          p->set_refused(f.refused);
+          return std::vector<Envelope>{std::move(e)};
+        }};
+    AE_ASSIGN_OR_RETURN(auto res, bus_.Execute(StreamId(kJobStreamType, job_id), decider, ctx));
+    if (!res.events.empty()) {
+      log::Get("domain")->warn("bulk assignment {} had stopped with its process after {} "
+                               "devices; recorded as ended",
+                               job_id, res.events[0].assignment_job_completed().done());
+    }
+  }
+  return Status::Ok();
+}
+
 Status AssignmentJobs::Cancel(const std::string& job_id) {
   {
     std::lock_guard lock(mu_);

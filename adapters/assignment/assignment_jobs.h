@@ -72,6 +72,12 @@ class AssignmentJobs {
   void Wait();
   // Cancels any running job and waits for it.
   void Stop();
+  // Completes each of `job_ids` that no process completed (a job whose process ended
+  // without recording it: its stream ends without AssignmentJobCompleted), with what its
+  // progress records counted: `failed` unless every selected device was done. Jobs
+  // running here, and jobs already completed, are left as they are. Call at start, with the
+  // jobs the views show running.
+  Status Recover(const std::vector<std::string>& job_ids, const domain::CommandContext& ctx);
 
  private:
   void Run(std::string job_id, JobRequest request, std::vector<JobTarget> targets,

@@ -165,5 +165,33 @@ TEST(AssignmentJobs, ASelectionLargerThanTheBoundIsRefusedBeforeAnythingIsWritte
   EXPECT_EQ(h.log().Head()->ToString(), head->ToString());
 }
 
+TEST(AssignmentJobs, AJobWhoseProcessStoppedIsRecordedAsEndedWithWhatItHadDone) {
+  testing::RocksDbLogHarness h;
+  domain::CommandBus bus(h.log());
+  // What a process killed after the first of two batches left in the log.
+  const StreamId stream("job", "j-1");
+  std::vector<Envelope> left(2);
+  left[0].mutable_assignment_job_started()->set_job_id("j-1");
+  left[0].mutable_assignment_job_started()->set_total(4);
+  auto* p = left[1].mutable_assignment_job_progressed();
+  p->set_job_id("j-1");
+  p->set_done(2);
+  p->add_outcomes()->set_outcome("assigned");
+  p->add_outcomes()->set_outcome("refused");
+  ASSERT_THAT(h.log().Append(stream, ExpectedVersion::NoStream(), left), IsOk());
+
+  AssignmentJobs jobs(bus, Clock::Real());
+  ASSERT_THAT(jobs.Recover({"j-1"}, {}), IsOk());
+  auto job = Stream(h.log(), stream);
+  ASSERT_EQ(job.size(), 3u);
+  const auto& done = job[2].assignment_job_completed();
+  EXPECT_EQ(done.done(), 2u);  // of 4: the jobs view shows it failed
+  EXPECT_EQ(done.assigned(), 1u);
+  EXPECT_EQ(done.refused(), 1u);
+  EXPECT_FALSE(done.cancelled());
+  ASSERT_THAT(jobs.Recover({"j-1"}, {}), IsOk());  // ended already: nothing more
+  EXPECT_EQ(Stream(h.log(), stream).size(), 3u);
+}
+
 }  // namespace
 }  // namespace ae::assign
