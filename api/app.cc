@@ -157,6 +157,8 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   app->runner_ = std::make_unique<proj::ProjectionRunner>(*app->log_, *app->views_, ps, ro);
   AE_RETURN_IF_ERROR(app->runner_->Init());
   app->bus_ = std::make_unique<domain::CommandBus>(*app->counting_log_);
+  app->rules_ = std::make_unique<RuleViewSource>(*app->views_);
+  app->jobs_ = std::make_unique<assign::AssignmentJobs>(*app->bus_, *options.clock);
 
   dep::DepAdapterOptions dop;
   dop.apple_dep_url = options.apple_dep_url;
@@ -187,6 +189,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     }).IgnoreError();
     return due;
   };
+  hooks.rules = app->rules_.get();
   app->dep_ = std::make_unique<dep::DepAdapter>(*app->counting_log_, *app->bus_, *app->secrets_,
                                                 *options.clock, dop, std::move(hooks));
 
@@ -200,8 +203,10 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   ko.default_base_url = options.knox_api_url;
   ko.interval = std::chrono::milliseconds(std::max<int64_t>(0, options.knox_sync_interval_ms));
   ko.run_background = options.run_adapters;
+  knox::KmeIngestHooks ingest_hooks = KmeIngestHooksFor(*app);
+  ingest_hooks.rules = app->rules_.get();
   app->kme_ingest_ = std::make_unique<knox::KmeIngest>(*app->bus_, *app->person_keys_,
-                                                        KmeIngestHooksFor(*app));
+                                                        std::move(ingest_hooks));
   knox::KnoxSyncHooks kh;
   kh.wait_for_views = [raw](const LogCursor& cursor, std::chrono::milliseconds timeout) {
     return raw->runner().WaitUntilCovers(cursor, timeout);
@@ -224,6 +229,22 @@ App::~App() { Stop(); }
 
 Status App::Start() {
   runner_->Start();
+  if (options_.run_adapters) {
+    // Bulk assignments whose process stopped without recording their end (kill -9).
+    std::vector<std::string> running;
+    Status s = views_->Scan("jobs", "", "", [&](std::string_view k, std::string_view v) {
+      auto j = nlohmann::json::parse(v, nullptr, false);
+      if (j.is_object() && j.value("state", "") == "running") running.emplace_back(k);
+      return true;
+    });
+    domain::CommandContext ctx;
+    ctx.actor.set_kind(autoenroll::events::v1::Actor::KIND_SYSTEM);
+    ctx.actor.set_id("adapters.assignment");
+    if (s.ok()) s = jobs_->Recover(running, ctx);
+    if (!s.ok()) {
+      log::Get("api")->warn("recording the end of stopped bulk assignments: {}", s.ToString());
+    }
+  }
   tokens_->StartFlushing(std::chrono::minutes(1));
   // Views written by older projectors are rebuilt beside the live ones, which keep
   // answering meanwhile (GET /v1/admin/views/rebuild shows the progress).
@@ -243,6 +264,7 @@ void App::Stop() {
     rebuilder_->Cancel();
     rebuilder_->Wait();
   }
+  if (jobs_) jobs_->Stop();
   if (knox_) knox_->Stop();
   if (dep_) dep_->Stop();
   if (runner_) runner_->Stop();

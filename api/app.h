@@ -8,8 +8,10 @@
 #include <string>
 
 #include "adapters/apple_dep/dep_adapter.h"
+#include "adapters/assignment/assignment_jobs.h"
 #include "api/api_tokens.h"
 #include "api/metrics.h"
+#include "api/rules_view.h"
 #include "domain/command_bus.h"
 #include "events/event_log.h"
 #include "events/secret_store.h"
@@ -95,6 +97,8 @@ class App {
   dep::DepAdapter& dep() { return *dep_; }
   knox::KmeIngest& kme_ingest() { return *kme_ingest_; }
   knox::KnoxSync& knox() { return *knox_; }
+  RuleViewSource& rules() { return *rules_; }            // the enrollment rules (views)
+  assign::AssignmentJobs& jobs() { return *jobs_; }     // bulk assignments
   proj::ViewRebuilder& rebuilder() { return *rebuilder_; }
   proj::AsOfReader& as_of() { return *as_of_; }
   Backups& backups() { return *backups_; }  // online backups (api/cli/backup.h)
@@ -124,6 +128,8 @@ class App {
   std::unique_ptr<proj::ViewStore> views_;
   std::unique_ptr<proj::ProjectionRunner> runner_;
   std::unique_ptr<domain::CommandBus> bus_;
+  std::unique_ptr<RuleViewSource> rules_;  // read by dep_, kme_ingest_, knox_
+  std::unique_ptr<assign::AssignmentJobs> jobs_;
   std::unique_ptr<dep::DepAdapter> dep_;
   std::unique_ptr<knox::KmeIngest> kme_ingest_;
   std::unique_ptr<knox::KnoxSync> knox_;

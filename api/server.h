@@ -214,6 +214,8 @@ void AddAdminRoutes(Server& server);    // /v1/admin/views/rebuild, /v1/admin/ro
 void AddBackupRoutes(Server& server);   // /v1/admin/backups (called by AddAdminRoutes)
 void AddEnrollmentRoutes(Server& server);     // GET /v1/enrollments (the Auto Enrollments list)
 void AddReconciliationRoutes(Server& server); // GET /v1/reconciliation
+void AddRuleRoutes(Server& server);     // /v1/rules, /v1/rules/dry-run
+void AddAssignRoutes(Server& server);   // /v1/enrollments/assign, /v1/jobs/{id}
 
 // {ok, records, head_hash, head_hashes, broken_at?, problem?}
 nlohmann::json ChainReportJson(const events::ChainReport& report);

@@ -7,6 +7,7 @@
 #include "projections/enrollments_projector.h"
 #include "projections/kme_projector.h"
 #include "projections/policies_projector.h"
+#include "projections/rules_projector.h"
 #include "projections/users_projector.h"
 
 namespace ae::proj {
@@ -19,6 +20,7 @@ std::vector<std::unique_ptr<Projector>> AllProjectors() {
   out.push_back(std::make_unique<KmeProjector>());
   out.push_back(std::make_unique<PoliciesProjector>());
   out.push_back(std::make_unique<EnrollmentsProjector>());
+  out.push_back(std::make_unique<RulesProjector>());
   return out;
 }
 

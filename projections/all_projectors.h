@@ -20,7 +20,8 @@ namespace ae::proj {
 //   4  policies and rule sets with versions, their usage index and each device's
 //      delivered policy (PoliciesProjector; no longer in the users projector);
 //      enrollments: one record per DEP/KME device, its indexes, the reconciliation
-//      findings (EnrollmentsProjector)
+//      findings (EnrollmentsProjector);
+//      rules, jobs, job_outcomes (enrollment rules and bulk assignment jobs)
 inline constexpr const char* kViewsFormat = "4";
 
 std::vector<std::unique_ptr<Projector>> AllProjectors();

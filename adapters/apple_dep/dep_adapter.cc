@@ -408,12 +408,18 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
         if (d.op_date_ms.value_or(0) >= old->op_date_ms.value_or(0)) order[it->second] = &d;
       }
     }
+    // The rules as they are now: a new serial of this page is given by them.
+    auto book = domain::rules::LoadRuleBook(hooks_.rules);
+    if (!book.ok()) return fail(book.status());
     std::vector<std::pair<StreamId, domain::Decider<ddep::DeviceState>>> commands;
     commands.reserve(order.size());
     for (const Device* d : order) {
-      commands.emplace_back(StreamId("dep-device", d->serial_number),
-                            ddep::DeviceDecider(ddep::ApplySync{account_id, rep.sync_id,
-                                                                ToDomain(*d)}));
+      ddep::ApplySync sync{account_id, rep.sync_id, ToDomain(*d)};
+      commands.emplace_back(
+          StreamId("dep-device", d->serial_number),
+          (*book)->empty() ? ddep::DeviceDecider(std::move(sync))
+                           : domain::rules::DepSyncDecider(std::move(sync), *book,
+                                                           crypto::UuidV7(clock_.NowMs())));
     }
     auto results = bus_.ExecuteBatch(commands, SystemContext());
     for (auto& r : results) {

@@ -9,7 +9,10 @@
 //    CURSOR_REQUIRED start a fresh fetch; a repeated cursor with
 //    more_to_follow stops the run; cursors older than 6 days are dropped.
 //    Terms not signed, a rejected or expired token become the account's state
-//    and stop syncing that account until a token is uploaded.
+//    and stop syncing that account until a token is uploaded. A serial seen for
+//    the first time is given what the first matching enrollment rule says
+//    (domain/rules: profile, user, policy, rule set) in the same append as its
+//    DepDeviceSynced; the profile request then goes to Apple like any other.
 //  - Assignment adapter: a log subscriber with its own checkpoint (a file).
 //    DepProfileDefined -> POST /profile; DepProfileAssignmentRequested ->
 //    /profile/devices in batches of <= 1000 serials per profile; removal and
@@ -43,6 +46,7 @@
 #include "adapters/http/retry.h"
 #include "domain/command_bus.h"
 #include "domain/dep/dep.h"
+#include "domain/rules/rules.h"
 #include "events/event_log.h"
 #include "events/secret_store.h"
 
@@ -79,6 +83,8 @@ struct DepAdapterHooks {
   std::function<std::vector<std::string>()> list_accounts;
   // Failed assignments due for a retry at `now_ms`.
   std::function<std::vector<DueRetry>(int64_t now_ms)> due_retries;
+  // The enrollment rules a new serial is given by (read once per sync page); none: null.
+  domain::rules::RuleSource* rules = nullptr;
 };
 
 struct SyncReport {

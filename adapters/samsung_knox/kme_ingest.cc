@@ -103,6 +103,13 @@ KmeDeviceIngest::KmeDeviceIngest(KmeIngest& service, const KmeImportOptions& opt
     : service_(service), options_(options), source_(source), label_(std::move(label)) {
   report_.import_id = std::move(run_id);
   report_.dry_run = options.dry_run;
+  auto book = domain::rules::LoadRuleBook(service_.hooks_.rules);
+  if (book.ok()) {
+    rules_ = std::move(*book);
+  } else {
+    rules_status_ = book.status();
+    rules_ = std::make_shared<const domain::rules::RuleBook>();
+  }
   if (options.dry_run) return;
   domain::GroupCommitOptions go;
   go.batch_commands = options.batch_rows;
@@ -195,6 +202,7 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
   if (options_.cancel && options_.cancel->load()) {
     return Cancelled("kme.import_cancelled", "the " + label_ + " was cancelled (server stopping)");
   }
+  AE_RETURN_IF_ERROR(rules_status_);
   uint64_t rows;
   {
     std::lock_guard lock(report_mu_);
@@ -234,7 +242,7 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
     pd.set_knox_user_id(device.knox_user_id);
     AE_ASSIGN_OR_RETURN(cmd.knox_user, service_.person_keys_.Seal(cmd.matched_user_id, pd));
   }
-  auto decided = dkme::Decide(state, cmd);
+  auto decided = domain::rules::DecideKmeImport(state, cmd, options_.defaults, *rules_);
   if (!decided.ok()) {
     Rejected(device.line, device.knox_device_id, decided.status().reason(),
            where + ": " + decided.status().message(), decided.status().field());
@@ -249,7 +257,7 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
   job.expected = version;
   job.note = {dkme::OutcomeOf(*decided), decided->size(), OverridesDeploymentUser(*decided)};
   job.events = std::move(*decided);
-  job.decider = dkme::DeviceDecider(std::move(cmd));
+  job.decider = domain::rules::KmeImportDecider(std::move(cmd), options_.defaults, rules_);
   if (!commit_->Add(std::move(job))) {
     return Unavailable("kme.import_aborted", "an append failed; the " + label_ + " stopped");
   }
@@ -389,6 +397,9 @@ class Importer {
       x->set_message(err.message);
     }
     p->set_source(v1::KME_SOURCE_CSV);
+    p->set_policy_id(options_.defaults.policy_id);
+    p->set_ruleset_id(options_.defaults.ruleset_id);
+    p->set_default_user_id(options_.defaults.user_id);
     // The import's own stream holds its summary alone: recorded once.
     domain::Decider<bool> decider{
         [](bool, const events::Envelope&) { return true; },

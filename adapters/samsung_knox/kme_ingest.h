@@ -28,6 +28,11 @@
 // user id is sealed under that user's key in KmeDeviceImported; an unmatched one is not
 // recorded. The password column is never read.
 //
+// A device the ingest creates is also given the import's parameters (KmeImportOptions::
+// defaults: policy, rule set, and a user when its row matched none) and then what the
+// first matching enrollment rule gives on top (domain/rules: it never replaces the row's
+// user or a parameter), in the same append as its KmeDeviceImported.
+//
 // Memory: the reader's buffer, one chunk, at most max_pending_batches + 1 decided batches,
 // and a cache of the User IDs seen (bounded). Nothing is kept per device.
 //
@@ -51,6 +56,7 @@
 #include "adapters/samsung_knox/csv_reader.h"
 #include "domain/command_bus.h"
 #include "domain/kme/kme.h"
+#include "domain/rules/rules.h"
 #include "events/secret_store.h"
 
 namespace ae::knox {
@@ -66,6 +72,9 @@ struct KmeImportOptions {
   size_t user_cache_entries = 100000;         // User IDs remembered per import
   std::chrono::milliseconds view_wait{60000}; // wait for the views before answering
   const std::atomic<bool>* cancel = nullptr;  // stops the import between rows when true
+  // The import's parameters: given to every device it creates (a user only to a device
+  // whose row matched none); recorded in KmeImportCompleted.
+  domain::rules::CreationDefaults defaults;
 };
 
 struct KmeImportError {
@@ -134,6 +143,9 @@ struct KmeIngestHooks {
   // Blocks until the views have applied `position` (true) or `timeout` passed (false).
   std::function<bool(const LogPosition& position, std::chrono::milliseconds timeout)>
       wait_for_views;
+  // The enrollment rules a created device is given by (read once per import or sync);
+  // none: null.
+  domain::rules::RuleSource* rules = nullptr;
 };
 
 class KmeDeviceIngest;
@@ -216,6 +228,8 @@ class KmeDeviceIngest {
   mutable std::mutex report_mu_;
   KmeImportReport report_;  // guarded by report_mu_ while appends run
   std::unique_ptr<Commit> commit_;  // null on a dry run
+  std::shared_ptr<const domain::rules::RuleBook> rules_;  // read at construction
+  Status rules_status_;  // why the rules could not be read (Add fails with it)
   std::unordered_map<std::string, std::string> users_;  // User ID -> user id ("" none)
 };
 

@@ -213,6 +213,8 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   api::AddKmeRoutes(server);
   api::AddEnrollmentRoutes(server);
   api::AddReconciliationRoutes(server);
+  api::AddRuleRoutes(server);
+  api::AddAssignRoutes(server);
   api::AddAdminRoutes(server);  // last: its route list includes every route
   server.RateLimit("/enroll/apple");
   server.RateLimit("/enroll/android");

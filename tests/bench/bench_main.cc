@@ -15,6 +15,9 @@
 //   kafka-raw-produce    --brokers B --topic T [--partitions P --batch N --seconds S]
 //   kafka-raw-consume    --brokers B --topic T [--partitions P]
 //   kafka-prefill        --brokers B --topic T --dir D [--partitions P --events N]
+//   prefill-devices --data-dir D --events N
+//   rule-dry-run    --data-dir D
+//   raw-log-read    --data-dir D
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -23,6 +26,7 @@
 #include "tests/bench/bench.h"
 #include "tests/bench/bench_dep.h"
 #include "tests/bench/bench_kme.h"
+#include "tests/bench/bench_rules.h"
 
 namespace ae::bench {
 
@@ -202,6 +206,18 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--seconds", list.seconds, "measured duration")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
+  b::RulesBenchOptions rules_prefill, rules_dry, rules_raw;
+  auto* prefill_devices_cmd =
+      cli.add_subcommand("prefill-devices", "a log of KME and DEP device events");
+  prefill_devices_cmd->add_option("--data-dir", rules_prefill.data_dir, "data dir (fresh log)")
+      ->required();
+  prefill_devices_cmd->add_option("--events", rules_prefill.events, "events")
+      ->capture_default_str();
+  auto* rule_dry_run_cmd = cli.add_subcommand("rule-dry-run", "an enrollment rule's dry run");
+  rule_dry_run_cmd->add_option("--data-dir", rules_dry.data_dir, "data dir")->required();
+  auto* raw_log_read_cmd = cli.add_subcommand("raw-log-read", "EventLog::Read of the whole log");
+  raw_log_read_cmd->add_option("--data-dir", rules_raw.data_dir, "data dir")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -226,5 +242,8 @@ int main(int argc, char** argv) {
   if (*kafka_raw_cmd) return b::KafkaRawProduce(kafka_raw);
   if (*kafka_consume_cmd) return b::KafkaRawConsume(kafka_consume);
   if (*kafka_prefill_cmd) return b::KafkaPrefill(kafka_prefill);
+  if (*prefill_devices_cmd) return b::PrefillDevices(rules_prefill);
+  if (*rule_dry_run_cmd) return b::RuleDryRun(rules_dry);
+  if (*raw_log_read_cmd) return b::RawLogRead(rules_raw);
   return 2;
 }

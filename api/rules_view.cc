@@ -1,0 +1,50 @@
+#include "api/rules_view.h"
+
+#include <nlohmann/json.hpp>
+
+#include "events/base/crypto.h"
+
+namespace ae::api {
+
+namespace rules = domain::rules;
+using nlohmann::json;
+
+Result<rules::Rule> RuleFromRecord(std::string_view record) {
+  json j = json::parse(record, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", "rules record does not parse");
+  AE_ASSIGN_OR_RETURN(std::string raw, crypto::FromBase64(j.value("rule", "")));
+  autoenroll::events::v1::EnrollmentRuleDefined e;
+  if (!e.ParseFromString(raw)) return Corruption("view.corruption", "rules record does not parse");
+  return rules::FromEvent(e);
+}
+
+Result<std::vector<rules::Rule>> RuleViewSource::EnabledRules() {
+  std::vector<rules::Rule> out;
+  Status bad;
+  AE_RETURN_IF_ERROR(views_.Scan("rules", "", "", [&](std::string_view, std::string_view v) {
+    auto rule = RuleFromRecord(v);
+    if (!rule.ok()) {
+      bad = rule.status();
+      return false;
+    }
+    if (!rule->disabled) out.push_back(std::move(*rule));
+    return true;
+  }));
+  AE_RETURN_IF_ERROR(bad);
+  rules::SortRules(out);
+  return out;
+}
+
+Result<std::optional<rules::DepProfileRef>> RuleViewSource::DepProfile(
+    const std::string& profile_id) {
+  AE_ASSIGN_OR_RETURN(auto raw, views_.Get("dep_profiles", profile_id));
+  if (!raw) return std::optional<rules::DepProfileRef>();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", "dep_profiles record does not parse");
+  rules::DepProfileRef ref;
+  ref.account_id = j.value("account_id", "");
+  if (j.value("state", "") == "defined") ref.profile_uuid = j.value("profile_uuid", "");
+  return std::optional<rules::DepProfileRef>(ref);
+}
+
+}  // namespace ae::api
