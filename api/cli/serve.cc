@@ -238,8 +238,7 @@ int Serve(const ServeOptions& o, std::ostream& out) {
   auto stopped = std::make_shared<StopWatch>();
   const int timeout_s = options.shutdown_timeout_s;
   OnStop([&server, stopped, timeout_s, logger] {
-    logger->info("stopping: no new connections; requests in flight have {} s to finish "
-                 "(--shutdown-timeout)",
+    logger->info("stopping: requests in flight have {} s to finish (--shutdown-timeout)",
                  timeout_s);
     std::thread([&server, stopped, timeout_s, logger] {
       // cpp-httplib ignores a stop() that comes before its accept loop runs (a signal
@@ -247,10 +246,11 @@ int Serve(const ServeOptions& o, std::ostream& out) {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
       bool asked = false;
       do {
-        stopped->UnlessDone([&server, &asked] {
+        stopped->UnlessDone([&server, &asked, logger] {
           if (!asked && server.Running()) {
-            server.Stop();
+            server.Stop();  // closes the listening socket before it returns
             asked = true;
+            logger->info("stopping: no new connections");
           }
         });
         if (stopped->WaitFor(std::chrono::milliseconds(asked ? 1000 : 10))) return;

@@ -203,12 +203,115 @@ std::map<std::string, Builder> Builders() {
     auto* p = e->mutable_policy_created();
     p->set_policy_id("corporate-ios-baseline");
     p->set_name("Corporate iOS baseline");
+    auto* c = p->mutable_content();
+    c->set_description("Wi-Fi and passcode for every company iPhone");
+    c->set_apple_payloads_json(
+        R"([{"PayloadType":"com.apple.wifi.managed","PayloadIdentifier":"com.acme.wifi","SSID_STR":"ACME"}])");
+    c->set_sign_apple_profile(true);
+    c->set_android_config_json(R"({"wifi_ssid":"ACME"})");
+  };
+  b["policy_updated"] = [=](v1::Envelope* e) {
+    Header(e, "policy/corporate-ios-baseline", 2, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_policy_updated();
+    p->set_policy_id("corporate-ios-baseline");
+    p->set_version(2);
+    p->set_name("Corporate iOS Baseline");
+    auto* c = p->mutable_content();
+    c->set_description("Wi-Fi, passcode and VPN for every company iPhone");
+    c->set_apple_payloads_json(
+        R"([{"PayloadType":"com.apple.wifi.managed","PayloadIdentifier":"com.acme.wifi","SSID_STR":"ACME-5G"}])");
+    c->set_sign_apple_profile(true);
+    c->set_android_config_json(R"({"wifi_ssid":"ACME-5G"})");
+  };
+  b["policy_deleted"] = [=](v1::Envelope* e) {
+    Header(e, "policy/corporate-ios-baseline", 3, K::KIND_USER, kAdminId);
+    e->mutable_policy_deleted()->set_policy_id("corporate-ios-baseline");
   };
   b["ruleset_created"] = [=](v1::Envelope* e) {
     Header(e, "ruleset/field-sales", 1, K::KIND_USER, kAdminId);
     auto* p = e->mutable_ruleset_created();
     p->set_ruleset_id("field-sales");
     p->set_name("Field sales");
+    p->set_description("Keep field devices patched");
+    auto* r = p->add_rules();
+    r->set_condition("os_version < 17.0");
+    r->set_action("notify");
+    r->set_description("Remind the owner to update");
+  };
+  b["ruleset_updated"] = [=](v1::Envelope* e) {
+    Header(e, "ruleset/field-sales", 2, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_ruleset_updated();
+    p->set_ruleset_id("field-sales");
+    p->set_version(2);
+    p->set_name("Field sales");
+    p->set_description("Keep field devices patched, lock the old ones");
+    auto* r = p->add_rules();
+    r->set_condition("os_version < 16.0");
+    r->set_action("lock");
+    r->set_description("Lock devices two releases behind");
+  };
+  b["ruleset_deleted"] = [=](v1::Envelope* e) {
+    Header(e, "ruleset/field-sales", 3, K::KIND_USER, kAdminId);
+    e->mutable_ruleset_deleted()->set_ruleset_id("field-sales");
+  };
+  auto fill_action = [=](v1::AssignmentAction* a) {
+    a->set_profile_id(kProfileId);
+    a->set_user_id(kUserId);
+    a->set_policy_id("corporate-ios-baseline");
+    a->set_ruleset_id("field-sales");
+  };
+  b["enrollment_rule_defined"] = [=](v1::Envelope* e) {
+    Header(e, "rule/warehouse-ipads", 1, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_enrollment_rule_defined();
+    p->set_rule_id("warehouse-ipads");
+    p->set_name("Warehouse iPads");
+    p->set_priority(10);
+    auto* w = p->mutable_when();
+    w->set_source("dep");
+    w->set_account_id(kAccountId);
+    w->add_models("iPad (10th generation)");
+    w->set_os("iPadOS");
+    w->set_serial_prefix("DMP");
+    w->set_order_number("PO-2024-0314");
+    w->add_knox_tags("warehouse");
+    w->set_reseller("ACME Reseller GmbH");
+    w->set_device_family("iPad");
+    w->add_profile_names("Warehouse");
+    fill_action(p->mutable_then());
+    p->set_disabled(true);
+  };
+  b["enrollment_rule_deleted"] = [=](v1::Envelope* e) {
+    Header(e, "rule/warehouse-ipads", 2, K::KIND_USER, kAdminId);
+    e->mutable_enrollment_rule_deleted()->set_rule_id("warehouse-ipads");
+  };
+  const std::string job = "job/0190a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a2c";
+  b["assignment_job_started"] = [=](v1::Envelope* e) {
+    Header(e, job, 1, K::KIND_USER, kAdminId);
+    auto* p = e->mutable_assignment_job_started();
+    p->set_job_id(job.substr(4));
+    p->set_total(1200);
+    fill_action(p->mutable_then());
+    p->set_selection(R"({"source":"dep","profile_status":"empty"})");
+  };
+  b["assignment_job_progressed"] = [=](v1::Envelope* e) {
+    Header(e, job, 2, K::KIND_SYSTEM, "adapters.assignment");
+    auto* p = e->mutable_assignment_job_progressed();
+    p->set_job_id(job.substr(4));
+    p->set_done(1000);
+    auto* o = p->add_outcomes();
+    o->set_device_id(kSerial);
+    o->set_outcome("refused");
+    o->set_code("dep.device_not_assigned_to_server");
+  };
+  b["assignment_job_completed"] = [=](v1::Envelope* e) {
+    Header(e, job, 3, K::KIND_SYSTEM, "adapters.assignment");
+    auto* p = e->mutable_assignment_job_completed();
+    p->set_job_id(job.substr(4));
+    p->set_done(1200);
+    p->set_assigned(1150);
+    p->set_unchanged(49);
+    p->set_refused(1);
+    p->set_cancelled(true);
   };
 
   // ---- devices
@@ -216,19 +319,22 @@ std::map<std::string, Builder> Builders() {
     Header(e, dep_device, 4, K::KIND_USER, kAdminId);
     auto* p = e->mutable_device_user_assigned();
     p->set_device_id(kSerial);
-    p->set_user_id(kUserId);
+    p->set_user_id(kUserId);    p->set_rule_id("warehouse-ipads");
+    p->set_job_id(job.substr(4));
   };
   b["device_policy_assigned"] = [=](v1::Envelope* e) {
     Header(e, dep_device, 5, K::KIND_USER, kAdminId);
     auto* p = e->mutable_device_policy_assigned();
     p->set_device_id(kSerial);
-    p->set_policy_id("corporate-ios-baseline");
+    p->set_policy_id("corporate-ios-baseline");    p->set_rule_id("warehouse-ipads");
+    p->set_job_id(job.substr(4));
   };
   b["device_ruleset_assigned"] = [=](v1::Envelope* e) {
     Header(e, dep_device, 6, K::KIND_USER, kAdminId);
     auto* p = e->mutable_device_ruleset_assigned();
     p->set_device_id(kSerial);
-    p->set_ruleset_id("field-sales");
+    p->set_ruleset_id("field-sales");    p->set_rule_id("warehouse-ipads");
+    p->set_job_id(job.substr(4));
   };
   b["device_enrolled"] = [=](v1::Envelope* e) {
     Header(e, dep_device, 9, K::KIND_DEVICE, dep_device);
@@ -265,6 +371,29 @@ std::map<std::string, Builder> Builders() {
     p->set_command_uuid("9B1C2D3E-4F50-4A6B-8C7D-9E0F1A2B3C4D");
     p->set_request_type("InstallApplication");
     p->set_manifest_url("https://mdm.example.com/apps/companion/manifest.plist");
+  };
+  b["device_policy_delivered"] = [=](v1::Envelope* e) {
+    Header(e, "device/" + kSerial, 12, K::KIND_DEVICE, dep_device);
+    auto* p = e->mutable_device_policy_delivered();
+    p->set_device_id(kSerial);
+    p->set_policy_id("corporate-ios-baseline");
+    p->set_policy_version(2);
+    p->set_ruleset_id("field-sales");
+    p->set_ruleset_version(2);
+    p->set_channel("apple_mdm");
+    p->set_command_uuid("6A7B8C9D-0E1F-4A2B-8C3D-4E5F6A7B8C9D");
+  };
+  b["device_policy_acknowledged"] = [=](v1::Envelope* e) {
+    Header(e, "device/" + kSerial, 13, K::KIND_DEVICE, dep_device);
+    auto* p = e->mutable_device_policy_acknowledged();
+    p->set_device_id(kSerial);
+    p->set_policy_id("corporate-ios-baseline");
+    p->set_policy_version(2);
+    p->set_ruleset_id("field-sales");
+    p->set_ruleset_version(2);
+    p->set_command_uuid("6A7B8C9D-0E1F-4A2B-8C3D-4E5F6A7B8C9D");
+    p->set_status("Error");
+    p->set_error("MCProfileErrorDomain 1009: The profile is not signed by a trusted signer.");
   };
   b["device_command_completed"] = [=](v1::Envelope* e) {
     Header(e, dep_device, 11, K::KIND_DEVICE, dep_device);
@@ -460,6 +589,8 @@ std::map<std::string, Builder> Builders() {
     p->set_profile_id(kProfileId);
     p->set_profile_uuid(kProfileUuid);
     p->set_request_id("018e3c52-9f1e-7a2b-8c3d-4e5f6a7b8c9d");
+    p->set_rule_id("warehouse-ipads");
+    p->set_job_id(job.substr(4));
   };
   b["dep_profile_assigned"] = [=](v1::Envelope* e) {
     Header(e, dep_device, 3, K::KIND_SYSTEM, "adapters.dep.assign");
@@ -564,6 +695,9 @@ std::map<std::string, Builder> Builders() {
     p->set_rejected(2);
     p->set_users_matched(198);
     p->set_file_sha256(Sha256Of("devices-2024-03-14.csv"));
+    p->set_policy_id("corporate-ios-baseline");
+    p->set_ruleset_id("field-sales");
+    p->set_default_user_id(kUserId);
     auto* err1 = p->add_errors();
     err1->set_line(42);
     err1->set_code("invalid_imei");
