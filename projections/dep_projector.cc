@@ -6,6 +6,7 @@
 
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "projections/json_record.h"
 
 namespace ae::proj {
 
@@ -30,21 +31,13 @@ std::string ProfileStatusName(pb::DepProfileStatus s) {
   return Lower(pb::DepProfileStatus_Name(s), "DEP_PROFILE_STATUS_");
 }
 
-std::string When(const events::Envelope& e) {
-  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
-}
+using json_record::When;
 json Time(bool has, const google::protobuf::Timestamp& t) {
   if (!has) return nullptr;
   return FormatRfc3339(TimeUtil::TimestampToMilliseconds(t));
 }
 
-Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, b.Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (j.is_discarded()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
+using json_record::Load;
 
 std::string StreamKey(const events::Envelope& e) {
   auto slash = e.stream().find('/');

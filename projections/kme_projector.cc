@@ -8,6 +8,7 @@
 
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "projections/json_record.h"
 
 namespace ae::proj {
 
@@ -24,9 +25,7 @@ constexpr const char* kVersions = "kme_versions";
 constexpr const char* kKnoxKey = "knox";
 constexpr std::string_view kDevicePrefix = "kme-device/";
 
-std::string When(const events::Envelope& e) {
-  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
-}
+using json_record::When;
 
 std::string SourceName(v1::KmeSource s) {
   switch (s) {

@@ -7,25 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include "events/base/clock.h"
+#include "projections/json_record.h"
 
 namespace ae::proj {
 
 namespace {
 using nlohmann::json;
-using google::protobuf::util::TimeUtil;
 namespace v1 = autoenroll::events::v1;
 
-std::string When(const events::Envelope& e) {
-  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
-}
-
-Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, b.Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (j.is_discarded()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
+using json_record::Load;
+using json_record::When;
 
 // A JSON text kept in an event, or `empty` when there is none (or it does not parse:
 // the API validated it before the event was written).

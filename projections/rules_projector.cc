@@ -8,24 +8,15 @@
 
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "projections/json_record.h"
 
 namespace ae::proj {
 
 namespace {
 using nlohmann::json;
-using google::protobuf::util::TimeUtil;
 
-std::string When(const events::Envelope& e) {
-  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
-}
-
-Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, b.Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (j.is_discarded()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
+using json_record::Load;
+using json_record::When;
 
 std::string JobState(const json& j) {
   if (!j.value("completed", false)) return "running";

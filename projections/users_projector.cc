@@ -6,12 +6,12 @@
 
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
+#include "projections/json_record.h"
 
 namespace ae::proj {
 
 namespace {
 using nlohmann::json;
-using google::protobuf::util::TimeUtil;
 
 // "device_user" for ROLE_DEVICE_USER.
 std::string RoleName(autoenroll::events::v1::Role role) {
@@ -21,17 +21,8 @@ std::string RoleName(autoenroll::events::v1::Role role) {
   return n;
 }
 
-std::string When(const events::Envelope& e) {
-  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(e.occurred_at()));
-}
-
-Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, b.Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (j.is_discarded()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
+using json_record::Load;
+using json_record::When;
 
 // Deletes the tokens rows of user record `u`. Views of format 2 and before keyed the
 // rows by the token's SHA-256 and listed them in "token_hashes"; a live view of that
