@@ -17,6 +17,7 @@
 //
 // Also linked into the unit test json_body_corpus_test, which replays the seed corpus.
 
+#include <cctype>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -117,7 +118,10 @@ Status DefineProfile(const json& body) {
   } else {
     AE_FUZZ_CHECK(p.url() == kDefaultUrl, "default url");
   }
-  AE_FUZZ_CHECK(p.url().rfind("https://", 0) == 0 || p.url().rfind("http://", 0) == 0, "url");
+  // A scheme is case-insensitive (RFC 3986 section 3.1): "HTTPS://" is accepted and kept as given.
+  std::string scheme = p.url().substr(0, 8);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  AE_FUZZ_CHECK(scheme.rfind("https://", 0) == 0 || scheme.rfind("http://", 0) == 0, "url");
   CheckString(body, "configuration_web_url", p.configuration_web_url(), 2048);
   const std::pair<const char*, bool> kFlags[] = {
       {"is_mandatory", false},        {"is_mdm_removable", true},    {"is_supervised", true},
