@@ -116,6 +116,9 @@ struct KafkaBenchOptions {
   size_t event_bytes = 300;  // kafka-raw-produce: value size
   uint64_t events = 100'000;  // kafka-prefill
   std::string dir;           // the Kafka log's mirror directory (fresh)
+  // kafka-raw-consume: when set, also write what a replay must write into a fresh RocksDB
+  // there: each record under its position, and a batched 3-family apply as raw-apply does.
+  std::string apply_dir;
 };
 // Engine: PolicyCreated commands through domain::CommandBus on a KafkaEventLog (group
 // commit: concurrent commands share a transaction), every command on a fresh stream. Also
@@ -124,7 +127,9 @@ int KafkaEngineAppend(const KafkaBenchOptions& o);
 // Raw: librdkafka's transactional producer (idempotent, acks=all), `batch` records of
 // `event_bytes` per transaction, spread over the partitions, one transaction at a time.
 int KafkaRawProduce(const KafkaBenchOptions& o);
-// Raw: a plain read_committed consumer of the whole topic (assign, no processing).
+// Raw: a plain read_committed consumer of the whole topic (assign, no processing). With
+// `apply_dir`: the same consume, and per record a RocksDB put of the record and three puts
+// of ~300 bytes (raw-apply's work), 1000 records per WriteBatch, WAL on, not synced.
 int KafkaRawConsume(const KafkaBenchOptions& o);
 // Fills the topic with `events` prefill-log events through a KafkaEventLog writer.
 int KafkaPrefill(const KafkaBenchOptions& o);

@@ -13,7 +13,7 @@
 //   raw-dep-fetch  --control URL --url URL [--server NAME]
 //   kafka-engine-append  --brokers B --topic T --dir D [--partitions P --threads T --seconds S]
 //   kafka-raw-produce    --brokers B --topic T [--partitions P --batch N --seconds S]
-//   kafka-raw-consume    --brokers B --topic T [--partitions P]
+//   kafka-raw-consume    --brokers B --topic T [--partitions P --apply-dir D]
 //   kafka-prefill        --brokers B --topic T --dir D [--partitions P --events N]
 //   prefill-devices --data-dir D --events N
 //   rule-dry-run    --data-dir D
@@ -186,6 +186,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 600.0));
   auto* kafka_consume_cmd =
       add_kafka("kafka-raw-consume", "librdkafka read_committed consume of the topic", kafka_consume);
+  kafka_consume_cmd->add_option("--apply-dir", kafka_consume.apply_dir,
+                                "also write each record and a 3-family apply into a fresh RocksDB here");
   auto* kafka_prefill_cmd =
       add_kafka("kafka-prefill", "fill the topic through a KafkaEventLog", kafka_prefill);
   kafka_prefill_cmd->add_option("--dir", kafka_prefill.dir, "fresh mirror directory")->required();
