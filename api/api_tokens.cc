@@ -10,6 +10,7 @@
 #include "domain/users/users.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/user_records.h"
 
 namespace ae::api {
 
@@ -73,16 +74,16 @@ Result<size_t> ApiTokens::MigrateLegacy(proj::ViewStore& views, const events::Ev
   std::string listed;                                     // every legacy id, in key order
   Status bad;
   AE_RETURN_IF_ERROR(views.Scan("tokens", "", "", [&](std::string_view k, std::string_view v) {
-    json row = json::parse(v, nullptr, false);
-    if (!row.is_object()) {
-      bad = Corruption("view.corruption", "a tokens record does not parse");
+    auto row = proj::DecodeToken(v);
+    if (!row.ok()) {
+      bad = row.status();
       return false;
     }
-    const std::string id = row.value("token_id", ""), user = row.value("user_id", "");
-    if (k.size() == 32 && !row.contains("legacy")) {
+    const std::string id = row->token_id, user = row->user_id;
+    if (k.size() == 32 && !row->legacy) {
       // A view of format 2, still live while it is rebuilt: the key is the SHA-256.
       puts.emplace_back(id, users::TokenVerifier(verifier_key_, k) + user);
-    } else if (row.value("legacy", false)) {
+    } else if (row->legacy.value_or(false)) {
       from_log[user].insert(id);
     } else {
       return true;

@@ -20,6 +20,7 @@
 #include "events/kafka_key_store.h"
 #include "events/rocksdb_event_log.h"
 #include "projections/all_projectors.h"
+#include "projections/user_records.h"
 
 namespace ae::api {
 
@@ -301,8 +302,8 @@ Status App::BootstrapAdmin(const std::string& seed_token) {
   }
   bool has_admin = false;
   AE_RETURN_IF_ERROR(views_->Scan("users", "", "", [&](std::string_view, std::string_view v) {
-    auto j = nlohmann::json::parse(v, nullptr, false);
-    if (j.is_object() && j.value("role", "") == "administrator" && !j.value("deleted", false)) {
+    auto u = proj::DecodeUser(v);
+    if (u.ok() && u->role == "administrator" && !u->deleted) {
       has_admin = true;
       return false;
     }

@@ -1,6 +1,7 @@
 #include "api/lookup.h"
 
 #include "events/base/crypto.h"
+#include "projections/user_records.h"
 
 namespace ae::api {
 
@@ -40,11 +41,15 @@ Result<std::string> ResolveUserId(App& app, const std::string& username, users::
     return Unprocessable("device.unknown_user", "no user named '" + username + "'", field);
   }
   std::string id = users::UserIdFor(app.user_id_key(), username);
-  AE_ASSIGN_OR_RETURN(json rec, ViewRecord(app, "users", id));
-  if (!rec.is_object() || rec.value("deleted", false)) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("users", id));
+  std::optional<proj::UserRecord> rec;
+  if (raw) {
+    AE_ASSIGN_OR_RETURN(rec, proj::DecodeUser(*raw));
+  }
+  if (!rec || rec->deleted) {
     return Unprocessable("device.unknown_user", "no user named '" + username + "'", field);
   }
-  auto role = users::ParseRole(rec.value("role", ""));
+  auto role = users::ParseRole(rec->role);
   if (!role || !users::RoleAtLeast(*role, min_role)) {
     return Unprocessable("device.user_role_too_low",
                          "user '" + username + "' needs at least role " +
@@ -56,11 +61,13 @@ Result<std::string> ResolveUserId(App& app, const std::string& username, users::
 
 std::string UsernameOf(App& app, const std::string& user_id) {
   if (user_id.empty()) return "";
-  auto rec = ViewRecord(app, "users", user_id);
-  if (!rec.ok() || !rec->is_object()) return "";
-  if (rec->value("forgotten", false)) return kRedacted;
+  auto stored = app.views().Get("users", user_id);
+  if (!stored.ok() || !*stored) return "";
+  auto rec = proj::DecodeUser(**stored);
+  if (!rec.ok()) return "";
+  if (rec->forgotten) return kRedacted;
   autoenroll::events::v1::SealedPersonal sealed;
-  auto raw = crypto::FromBase64(rec->value("personal", ""));
+  auto raw = crypto::FromBase64(rec->personal);
   if (!raw.ok() || !sealed.ParseFromString(*raw)) return "";
   auto personal = app.person_keys().Open(sealed);
   if (!personal.ok()) return "";

@@ -7,6 +7,7 @@
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/user_records.h"
 
 namespace ae::api {
 
@@ -18,16 +19,16 @@ namespace {
 constexpr const char* kRedacted = "[redacted]";
 
 // Renders a users-view record, opening the sealed personal data.
-Result<json> RenderUser(App& app, const json& rec) {
-  json out = {{"user_id", rec.value("user_id", "")},
-              {"role", rec.value("role", "")},
-              {"created_at", rec.value("created_at", "")},
-              {"updated_at", rec.value("updated_at", "")},
-              {"created_by", rec.value("created_by", "")},
-              {"tokens", rec.value("token_ids", json::array()).size() +
-                             rec.value("token_hashes", json::array()).size()}};  // format 2
+Result<json> RenderUser(App& app, const proj::UserRecord& rec) {
+  json out = {{"user_id", rec.user_id},
+              {"role", rec.role},
+              {"created_at", rec.created_at},
+              {"updated_at", rec.updated_at},
+              {"created_by", rec.created_by},
+              {"tokens", rec.token_ids.size() +
+                             (rec.token_hashes ? rec.token_hashes->size() : 0)}};  // format 2
   autoenroll::events::v1::SealedPersonal sealed;
-  auto raw = crypto::FromBase64(rec.value("personal", ""));
+  auto raw = crypto::FromBase64(rec.personal);
   if (!raw.ok() || !sealed.ParseFromString(*raw)) {
     return Corruption("view.corruption", "user record has unreadable personal data");
   }
@@ -44,15 +45,14 @@ Result<json> RenderUser(App& app, const json& rec) {
   return out;
 }
 
-Result<json> LoadUser(App& app, const std::string& username) {
+Result<proj::UserRecord> LoadUser(App& app, const std::string& username) {
   AE_RETURN_IF_ERROR(users::ValidateUsername(username));
   std::string id = users::UserIdFor(app.user_id_key(), username);
   AE_ASSIGN_OR_RETURN(auto rec, app.views().Get("users", id));
   if (!rec) return NotFound("user.not_found", "no user named " + username);
-  json j = json::parse(*rec, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "user record does not parse");
-  if (j.value("deleted", false)) return NotFound("user.not_found", "no user named " + username);
-  return j;
+  AE_ASSIGN_OR_RETURN(proj::UserRecord u, proj::DecodeUser(*rec));
+  if (u.deleted) return NotFound("user.not_found", "no user named " + username);
+  return u;
 }
 
 // The user's state as the decider sees it (from the log).
@@ -95,7 +95,7 @@ void AddUserRoutes(Server& server) {
                                       users::UserDecider(users::CreateUser{id, *role, sealed, ""}),
                                       call.Context()));
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
+    AE_ASSIGN_OR_RETURN(proj::UserRecord rec, LoadUser(app, username));
     AE_ASSIGN_OR_RETURN(json out, RenderUser(app, rec));
     Reply r = Reply::Json(201, out);
     r.position = res.position;
@@ -112,13 +112,13 @@ void AddUserRoutes(Server& server) {
     AE_RETURN_IF_ERROR(app.views().Scan("users", "", page.cursor, [&](std::string_view k,
                                                                       std::string_view v) {
       if (!page.cursor.empty() && k == page.cursor) return true;
-      json rec = json::parse(v, nullptr, false);
-      if (!rec.is_object() || rec.value("deleted", false)) return true;
+      auto rec = proj::DecodeUser(v);
+      if (!rec.ok() || rec->deleted) return true;
       if (items.size() == page.limit) {
         next = last;
         return false;
       }
-      auto u = RenderUser(app, rec);
+      auto u = RenderUser(app, *rec);
       if (!u.ok()) {
         inner = u.status();
         return false;
@@ -133,7 +133,7 @@ void AddUserRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/users/([^/]+))", "/v1/users/{username}", Access::kDeviceManager,
                [&app](Call& call) -> Result<Reply> {
-    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, call.req.matches[1]));
+    AE_ASSIGN_OR_RETURN(proj::UserRecord rec, LoadUser(app, call.req.matches[1]));
     AE_ASSIGN_OR_RETURN(json out, RenderUser(app, rec));
     return Reply::Json(200, out);
   });
@@ -141,8 +141,8 @@ void AddUserRoutes(Server& server) {
   server.Route("POST", R"(/v1/users/([^/]+)/tokens)", "/v1/users/{username}/tokens",
                Access::kAdministrator, [&server, &app](Call& call) -> Result<Reply> {
     std::string username = call.req.matches[1];
-    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
-    std::string id = rec.value("user_id", "");
+    AE_ASSIGN_OR_RETURN(proj::UserRecord rec, LoadUser(app, username));
+    const std::string id = rec.user_id;
     auto fresh = app.tokens().Generate();
     // The verifier first: the event that names the token follows it.
     AE_RETURN_IF_ERROR(app.tokens().Register(fresh.token_id, id, fresh.token));
@@ -162,18 +162,18 @@ void AddUserRoutes(Server& server) {
 
   server.Route("GET", R"(/v1/users/([^/]+)/tokens)", "/v1/users/{username}/tokens",
                Access::kAdministrator, [&app](Call& call) -> Result<Reply> {
-    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, call.req.matches[1]));
+    AE_ASSIGN_OR_RETURN(proj::UserRecord rec, LoadUser(app, call.req.matches[1]));
     json items = json::array();
-    for (const auto& id : rec.value("token_ids", json::array())) {
-      if (!id.is_string()) continue;
-      AE_ASSIGN_OR_RETURN(auto row, app.views().Get("tokens", id.get<std::string>()));
-      json t = row ? json::parse(*row, nullptr, false) : json();
-      if (!t.is_object()) continue;
-      auto used = app.tokens().LastUsed(id.get<std::string>());
+    for (const auto& id : rec.token_ids) {
+      AE_ASSIGN_OR_RETURN(auto row, app.views().Get("tokens", id));
+      if (!row) continue;
+      auto t = proj::DecodeToken(*row);
+      if (!t.ok()) continue;
+      auto used = app.tokens().LastUsed(id);
       items.push_back({{"token_id", id},
-                       {"created_at", t.value("created_at", "")},
+                       {"created_at", t->created_at},
                        {"last_used_at", used ? json(FormatRfc3339(*used)) : json(nullptr)},
-                       {"legacy", t.value("legacy", false)}});
+                       {"legacy", t->legacy.value_or(false)}});
     }
     return Reply::Json(200, PageJson(std::move(items), std::nullopt));
   });
@@ -186,8 +186,8 @@ void AddUserRoutes(Server& server) {
       return InvalidArgument("user.invalid_token_id",
                              "a token id is 16 lower-case hexadecimal characters", "token_id");
     }
-    AE_ASSIGN_OR_RETURN(json rec, LoadUser(app, username));
-    std::string id = rec.value("user_id", "");
+    AE_ASSIGN_OR_RETURN(proj::UserRecord rec, LoadUser(app, username));
+    const std::string id = rec.user_id;
     AE_ASSIGN_OR_RETURN(users::UserState state, UserStateOf(app, id));
     if (std::find(state.token_ids.begin(), state.token_ids.end(), token_id) ==
         state.token_ids.end()) {

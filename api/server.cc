@@ -17,6 +17,7 @@
 #include "events/base/crypto.h"
 #include "events/base/log_output.h"
 #include "events/base/logging.h"
+#include "projections/user_records.h"
 #include "projections/users_projector.h"
 
 namespace ae::api {
@@ -124,39 +125,40 @@ Result<Server::CachedPrincipal> Server::LookUpPrincipal(const std::string& token
   for (const std::string& id : {app_.tokens().IdFor(token), legacy_id}) {
     AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", id));
     if (!rec) continue;
-    auto t = nlohmann::json::parse(*rec, nullptr, false);
-    if (!t.is_object()) return Internal("internal", "token record unreadable");
+    auto t = proj::DecodeToken(*rec);
+    if (!t.ok()) return Internal("internal", "token record unreadable");
     token_id = id;
-    user_id = t.value("user_id", "");
+    user_id = t->user_id;
     break;
   }
   if (token_id.empty()) {
     // Views of format 2, live while they are rebuilt after an upgrade, key those by SHA-256.
     AE_ASSIGN_OR_RETURN(auto rec, app_.views().Get("tokens", hash));
-    auto t = rec ? nlohmann::json::parse(*rec, nullptr, false) : nlohmann::json();
-    if (!t.is_object() || t.value("token_id", "") != legacy_id) return invalid;
+    if (!rec) return invalid;
+    auto t = proj::DecodeToken(*rec);
+    if (!t.ok() || t->token_id != legacy_id) return invalid;
     token_id = legacy_id;
-    user_id = t.value("user_id", "");
+    user_id = t->user_id;
   }
   // What proves the token: its verifier in the token store (keyed, constant-time).
   AE_ASSIGN_OR_RETURN(bool matches, app_.tokens().Matches(token_id, user_id, hash));
   if (!matches) return invalid;
   AE_ASSIGN_OR_RETURN(auto user, app_.views().Get("users", user_id));
   if (!user) return invalid;
-  auto u = nlohmann::json::parse(*user, nullptr, false);
-  if (!u.is_object() || u.value("deleted", false)) return invalid;
+  auto u = proj::DecodeUser(*user);
+  if (!u.ok() || u->deleted) return invalid;
   bool listed = false;
-  for (const auto& id : u.value("token_ids", nlohmann::json::array())) {
-    listed = listed || id == token_id;
-  }
-  for (const auto& h : u.value("token_hashes", nlohmann::json::array())) {  // format 2
-    listed = listed || (token_id == legacy_id && h == crypto::Hex(hash));
+  for (const auto& id : u->token_ids) listed = listed || id == token_id;
+  if (u->token_hashes) {  // format 2
+    for (const auto& h : *u->token_hashes) {
+      listed = listed || (token_id == legacy_id && h == crypto::Hex(hash));
+    }
   }
   if (!listed) return invalid;
   CachedPrincipal found;
   found.token_id = token_id;
   found.principal.user_id = user_id;
-  found.principal.role = domain::users::ParseRole(u.value("role", "")).value_or(
+  found.principal.role = domain::users::ParseRole(u->role).value_or(
       domain::users::Role::ROLE_UNSPECIFIED);
   return found;
 }

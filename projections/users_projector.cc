@@ -2,16 +2,14 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <nlohmann/json.hpp>
-
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "projections/json_record.h"
+#include "projections/user_records.h"
 
 namespace ae::proj {
 
 namespace {
-using nlohmann::json;
 
 // "device_user" for ROLE_DEVICE_USER.
 std::string RoleName(autoenroll::events::v1::Role role) {
@@ -21,22 +19,35 @@ std::string RoleName(autoenroll::events::v1::Role role) {
   return n;
 }
 
-using json_record::Load;
 using json_record::When;
+
+// The users record `id` through the batch; nullopt when there is none.
+Result<std::optional<UserRecord>> LoadUser(ViewBatch& b, const std::string& id) {
+  AE_ASSIGN_OR_RETURN(auto raw, b.Get("users", id));
+  if (!raw) return std::optional<UserRecord>();
+  AE_ASSIGN_OR_RETURN(UserRecord u, DecodeUser(*raw));
+  return std::optional<UserRecord>(std::move(u));
+}
+
+// Writes `u` as changed by the event at `r`.
+void PutUser(UserRecord& u, const RecordedEvent& r, ViewBatch& b, bool touch_updated = true) {
+  if (touch_updated) u.updated_at = When(r.envelope);
+  u.last_position = r.position.ToString();
+  b.Put("users", u.user_id, EncodeUser(u));
+}
 
 // Deletes the tokens rows of user record `u`. Views of format 2 and before keyed the
 // rows by the token's SHA-256 and listed them in "token_hashes"; a live view of that
 // format keeps being updated until its rebuild is done, so those go too.
-void DropTokens(json& u, ViewBatch& b) {
-  for (const auto& id : u.value("token_ids", json::array())) {
-    if (id.is_string()) b.Delete("tokens", id.get<std::string>());
+void DropTokens(UserRecord& u, ViewBatch& b) {
+  for (const auto& id : u.token_ids) b.Delete("tokens", id);
+  if (u.token_hashes) {
+    for (const auto& h : *u.token_hashes) {
+      auto raw = crypto::FromHex(h);
+      if (raw.ok()) b.Delete("tokens", *raw);
+    }
   }
-  for (const auto& h : u.value("token_hashes", json::array())) {
-    if (!h.is_string()) continue;
-    auto raw = crypto::FromHex(h.get<std::string>());
-    if (raw.ok()) b.Delete("tokens", *raw);
-  }
-  u.erase("token_hashes");
+  u.token_hashes.reset();
 }
 
 }  // namespace
@@ -69,81 +80,65 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
   switch (e.payload_case()) {
     case events::Envelope::kUserCreated: {
       const auto& p = e.user_created();
-      AE_ASSIGN_OR_RETURN(json old, Load(b, "users", p.user_id()));
-      if (old.is_object()) DropTokens(old, b);  // re-created after deletion: they are gone already
-      json j = {{"user_id", p.user_id()},
-                {"role", RoleName(p.role())},
-                {"personal", crypto::Base64(p.personal().SerializeAsString())},
-                {"created_by", p.created_by()},
-                {"created_at", When(e)},
-                {"updated_at", When(e)},
-                {"deleted", false},
-                {"forgotten", false},
-                {"token_ids", json::array()},
-                {"last_position", r.position.ToString()}};
-      b.Put("users", p.user_id(), j.dump());
+      AE_ASSIGN_OR_RETURN(auto old, LoadUser(b, p.user_id()));
+      if (old) DropTokens(*old, b);  // re-created after deletion: they are gone already
+      UserRecord u;
+      u.user_id = p.user_id();
+      u.role = RoleName(p.role());
+      u.personal = crypto::Base64(p.personal().SerializeAsString());
+      u.created_by = p.created_by();
+      u.created_at = When(e);
+      PutUser(u, r, b);
       return Status::Ok();
     }
     case events::Envelope::kUserTokenIssued: {
       const auto& p = e.user_token_issued();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
-      if (!j.is_object()) return Status::Ok();
-      j["token_ids"].push_back(p.token_id());
-      j["updated_at"] = When(e);
-      j["last_position"] = r.position.ToString();
-      b.Put("users", p.user_id(), j.dump());
+      AE_ASSIGN_OR_RETURN(auto u, LoadUser(b, p.user_id()));
+      if (!u) return Status::Ok();
+      u->token_ids.push_back(p.token_id());
+      PutUser(*u, r, b);
       // Only the id: the deprecated token_sha256 of older events stays out of the views.
-      json t = {{"user_id", p.user_id()},
-                {"token_id", p.token_id()},
-                {"created_at", When(e)},
-                {"legacy", !p.token_sha256().empty()}};
-      b.Put("tokens", p.token_id(), t.dump());
+      TokenRecord t;
+      t.user_id = p.user_id();
+      t.token_id = p.token_id();
+      t.created_at = When(e);
+      t.legacy = !p.token_sha256().empty();
+      b.Put("tokens", p.token_id(), EncodeToken(t));
       return Status::Ok();
     }
     case events::Envelope::kUserTokenRevoked: {
       const auto& p = e.user_token_revoked();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
-      if (!j.is_object()) return Status::Ok();
-      json kept = json::array();
-      for (const auto& id : j.value("token_ids", json::array())) {
-        if (id != p.token_id()) kept.push_back(id);
-      }
-      j["token_ids"] = std::move(kept);
-      j["updated_at"] = When(e);
-      j["last_position"] = r.position.ToString();
-      b.Put("users", p.user_id(), j.dump());
+      AE_ASSIGN_OR_RETURN(auto u, LoadUser(b, p.user_id()));
+      if (!u) return Status::Ok();
+      std::erase(u->token_ids, p.token_id());
+      PutUser(*u, r, b);
       b.Delete("tokens", p.token_id());
       return Status::Ok();
     }
     case events::Envelope::kUserRoleChanged: {
       const auto& p = e.user_role_changed();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
-      if (!j.is_object()) return Status::Ok();
-      j["role"] = RoleName(p.role());
-      j["updated_at"] = When(e);
-      j["last_position"] = r.position.ToString();
-      b.Put("users", p.user_id(), j.dump());
+      AE_ASSIGN_OR_RETURN(auto u, LoadUser(b, p.user_id()));
+      if (!u) return Status::Ok();
+      u->role = RoleName(p.role());
+      PutUser(*u, r, b);
       return Status::Ok();
     }
     case events::Envelope::kUserDeleted: {
       const auto& p = e.user_deleted();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.user_id()));
-      if (!j.is_object()) return Status::Ok();
-      DropTokens(j, b);
-      j["token_ids"] = json::array();
-      j["deleted"] = true;
-      j["updated_at"] = When(e);
-      j["last_position"] = r.position.ToString();
-      b.Put("users", p.user_id(), j.dump());
+      AE_ASSIGN_OR_RETURN(auto u, LoadUser(b, p.user_id()));
+      if (!u) return Status::Ok();
+      DropTokens(*u, b);
+      u->token_ids.clear();
+      u->deleted = true;
+      PutUser(*u, r, b);
       return Status::Ok();
     }
     case events::Envelope::kPersonForgotten: {
       const auto& p = e.person_forgotten();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "users", p.subject_id()));
-      if (!j.is_object()) return Status::Ok();
-      j["forgotten"] = true;
-      j["last_position"] = r.position.ToString();
-      b.Put("users", p.subject_id(), j.dump());
+      AE_ASSIGN_OR_RETURN(auto u, LoadUser(b, p.subject_id()));
+      if (!u) return Status::Ok();
+      u->forgotten = true;
+      PutUser(*u, r, b, /*touch_updated=*/false);
       return Status::Ok();
     }
     default:
