@@ -69,7 +69,7 @@ inline constexpr ReasonInfo kReasons[] = {
      "Apple asked to wait longer than the call may: do not call again before the time given"},
     {"dep.token_encrypt_failed", 500, "the server token cannot be encrypted for the account"},
     {"dep.token_expired", 409, "the account's server token has expired: upload a new one"},
-    {"dep.token_malformed", 422, "the uploaded server token (.p7m) does not decode"},
+    {"dep.token_malformed", 422, "the uploaded server token (.p7m) is empty or does not decode"},
     {"dep.token_not_for_this_account", 422,
      "the server token was issued for another server identity or account"},
     {"dep.token_rejected", 401,

@@ -238,7 +238,7 @@ struct Forwarder {
   StatusCode code;
 };
 constexpr Forwarder kForwarders[] = {
-    {"WriteFileDurably", 2, StatusCode::kUnavailable},   // events/base/durable_file.h
+    {"WriteFileDurably", 2, StatusCode::kUnavailable},       // events/base/durable_file.h
     {"CheckBaseUrlField", 2, StatusCode::kInvalidArgument},  // adapters/http/http_client.h
 };
 // Parameters whose default value is a reason the function raises (adapters/http/retry.h).
@@ -259,7 +259,8 @@ const std::vector<Composed>& ComposedReasons() {
   static const std::vector<Composed> kAll = {
       // api/routes_policies.cc: k.kind is "policy" or "ruleset".
       {"k.kind + \".not_found\"", {"policy.not_found", "ruleset.not_found"}},
-      {"k.kind + \".version_not_found\"", {"policy.version_not_found", "ruleset.version_not_found"}},
+      {"k.kind + \".version_not_found\"",
+       {"policy.version_not_found", "ruleset.version_not_found"}},
       {"k.kind + \".in_use\"", {"policy.in_use", "ruleset.in_use"}},
       // api/lookup.cc ResolveNamed: kind is "policy" or "ruleset" ("user" is raised apart).
       {"\"device.unknown_\" + kind", {"device.unknown_policy", "device.unknown_ruleset"}},
