@@ -264,6 +264,14 @@ Result<DepProfileRecord> DepProfileRecord::Decode(std::string_view bytes) {
 
 // ---- devices ----
 
+json DepAssignmentError::ToJson() const {
+  return {{"reason", reason},
+          {"request_id", request_id},
+          {"profile_id", profile_id},
+          {"retry_after", OrNull(retry_after)},
+          {"at", at}};
+}
+
 json DepDeviceRecord::ToJson() const {
   json j = {{"serial_number", serial_number},
             {"account_id", account_id},
@@ -291,14 +299,7 @@ json DepDeviceRecord::ToJson() const {
             {"created_at", created_at},
             {"updated_at", updated_at},
             {"last_position", last_position}};
-  if (last_assignment_error) {
-    const auto& e = *last_assignment_error;
-    j["last_assignment_error"] = {{"reason", e.reason},
-                                  {"request_id", e.request_id},
-                                  {"profile_id", e.profile_id},
-                                  {"retry_after", OrNull(e.retry_after)},
-                                  {"at", e.at}};
-  }
+  if (last_assignment_error) j["last_assignment_error"] = last_assignment_error->ToJson();
   if (requested_profile_uuid) j["requested_profile_uuid"] = *requested_profile_uuid;
   if (removal_request_id) j["removal_request_id"] = *removal_request_id;
   if (enrolled_at) j["enrolled_at"] = *enrolled_at;

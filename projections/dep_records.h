@@ -99,6 +99,8 @@ struct DepAssignmentError {
   std::string reason, request_id, profile_id;
   std::optional<std::string> retry_after;
   std::string at;
+
+  nlohmann::json ToJson() const;  // {reason, request_id, profile_id, retry_after, at}
 };
 
 struct DepDisownRecord {
