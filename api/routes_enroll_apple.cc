@@ -25,6 +25,7 @@
 #include "domain/policies/policies.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/dep_records.h"
 #include "projections/devices_projector.h"
 
 namespace ae::api {
@@ -75,16 +76,21 @@ Result<json> View(App& app, const std::string& cf, const std::string& key) {
   return j;
 }
 
+// The DEP device `serial` (std::nullopt: not one of ours).
+Result<std::optional<proj::DepDeviceRecord>> DepDevice(App& app, const std::string& serial) {
+  return proj::ReadDepRecord<proj::DepDeviceRecord>(app.views(), serial);
+}
+
 // What the admission rule (domain::dep::CheckEnrollment) reads of a dep_devices record.
-ddep::EnrollmentFacts EnrollmentFactsOf(const json& d) {
+ddep::EnrollmentFacts EnrollmentFactsOf(const std::optional<proj::DepDeviceRecord>& d) {
   ddep::EnrollmentFacts f;
-  if (!d.is_object()) return f;
+  if (!d) return f;
   f.known = true;
-  f.assigned_to_server = d.value("assigned_to_server", false);
-  f.disowned = d.value("disowned", false);
-  f.profile_id = d.value("profile_id", "");
-  f.profile_status = ddep::ProfileStatusFromName(d.value("profile_status", ""));
-  f.user_id = d.value("user_id", "");
+  f.assigned_to_server = d->assigned_to_server;
+  f.disowned = d->disowned;
+  f.profile_id = d->profile_id;
+  f.profile_status = ddep::ProfileStatusFromName(d->profile_status);
+  f.user_id = d->user_id;
   return f;
 }
 
@@ -155,8 +161,8 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
       return ddev::IdentityRevoked();
     }
   } else {
-    AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", signer.common_name));
-    if (d.is_object() &&
+    AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, signer.common_name));
+    if (d &&
         ddep::CheckEnrollment(EnrollmentFactsOf(d)).reason() == "enroll.not_assigned") {
       return ddev::IdentityRevoked();
     }
@@ -251,12 +257,12 @@ void AddAppleEnrollRoutes(Server& server) {
       return NotAllowed();
     }
     const mdm::MachineInfo& info = *verified;
-    AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", info.serial));
+    AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, info.serial));
     Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
     if (!refusal.ok()) {
       // Recorded only for a DEP device of ours (deduplicated): a caller cannot create
       // records for serials it makes up.
-      if (d.is_object()) RecordRefusal(app, info.serial, info.udid, refusal);
+      if (d) RecordRefusal(app, info.serial, info.udid, refusal);
       log::Get("enroll")->info("enrollment of {} (UDID {}) refused: {}", info.serial,
                                info.udid, refusal.reason());
       return NotAllowed();
@@ -265,11 +271,10 @@ void AddAppleEnrollRoutes(Server& server) {
     // message is tied to this device by its signature.
     AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial, app.clock()));
     const std::string fingerprint = identity.certificate_sha256_hex;
-    AE_ASSIGN_OR_RETURN(json account, View(app, "dep_accounts", d.value("account_id", "")));
+    AE_ASSIGN_OR_RETURN(auto account, proj::ReadDepRecord<proj::DepAccountRecord>(
+                                          app.views(), d ? d->account_id : ""));
     mdm::EnrollmentProfileOptions po;
-    po.organization = account.is_object() && !account.value("org_name", "").empty()
-                          ? account.value("org_name", "")
-                          : "autoenroll";
+    po.organization = account && !account->org_name.empty() ? account->org_name : "autoenroll";
     const std::string& base = server.options().public_url;
     po.server_url = base + "/mdm/apple/server";
     po.checkin_url = base + "/mdm/apple/checkin";
@@ -307,7 +312,7 @@ void AddAppleEnrollRoutes(Server& server) {
     if (!msg.user_id.empty()) return Empty();  // user channel: nothing to record
     const StreamId stream("device", serial);
     if (msg.message_type == "Authenticate") {
-      AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
+      AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, serial));
       Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
       if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
@@ -317,7 +322,7 @@ void AddAppleEnrollRoutes(Server& server) {
       return Empty();
     }
     if (msg.message_type == "TokenUpdate") {
-      AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
+      AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, serial));
       Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
       if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       if (msg.token.empty()) {
@@ -330,11 +335,12 @@ void AddAppleEnrollRoutes(Server& server) {
       en.set_platform(pb::PLATFORM_APPLE);
       en.set_serial_number(serial);
       en.set_udid(msg.udid);
-      en.set_model(d.value("model", ""));
+      const proj::DepDeviceRecord device = d.value_or(proj::DepDeviceRecord{});
+      en.set_model(device.model);
       en.set_os_version(msg.os_version);
-      en.set_user_id(d.value("user_id", ""));
-      en.set_policy_id(d.value("policy_id", ""));
-      en.set_ruleset_id(d.value("ruleset_id", ""));
+      en.set_user_id(device.user_id);
+      en.set_policy_id(device.policy_id);
+      en.set_ruleset_id(device.ruleset_id);
       en.set_push_topic(msg.topic.empty() ? state->topic : msg.topic);
       en.set_push_token_sha256(crypto::Sha256(msg.token));
       const auto& o = app.options();
@@ -345,9 +351,9 @@ void AddAppleEnrollRoutes(Server& server) {
                                    ? server.options().public_url + "/agent/manifest.plist"
                                    : o.agent_manifest_url);
       cmd.commands.push_back(install);
-      AE_ASSIGN_OR_RETURN(json profile, View(app, "dep_profiles", d.value("profile_id", "")));
-      if (msg.awaiting_configuration && profile.is_object() &&
-          profile.value("await_device_configured", false)) {
+      AE_ASSIGN_OR_RETURN(auto profile, proj::ReadDepRecord<proj::DepProfileRecord>(
+                                            app.views(), device.profile_id));
+      if (msg.awaiting_configuration && profile && profile->await_device_configured) {
         pb::DeviceCommandQueued configured;
         configured.set_command_uuid(crypto::UuidV7(app.clock().NowMs() + 1));
         configured.set_request_type("DeviceConfigured");
@@ -355,7 +361,7 @@ void AddAppleEnrollRoutes(Server& server) {
       }
       // The device's policy follows the enrollment's commands, in the same append.
       pol::EnrollAndDeliver enroll{cmd, std::nullopt};
-      AE_ASSIGN_OR_RETURN(auto policy, AppleDeliveryOf(app, d.value("policy_id", "")));
+      AE_ASSIGN_OR_RETURN(auto policy, AppleDeliveryOf(app, device.policy_id));
       if (policy) {
         enroll.deliver = pol::Deliver{*policy, crypto::UuidV7(app.clock().NowMs() + 2)};
       }
