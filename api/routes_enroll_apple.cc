@@ -19,6 +19,7 @@
 #include "adapters/apple_mdm/mdm_ca.h"
 #include "api/lookup.h"
 #include "api/policy_delivery.h"
+#include "api/routes_enroll_apple.h"
 #include "api/server.h"
 #include "domain/dep/dep.h"
 #include "domain/devices/devices.h"
@@ -42,13 +43,6 @@ constexpr size_t kMaxMachineInfoBytes = 64 << 10;
 constexpr const char* kCaCertSecret = "mdm/ca/certificate";
 constexpr const char* kCaKeySecret = "mdm/ca/key";
 
-struct AppleEnrollment {
-  std::optional<mdm::MdmCa> ca;
-  std::optional<mdm::DeviceTrust> trust;
-  Status unavailable;  // why enrollment cannot run here, when it cannot
-  std::string topic;
-};
-
 Result<mdm::MdmCa> LoadOrCreateCa(App& app) {
   AE_ASSIGN_OR_RETURN(auto cert, app.secrets().Get(kCaCertSecret));
   AE_ASSIGN_OR_RETURN(auto key, app.secrets().Get(kCaKeySecret));
@@ -66,14 +60,6 @@ Result<mdm::DeviceTrust> LoadTrust(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return mdm::DeviceTrust::FromPem(ss.str());
-}
-
-Result<json> View(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
 }
 
 // The DEP device `serial` (std::nullopt: not one of ours).
@@ -126,7 +112,17 @@ Status NotAllowed() {
                           "this device may not enroll here; the administrator can see why");
 }
 
-domain::CommandContext DeviceContext(App& app, const std::string& serial) {
+}  // namespace
+
+Result<json> ReadViewJson(App& app, const std::string& cf, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
+  return j;
+}
+
+domain::CommandContext AppleDeviceContext(App& app, const std::string& serial) {
   domain::CommandContext ctx;
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
   ctx.actor.set_id("device/" + serial);
@@ -134,19 +130,8 @@ domain::CommandContext DeviceContext(App& app, const std::string& serial) {
   return ctx;
 }
 
-// A device message's sender: the serial its identity was issued to, and that
-// identity's fingerprint (which the device's commands carry to the deciders).
-struct DeviceCaller {
-  std::string serial;
-  std::string identity_sha256;
-};
-
-// Checks the message's signature, then that it was made with the device's current
-// identity: a new enrollment, a check-out, removal from the inventory and Apple's
-// unassignment revoke the one before (mdm_identities). A device enrolled before
-// identities were recorded has no record there: any identity of this CA, while Apple
-// still assigns the device to us.
-Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call& call) {
+Result<DeviceCaller> AuthenticateAppleDevice(App& app, const AppleEnrollment& e,
+                                             const Call& call) {
   if (!e.ca) return e.unavailable;
   std::string sig = call.req.get_header_value("Mdm-Signature");
   if (sig.empty()) {
@@ -154,7 +139,7 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
                            "device messages need the Mdm-Signature header");
   }
   AE_ASSIGN_OR_RETURN(mdm::MdmSigner signer, e.ca->VerifyMdmSignature(call.req.body, sig));
-  AE_ASSIGN_OR_RETURN(json identity, View(app, "mdm_identities", signer.common_name));
+  AE_ASSIGN_OR_RETURN(json identity, ReadViewJson(app, "mdm_identities", signer.common_name));
   if (identity.is_object()) {
     if (identity.value("state", "") != "active" ||
         identity.value("certificate_sha256", "") != signer.certificate_sha256_hex) {
@@ -170,51 +155,12 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
   return DeviceCaller{std::move(signer.common_name), std::move(signer.certificate_sha256_hex)};
 }
 
-// Queues the device's policy when what it was last handed is not the current version of
-// its policy (a new version, or another policy assigned since): an InstallProfile command
-// with DevicePolicyDelivered, in one append. The command channel calls it before it
-// answers, so the device finds the command in the same round trip.
-Result<LogPosition> DeliverCurrentPolicy(App& app, const std::string& serial) {
-  AE_ASSIGN_OR_RETURN(json row, DevicePolicyRow(app, serial));
-  if (!row.is_object()) return LogPosition();
-  AE_ASSIGN_OR_RETURN(auto want, AppleDeliveryOf(app, row.value("policy_id", "")));
-  if (!want) return LogPosition();
-  const json delivered = row.value("delivered", json());
-  if (delivered.is_object() && delivered.value("policy_id", "") == want->policy_id &&
-      delivered.value("policy_version", 0u) == want->policy_version) {
-    return LogPosition();
-  }
-  pol::Deliver deliver{*want, crypto::UuidV7(app.clock().NowMs())};
-  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId("device", serial),
-                                                  pol::DeliveryDecider(deliver),
-                                                  DeviceContext(app, serial)));
-  if (!res.events.empty()) {
-    log::Get("enroll")->info("policy {} version {} queued for {}", want->policy_id,
-                             want->policy_version, serial);
-  }
-  return res.events.empty() ? LogPosition() : res.position;
-}
-
-// The Payload of an InstallProfile command: the profile of the policy version it delivers.
-Result<std::string> InstallProfilePayload(App& app, const std::string& serial,
-                                          const std::string& command_uuid) {
-  AE_ASSIGN_OR_RETURN(json row, DevicePolicyRow(app, serial));
-  json pending = row.is_object() ? row.value("pending", json::object()) : json::object();
-  if (!pending.contains(command_uuid)) {
-    return NotFound("policy.delivery_not_found", "no policy delivery " + command_uuid);
-  }
-  const json& p = pending[command_uuid];
-  return RenderInstallProfile(app, p.value("policy_id", ""), p.value("policy_version", 0u));
-}
-
-Reply Empty() {
+Reply EmptyReply() {
   Reply r;
   r.raw = "";
   r.content_type = "text/plain";
   return r;
 }
-
-}  // namespace
 
 void AddAppleEnrollRoutes(Server& server) {
   App& app = server.app();
@@ -290,7 +236,7 @@ void AddAppleEnrollRoutes(Server& server) {
         app.bus().Execute(StreamId("device", info.serial),
                           ddev::DeviceDecider(ddev::IssueIdentity{info.serial, fingerprint,
                                                                   info.udid, info.signer_sha256}),
-                          DeviceContext(app, info.serial)));
+                          AppleDeviceContext(app, info.serial)));
     AE_RETURN_IF_ERROR(server.WaitForViews(issued.position));
     log::Get("enroll")->info("enrollment profile issued to {} (identity {})", info.serial,
                              fingerprint.substr(0, 16));
@@ -306,10 +252,10 @@ void AddAppleEnrollRoutes(Server& server) {
     if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
       return Status(StatusCode::kPayloadTooLarge, "request.too_large", "check-in body too large");
     }
-    AE_ASSIGN_OR_RETURN(DeviceCaller caller, Authenticate(app, *state, call));
+    AE_ASSIGN_OR_RETURN(DeviceCaller caller, AuthenticateAppleDevice(app, *state, call));
     const std::string& serial = caller.serial;
     AE_ASSIGN_OR_RETURN(auto msg, mdm::ParseCheckin(call.req.body));
-    if (!msg.user_id.empty()) return Empty();  // user channel: nothing to record
+    if (!msg.user_id.empty()) return EmptyReply();  // user channel: nothing to record
     const StreamId stream("device", serial);
     if (msg.message_type == "Authenticate") {
       AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, serial));
@@ -317,9 +263,9 @@ void AddAppleEnrollRoutes(Server& server) {
       if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream, ddev::DeviceDecider(ddev::CheckIn{serial, "Authenticate", caller.identity_sha256}),
-          DeviceContext(app, serial)));
+          AppleDeviceContext(app, serial)));
       (void)res;
-      return Empty();
+      return EmptyReply();
     }
     if (msg.message_type == "TokenUpdate") {
       AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, serial));
@@ -366,7 +312,7 @@ void AddAppleEnrollRoutes(Server& server) {
         enroll.deliver = pol::Deliver{*policy, crypto::UuidV7(app.clock().NowMs() + 2)};
       }
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, pol::DeliveryDecider(enroll),
-                                                      DeviceContext(app, serial)));
+                                                      AppleDeviceContext(app, serial)));
       if (!res.events.empty()) {
         log::Get("enroll")->info("{} enrolled ({} commands queued{})", serial,
                                  cmd.commands.size() + (policy ? 1 : 0),
@@ -376,81 +322,23 @@ void AddAppleEnrollRoutes(Server& server) {
       }
       // The device polls the command channel next: let it find its commands.
       AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-      Reply r = Empty();
+      Reply r = EmptyReply();
       r.position = res.position;
       return r;
     }
     if (msg.message_type == "CheckOut") {
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream, ddev::DeviceDecider(ddev::CheckOut{caller.identity_sha256}),
-          DeviceContext(app, serial)));
+          AppleDeviceContext(app, serial)));
       server.WaitForViews(res.position).IgnoreError();
-      Reply r = Empty();
+      Reply r = EmptyReply();
       r.position = res.position;
       return r;
     }
-    return Empty();  // other check-in types are accepted and ignored
+    return EmptyReply();  // other check-in types are accepted and ignored
   });
 
-  server.Route("PUT", "/mdm/apple/server", "/mdm/apple/server", Access::kPublic,
-               [&server, &app, state](Call& call) -> Result<Reply> {
-    if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
-      return Status(StatusCode::kPayloadTooLarge, "request.too_large", "command result too large");
-    }
-    AE_ASSIGN_OR_RETURN(DeviceCaller caller, Authenticate(app, *state, call));
-    const std::string& serial = caller.serial;
-    AE_ASSIGN_OR_RETURN(auto result, mdm::ParseCommandResult(call.req.body));
-    const StreamId stream("device", serial);
-    AE_ASSIGN_OR_RETURN(json device, View(app, "devices", serial));
-    if (!device.is_object() || device.value("status", "") != "enrolled") {
-      return PermissionDenied("mdm.not_enrolled", "the device is not enrolled");
-    }
-    if (result.status != "Idle" && !result.command_uuid.empty()) {
-      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
-          stream,
-          pol::DeliveryDecider(pol::CompleteAndAcknowledge{ddev::CompleteCommand{
-              result.command_uuid, result.status, result.error_chain_text, false,
-              caller.identity_sha256}}),
-          DeviceContext(app, serial)));
-      AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-      if (result.status == "NotNow") return Empty();  // asked again at the next check-in
-    }
-    // A policy that cannot be queued now (e.g. a read-only replica) is queued at a later
-    // request: the commands already queued are served meanwhile.
-    auto queued = DeliverCurrentPolicy(app, serial);
-    if (!queued.ok()) {
-      log::Get("enroll")->warn("cannot queue the policy of {}: {}", serial,
-                               queued.status().ToString());
-    } else if (queued->valid()) {
-      AE_RETURN_IF_ERROR(server.WaitForViews(*queued));
-    }
-    // The next queued command, in order.
-    std::optional<mdm::Command> next;
-    AE_RETURN_IF_ERROR(app.views().Scan("mdm_queue", proj::MdmQueuePrefix(serial), "",
-                                        [&](std::string_view, std::string_view v) {
-      json q = json::parse(v, nullptr, false);
-      if (!q.is_object()) return true;
-      next = mdm::Command{q.value("command_uuid", ""), q.value("request_type", ""),
-                          q.value("manifest_url", "")};
-      return false;
-    }));
-    if (!next) return Empty();
-    if (next->request_type == pol::kInstallProfile) {
-      // Should the version be gone (a policy deleted and made again), the command goes
-      // without its payload: the device answers Error and the queue moves on.
-      auto payload = InstallProfilePayload(app, serial, next->command_uuid);
-      if (payload.ok()) {
-        next->payload = std::move(*payload);
-      } else {
-        log::Get("enroll")->warn("InstallProfile {} for {} has no profile: {}",
-                                 next->command_uuid, serial, payload.status().ToString());
-      }
-    }
-    Reply r;
-    r.raw = mdm::BuildCommandPlist(*next);
-    r.content_type = "application/xml";
-    return r;
-  });
+  AddAppleCommandRoute(server, state);
 }
 
 }  // namespace ae::api
