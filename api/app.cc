@@ -172,10 +172,13 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   dep::DepAdapterHooks hooks;
   hooks.list_accounts = [raw] {
     std::vector<std::string> ids;
-    raw->views().Scan("dep_accounts", "", "", [&](std::string_view k, std::string_view) {
-      ids.emplace_back(k);
-      return true;
-    }).IgnoreError();
+    raw->views()
+        .Scan(proj::DepAccountRecord::kTable, "", "",
+              [&](std::string_view k, std::string_view) {
+                ids.emplace_back(k);
+                return true;
+              })
+        .IgnoreError();
     return ids;
   };
   hooks.due_retries = [raw](int64_t now_ms) {

@@ -410,24 +410,26 @@ Status OnDepEnrollmentRefused(const RecordedEvent& r, ViewBatch& b) {
 }
 
 // User, policy and rule set of a device: only those on a dep-device stream are DEP devices.
-bool OnDepDeviceStream(const events::Envelope& e) { return e.stream().rfind("dep-device/", 0) == 0; }
+bool IsDepDeviceStream(const events::Envelope& e) {
+  return e.stream().rfind("dep-device/", 0) == 0;
+}
 
 Status OnDeviceUserAssigned(const RecordedEvent& r, ViewBatch& b) {
-  if (!OnDepDeviceStream(r.envelope)) return Status::Ok();
+  if (!IsDepDeviceStream(r.envelope)) return Status::Ok();
   return UpdateDevice(b, r, [&](DepDeviceRecord& d) {
     d.user_id = r.envelope.device_user_assigned().user_id();
   });
 }
 
 Status OnDevicePolicyAssigned(const RecordedEvent& r, ViewBatch& b) {
-  if (!OnDepDeviceStream(r.envelope)) return Status::Ok();
+  if (!IsDepDeviceStream(r.envelope)) return Status::Ok();
   return UpdateDevice(b, r, [&](DepDeviceRecord& d) {
     d.policy_id = r.envelope.device_policy_assigned().policy_id();
   });
 }
 
 Status OnDeviceRulesetAssigned(const RecordedEvent& r, ViewBatch& b) {
-  if (!OnDepDeviceStream(r.envelope)) return Status::Ok();
+  if (!IsDepDeviceStream(r.envelope)) return Status::Ok();
   return UpdateDevice(b, r, [&](DepDeviceRecord& d) {
     d.ruleset_id = r.envelope.device_ruleset_assigned().ruleset_id();
   });
