@@ -20,6 +20,7 @@
 #include "events/kafka_key_store.h"
 #include "events/rocksdb_event_log.h"
 #include "projections/all_projectors.h"
+#include "projections/dep_records.h"
 #include "projections/user_records.h"
 
 namespace ae::api {
@@ -172,19 +173,23 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   dep::DepAdapterHooks hooks;
   hooks.list_accounts = [raw] {
     std::vector<std::string> ids;
-    raw->views().Scan("dep_accounts", "", "", [&](std::string_view k, std::string_view) {
-      ids.emplace_back(k);
-      return true;
-    }).IgnoreError();
+    raw->views()
+        .Scan(proj::DepAccountRecord::kTable, "", "",
+              [&](std::string_view k, std::string_view) {
+                ids.emplace_back(k);
+                return true;
+              })
+        .IgnoreError();
     return ids;
   };
   hooks.due_retries = [raw](int64_t now_ms) {
     std::vector<dep::DueRetry> due;
-    raw->views().Scan("dep_retries", "", "", [&](std::string_view k, std::string_view v) {
-      auto j = nlohmann::json::parse(v, nullptr, false);
+    raw->views().Scan(proj::DepRetryRecord::kTable, "", "",
+                      [&](std::string_view k, std::string_view v) {
+      auto r = proj::DepRetryRecord::Decode(v);
       int64_t at = 0;
-      if (j.is_object() && ParseRfc3339(j.value("due", ""), &at) && at <= now_ms) {
-        due.push_back({std::string(k), j.value("profile_id", ""), j.value("profile_uuid", "")});
+      if (r.ok() && r->due && ParseRfc3339(*r->due, &at) && at <= now_ms) {
+        due.push_back({std::string(k), r->profile_id, r->profile_uuid});
       }
       return due.size() < 10000;
     }).IgnoreError();

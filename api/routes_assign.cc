@@ -10,6 +10,7 @@
 #include "api/routes_rules.h"
 #include "api/server.h"
 #include "events/base/crypto.h"
+#include "projections/dep_records.h"
 #include "projections/rules_projector.h"
 
 namespace ae::api {
@@ -88,22 +89,25 @@ Result<Filter> ParseFilter(App& app, const json& f) {
   return out;
 }
 
-bool Common(const Filter& f, const json& d) {
-  if (!f.model.empty() && !EqualNoCase(f.model, d.value("model", ""))) return false;
-  if (!f.user_id.empty() && f.user_id != d.value("user_id", "")) return false;
-  if (!f.policy_id.empty() && f.policy_id != d.value("policy_id", "")) return false;
-  if (!f.ruleset_id.empty() && f.ruleset_id != d.value("ruleset_id", "")) return false;
+bool Common(const Filter& f, const std::string& model, const std::string& user_id,
+            const std::string& policy_id, const std::string& ruleset_id) {
+  if (!f.model.empty() && !EqualNoCase(f.model, model)) return false;
+  if (!f.user_id.empty() && f.user_id != user_id) return false;
+  if (!f.policy_id.empty() && f.policy_id != policy_id) return false;
+  if (!f.ruleset_id.empty() && f.ruleset_id != ruleset_id) return false;
   return true;
 }
+bool Common(const Filter& f, const json& d) {
+  return Common(f, d.value("model", ""), d.value("user_id", ""), d.value("policy_id", ""),
+                d.value("ruleset_id", ""));
+}
 
-bool MatchesDep(const Filter& f, const json& d) {
+bool MatchesDep(const Filter& f, const proj::DepDeviceRecord& d) {
   if (!f.source.empty() && f.source != "dep") return false;
   if (!f.profile_name.empty() || !f.tag.empty()) return false;  // Knox fields
-  if (!f.account_id.empty() && f.account_id != d.value("account_id", "")) return false;
-  if (!f.profile_status.empty() && f.profile_status != d.value("profile_status", "")) {
-    return false;
-  }
-  return Common(f, d);
+  if (!f.account_id.empty() && f.account_id != d.account_id) return false;
+  if (!f.profile_status.empty() && f.profile_status != d.profile_status) return false;
+  return Common(f, d.model, d.user_id, d.policy_id, d.ruleset_id);
 }
 
 bool MatchesKme(const Filter& f, const json& d) {
@@ -127,20 +131,31 @@ Status SelectByFilter(App& app, const Filter& filter,
                       const std::function<bool(assign::JobTarget)>& add) {
   bool more = true;
   Status bad;
-  auto scan = [&](const char* cf, const char* source, bool (*match)(const Filter&, const json&)) {
+  // `matches` reads a record of `cf` and says whether the filter selects it.
+  auto scan = [&](const char* cf, const char* source,
+                  const std::function<Result<bool>(std::string_view)>& matches) {
     return app.views().Scan(cf, "", "", [&](std::string_view k, std::string_view v) {
-      json d = json::parse(v, nullptr, false);
-      if (!d.is_object()) {
-        bad = Corruption("view.corruption", std::string(cf) + " record does not parse");
+      auto m = matches(v);
+      if (!m.ok()) {
+        bad = m.status();
         return more = false;
       }
-      if (match(filter, d)) more = add({std::string(k), source});
+      if (*m) more = add({std::string(k), source});
       return more;
     });
   };
-  if (filter.source != "kme") AE_RETURN_IF_ERROR(scan("dep_devices", "dep", MatchesDep));
+  auto dep = [&](std::string_view v) -> Result<bool> {
+    AE_ASSIGN_OR_RETURN(auto d, proj::DepDeviceRecord::Decode(v));
+    return MatchesDep(filter, d);
+  };
+  auto kme = [&](std::string_view v) -> Result<bool> {
+    json d = json::parse(v, nullptr, false);
+    if (!d.is_object()) return Corruption("view.corruption", "kme_devices record does not parse");
+    return MatchesKme(filter, d);
+  };
+  if (filter.source != "kme") AE_RETURN_IF_ERROR(scan(proj::DepDeviceRecord::kTable, "dep", dep));
   AE_RETURN_IF_ERROR(bad);
-  if (more && filter.source != "dep") AE_RETURN_IF_ERROR(scan("kme_devices", "kme", MatchesKme));
+  if (more && filter.source != "dep") AE_RETURN_IF_ERROR(scan("kme_devices", "kme", kme));
   return bad;
 }
 
@@ -149,7 +164,7 @@ Result<assign::JobTarget> ResolveTarget(App& app, const std::string& id) {
   std::string upper = id;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (!upper.empty() && upper.size() <= 64) {
-    AE_ASSIGN_OR_RETURN(auto dep, app.views().Get("dep_devices", upper));
+    AE_ASSIGN_OR_RETURN(auto dep, app.views().Get(proj::DepDeviceRecord::kTable, upper));
     if (dep) return assign::JobTarget{upper, "dep"};
   }
   auto kme = ResolveKmeDeviceRef(app, id);

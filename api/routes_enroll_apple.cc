@@ -19,12 +19,14 @@
 #include "adapters/apple_mdm/mdm_ca.h"
 #include "api/lookup.h"
 #include "api/policy_delivery.h"
+#include "api/routes_enroll_apple.h"
 #include "api/server.h"
 #include "domain/dep/dep.h"
 #include "domain/devices/devices.h"
 #include "domain/policies/policies.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/dep_records.h"
 #include "projections/devices_projector.h"
 
 namespace ae::api {
@@ -40,13 +42,6 @@ namespace {
 constexpr size_t kMaxMachineInfoBytes = 64 << 10;
 constexpr const char* kCaCertSecret = "mdm/ca/certificate";
 constexpr const char* kCaKeySecret = "mdm/ca/key";
-
-struct AppleEnrollment {
-  std::optional<mdm::MdmCa> ca;
-  std::optional<mdm::DeviceTrust> trust;
-  Status unavailable;  // why enrollment cannot run here, when it cannot
-  std::string topic;
-};
 
 Result<mdm::MdmCa> LoadOrCreateCa(App& app) {
   AE_ASSIGN_OR_RETURN(auto cert, app.secrets().Get(kCaCertSecret));
@@ -67,24 +62,21 @@ Result<mdm::DeviceTrust> LoadTrust(const std::string& path) {
   return mdm::DeviceTrust::FromPem(ss.str());
 }
 
-Result<json> View(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
+// The DEP device `serial` (std::nullopt: not one of ours).
+Result<std::optional<proj::DepDeviceRecord>> DepDevice(App& app, const std::string& serial) {
+  return proj::ReadDepRecord<proj::DepDeviceRecord>(app.views(), serial);
 }
 
 // What the admission rule (domain::dep::CheckEnrollment) reads of a dep_devices record.
-ddep::EnrollmentFacts EnrollmentFactsOf(const json& d) {
+ddep::EnrollmentFacts EnrollmentFactsOf(const std::optional<proj::DepDeviceRecord>& d) {
   ddep::EnrollmentFacts f;
-  if (!d.is_object()) return f;
+  if (!d) return f;
   f.known = true;
-  f.assigned_to_server = d.value("assigned_to_server", false);
-  f.disowned = d.value("disowned", false);
-  f.profile_id = d.value("profile_id", "");
-  f.profile_status = ddep::ProfileStatusFromName(d.value("profile_status", ""));
-  f.user_id = d.value("user_id", "");
+  f.assigned_to_server = d->assigned_to_server;
+  f.disowned = d->disowned;
+  f.profile_id = d->profile_id;
+  f.profile_status = ddep::ProfileStatusFromName(d->profile_status);
+  f.user_id = d->user_id;
   return f;
 }
 
@@ -120,7 +112,17 @@ Status NotAllowed() {
                           "this device may not enroll here; the administrator can see why");
 }
 
-domain::CommandContext DeviceContext(App& app, const std::string& serial) {
+}  // namespace
+
+Result<json> ReadViewJson(App& app, const std::string& cf, const std::string& key) {
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
+  if (!raw) return json();
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
+  return j;
+}
+
+domain::CommandContext AppleDeviceContext(App& app, const std::string& serial) {
   domain::CommandContext ctx;
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
   ctx.actor.set_id("device/" + serial);
@@ -128,19 +130,8 @@ domain::CommandContext DeviceContext(App& app, const std::string& serial) {
   return ctx;
 }
 
-// A device message's sender: the serial its identity was issued to, and that
-// identity's fingerprint (which the device's commands carry to the deciders).
-struct DeviceCaller {
-  std::string serial;
-  std::string identity_sha256;
-};
-
-// Checks the message's signature, then that it was made with the device's current
-// identity: a new enrollment, a check-out, removal from the inventory and Apple's
-// unassignment revoke the one before (mdm_identities). A device enrolled before
-// identities were recorded has no record there: any identity of this CA, while Apple
-// still assigns the device to us.
-Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call& call) {
+Result<DeviceCaller> AuthenticateAppleDevice(App& app, const AppleEnrollment& e,
+                                             const Call& call) {
   if (!e.ca) return e.unavailable;
   std::string sig = call.req.get_header_value("Mdm-Signature");
   if (sig.empty()) {
@@ -148,15 +139,15 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
                            "device messages need the Mdm-Signature header");
   }
   AE_ASSIGN_OR_RETURN(mdm::MdmSigner signer, e.ca->VerifyMdmSignature(call.req.body, sig));
-  AE_ASSIGN_OR_RETURN(json identity, View(app, "mdm_identities", signer.common_name));
+  AE_ASSIGN_OR_RETURN(json identity, ReadViewJson(app, "mdm_identities", signer.common_name));
   if (identity.is_object()) {
     if (identity.value("state", "") != "active" ||
         identity.value("certificate_sha256", "") != signer.certificate_sha256_hex) {
       return ddev::IdentityRevoked();
     }
   } else {
-    AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", signer.common_name));
-    if (d.is_object() &&
+    AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, signer.common_name));
+    if (d &&
         ddep::CheckEnrollment(EnrollmentFactsOf(d)).reason() == "enroll.not_assigned") {
       return ddev::IdentityRevoked();
     }
@@ -164,51 +155,12 @@ Result<DeviceCaller> Authenticate(App& app, const AppleEnrollment& e, const Call
   return DeviceCaller{std::move(signer.common_name), std::move(signer.certificate_sha256_hex)};
 }
 
-// Queues the device's policy when what it was last handed is not the current version of
-// its policy (a new version, or another policy assigned since): an InstallProfile command
-// with DevicePolicyDelivered, in one append. The command channel calls it before it
-// answers, so the device finds the command in the same round trip.
-Result<LogPosition> DeliverCurrentPolicy(App& app, const std::string& serial) {
-  AE_ASSIGN_OR_RETURN(json row, DevicePolicyRow(app, serial));
-  if (!row.is_object()) return LogPosition();
-  AE_ASSIGN_OR_RETURN(auto want, AppleDeliveryOf(app, row.value("policy_id", "")));
-  if (!want) return LogPosition();
-  const json delivered = row.value("delivered", json());
-  if (delivered.is_object() && delivered.value("policy_id", "") == want->policy_id &&
-      delivered.value("policy_version", 0u) == want->policy_version) {
-    return LogPosition();
-  }
-  pol::Deliver deliver{*want, crypto::UuidV7(app.clock().NowMs())};
-  AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId("device", serial),
-                                                  pol::DeliveryDecider(deliver),
-                                                  DeviceContext(app, serial)));
-  if (!res.events.empty()) {
-    log::Get("enroll")->info("policy {} version {} queued for {}", want->policy_id,
-                             want->policy_version, serial);
-  }
-  return res.events.empty() ? LogPosition() : res.position;
-}
-
-// The Payload of an InstallProfile command: the profile of the policy version it delivers.
-Result<std::string> InstallProfilePayload(App& app, const std::string& serial,
-                                          const std::string& command_uuid) {
-  AE_ASSIGN_OR_RETURN(json row, DevicePolicyRow(app, serial));
-  json pending = row.is_object() ? row.value("pending", json::object()) : json::object();
-  if (!pending.contains(command_uuid)) {
-    return NotFound("policy.delivery_not_found", "no policy delivery " + command_uuid);
-  }
-  const json& p = pending[command_uuid];
-  return RenderInstallProfile(app, p.value("policy_id", ""), p.value("policy_version", 0u));
-}
-
-Reply Empty() {
+Reply EmptyReply() {
   Reply r;
   r.raw = "";
   r.content_type = "text/plain";
   return r;
 }
-
-}  // namespace
 
 void AddAppleEnrollRoutes(Server& server) {
   App& app = server.app();
@@ -251,12 +203,12 @@ void AddAppleEnrollRoutes(Server& server) {
       return NotAllowed();
     }
     const mdm::MachineInfo& info = *verified;
-    AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", info.serial));
+    AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, info.serial));
     Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
     if (!refusal.ok()) {
       // Recorded only for a DEP device of ours (deduplicated): a caller cannot create
       // records for serials it makes up.
-      if (d.is_object()) RecordRefusal(app, info.serial, info.udid, refusal);
+      if (d) RecordRefusal(app, info.serial, info.udid, refusal);
       log::Get("enroll")->info("enrollment of {} (UDID {}) refused: {}", info.serial,
                                info.udid, refusal.reason());
       return NotAllowed();
@@ -265,11 +217,10 @@ void AddAppleEnrollRoutes(Server& server) {
     // message is tied to this device by its signature.
     AE_ASSIGN_OR_RETURN(auto identity, state->ca->IssueDeviceIdentity(info.serial, app.clock()));
     const std::string fingerprint = identity.certificate_sha256_hex;
-    AE_ASSIGN_OR_RETURN(json account, View(app, "dep_accounts", d.value("account_id", "")));
+    AE_ASSIGN_OR_RETURN(auto account, proj::ReadDepRecord<proj::DepAccountRecord>(
+                                          app.views(), d ? d->account_id : ""));
     mdm::EnrollmentProfileOptions po;
-    po.organization = account.is_object() && !account.value("org_name", "").empty()
-                          ? account.value("org_name", "")
-                          : "autoenroll";
+    po.organization = account && !account->org_name.empty() ? account->org_name : "autoenroll";
     const std::string& base = server.options().public_url;
     po.server_url = base + "/mdm/apple/server";
     po.checkin_url = base + "/mdm/apple/checkin";
@@ -285,7 +236,7 @@ void AddAppleEnrollRoutes(Server& server) {
         app.bus().Execute(StreamId("device", info.serial),
                           ddev::DeviceDecider(ddev::IssueIdentity{info.serial, fingerprint,
                                                                   info.udid, info.signer_sha256}),
-                          DeviceContext(app, info.serial)));
+                          AppleDeviceContext(app, info.serial)));
     AE_RETURN_IF_ERROR(server.WaitForViews(issued.position));
     log::Get("enroll")->info("enrollment profile issued to {} (identity {})", info.serial,
                              fingerprint.substr(0, 16));
@@ -301,23 +252,23 @@ void AddAppleEnrollRoutes(Server& server) {
     if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
       return Status(StatusCode::kPayloadTooLarge, "request.too_large", "check-in body too large");
     }
-    AE_ASSIGN_OR_RETURN(DeviceCaller caller, Authenticate(app, *state, call));
+    AE_ASSIGN_OR_RETURN(DeviceCaller caller, AuthenticateAppleDevice(app, *state, call));
     const std::string& serial = caller.serial;
     AE_ASSIGN_OR_RETURN(auto msg, mdm::ParseCheckin(call.req.body));
-    if (!msg.user_id.empty()) return Empty();  // user channel: nothing to record
+    if (!msg.user_id.empty()) return EmptyReply();  // user channel: nothing to record
     const StreamId stream("device", serial);
     if (msg.message_type == "Authenticate") {
-      AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
+      AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, serial));
       Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
       if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream, ddev::DeviceDecider(ddev::CheckIn{serial, "Authenticate", caller.identity_sha256}),
-          DeviceContext(app, serial)));
+          AppleDeviceContext(app, serial)));
       (void)res;
-      return Empty();
+      return EmptyReply();
     }
     if (msg.message_type == "TokenUpdate") {
-      AE_ASSIGN_OR_RETURN(json d, View(app, "dep_devices", serial));
+      AE_ASSIGN_OR_RETURN(auto d, DepDevice(app, serial));
       Status refusal = ddep::CheckEnrollment(EnrollmentFactsOf(d));
       if (!refusal.ok()) return Refuse(app, serial, msg.udid, refusal);
       if (msg.token.empty()) {
@@ -330,11 +281,12 @@ void AddAppleEnrollRoutes(Server& server) {
       en.set_platform(pb::PLATFORM_APPLE);
       en.set_serial_number(serial);
       en.set_udid(msg.udid);
-      en.set_model(d.value("model", ""));
+      const proj::DepDeviceRecord device = d.value_or(proj::DepDeviceRecord{});
+      en.set_model(device.model);
       en.set_os_version(msg.os_version);
-      en.set_user_id(d.value("user_id", ""));
-      en.set_policy_id(d.value("policy_id", ""));
-      en.set_ruleset_id(d.value("ruleset_id", ""));
+      en.set_user_id(device.user_id);
+      en.set_policy_id(device.policy_id);
+      en.set_ruleset_id(device.ruleset_id);
       en.set_push_topic(msg.topic.empty() ? state->topic : msg.topic);
       en.set_push_token_sha256(crypto::Sha256(msg.token));
       const auto& o = app.options();
@@ -345,9 +297,9 @@ void AddAppleEnrollRoutes(Server& server) {
                                    ? server.options().public_url + "/agent/manifest.plist"
                                    : o.agent_manifest_url);
       cmd.commands.push_back(install);
-      AE_ASSIGN_OR_RETURN(json profile, View(app, "dep_profiles", d.value("profile_id", "")));
-      if (msg.awaiting_configuration && profile.is_object() &&
-          profile.value("await_device_configured", false)) {
+      AE_ASSIGN_OR_RETURN(auto profile, proj::ReadDepRecord<proj::DepProfileRecord>(
+                                            app.views(), device.profile_id));
+      if (msg.awaiting_configuration && profile && profile->await_device_configured) {
         pb::DeviceCommandQueued configured;
         configured.set_command_uuid(crypto::UuidV7(app.clock().NowMs() + 1));
         configured.set_request_type("DeviceConfigured");
@@ -355,12 +307,12 @@ void AddAppleEnrollRoutes(Server& server) {
       }
       // The device's policy follows the enrollment's commands, in the same append.
       pol::EnrollAndDeliver enroll{cmd, std::nullopt};
-      AE_ASSIGN_OR_RETURN(auto policy, AppleDeliveryOf(app, d.value("policy_id", "")));
+      AE_ASSIGN_OR_RETURN(auto policy, AppleDeliveryOf(app, device.policy_id));
       if (policy) {
         enroll.deliver = pol::Deliver{*policy, crypto::UuidV7(app.clock().NowMs() + 2)};
       }
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(stream, pol::DeliveryDecider(enroll),
-                                                      DeviceContext(app, serial)));
+                                                      AppleDeviceContext(app, serial)));
       if (!res.events.empty()) {
         log::Get("enroll")->info("{} enrolled ({} commands queued{})", serial,
                                  cmd.commands.size() + (policy ? 1 : 0),
@@ -370,81 +322,23 @@ void AddAppleEnrollRoutes(Server& server) {
       }
       // The device polls the command channel next: let it find its commands.
       AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-      Reply r = Empty();
+      Reply r = EmptyReply();
       r.position = res.position;
       return r;
     }
     if (msg.message_type == "CheckOut") {
       AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
           stream, ddev::DeviceDecider(ddev::CheckOut{caller.identity_sha256}),
-          DeviceContext(app, serial)));
+          AppleDeviceContext(app, serial)));
       server.WaitForViews(res.position).IgnoreError();
-      Reply r = Empty();
+      Reply r = EmptyReply();
       r.position = res.position;
       return r;
     }
-    return Empty();  // other check-in types are accepted and ignored
+    return EmptyReply();  // other check-in types are accepted and ignored
   });
 
-  server.Route("PUT", "/mdm/apple/server", "/mdm/apple/server", Access::kPublic,
-               [&server, &app, state](Call& call) -> Result<Reply> {
-    if (call.req.body.size() > mdm::kMaxCommandResultBytes) {
-      return Status(StatusCode::kPayloadTooLarge, "request.too_large", "command result too large");
-    }
-    AE_ASSIGN_OR_RETURN(DeviceCaller caller, Authenticate(app, *state, call));
-    const std::string& serial = caller.serial;
-    AE_ASSIGN_OR_RETURN(auto result, mdm::ParseCommandResult(call.req.body));
-    const StreamId stream("device", serial);
-    AE_ASSIGN_OR_RETURN(json device, View(app, "devices", serial));
-    if (!device.is_object() || device.value("status", "") != "enrolled") {
-      return PermissionDenied("mdm.not_enrolled", "the device is not enrolled");
-    }
-    if (result.status != "Idle" && !result.command_uuid.empty()) {
-      AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(
-          stream,
-          pol::DeliveryDecider(pol::CompleteAndAcknowledge{ddev::CompleteCommand{
-              result.command_uuid, result.status, result.error_chain_text, false,
-              caller.identity_sha256}}),
-          DeviceContext(app, serial)));
-      AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-      if (result.status == "NotNow") return Empty();  // asked again at the next check-in
-    }
-    // A policy that cannot be queued now (e.g. a read-only replica) is queued at a later
-    // request: the commands already queued are served meanwhile.
-    auto queued = DeliverCurrentPolicy(app, serial);
-    if (!queued.ok()) {
-      log::Get("enroll")->warn("cannot queue the policy of {}: {}", serial,
-                               queued.status().ToString());
-    } else if (queued->valid()) {
-      AE_RETURN_IF_ERROR(server.WaitForViews(*queued));
-    }
-    // The next queued command, in order.
-    std::optional<mdm::Command> next;
-    AE_RETURN_IF_ERROR(app.views().Scan("mdm_queue", proj::MdmQueuePrefix(serial), "",
-                                        [&](std::string_view, std::string_view v) {
-      json q = json::parse(v, nullptr, false);
-      if (!q.is_object()) return true;
-      next = mdm::Command{q.value("command_uuid", ""), q.value("request_type", ""),
-                          q.value("manifest_url", "")};
-      return false;
-    }));
-    if (!next) return Empty();
-    if (next->request_type == pol::kInstallProfile) {
-      // Should the version be gone (a policy deleted and made again), the command goes
-      // without its payload: the device answers Error and the queue moves on.
-      auto payload = InstallProfilePayload(app, serial, next->command_uuid);
-      if (payload.ok()) {
-        next->payload = std::move(*payload);
-      } else {
-        log::Get("enroll")->warn("InstallProfile {} for {} has no profile: {}",
-                                 next->command_uuid, serial, payload.status().ToString());
-      }
-    }
-    Reply r;
-    r.raw = mdm::BuildCommandPlist(*next);
-    r.content_type = "application/xml";
-    return r;
-  });
+  AddAppleCommandRoute(server, state);
 }
 
 }  // namespace ae::api

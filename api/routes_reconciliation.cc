@@ -13,6 +13,7 @@
 #include "api/reconciliation.h"
 #include "api/server.h"
 #include "events/base/clock.h"
+#include "projections/dep_records.h"
 
 namespace ae::api {
 
@@ -34,14 +35,6 @@ std::optional<int64_t> NotAfterMs(const std::string& pem) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) return std::nullopt;
   return static_cast<int64_t>(timegm(&tm)) * 1000;
-}
-
-Result<json> ViewJson(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
 }
 
 // A finding as the view keeps it, rendered: since as RFC 3339, times as RFC 3339.
@@ -131,9 +124,10 @@ Result<json> ReconciliationReport(App& app, const ReconcileOptions& o) {
         }
       }
       if (want("dep_certificate_expiring")) {
-        AE_ASSIGN_OR_RETURN(json acc, ViewJson(app, "dep_accounts", id));
-        if (!acc.is_object()) continue;
-        auto not_after = NotAfterMs(acc.value("certificate_pem", ""));
+        AE_ASSIGN_OR_RETURN(auto acc,
+                            proj::ReadDepRecord<proj::DepAccountRecord>(app.views(), id));
+        if (!acc) continue;
+        auto not_after = NotAfterMs(acc->certificate_pem);
         if (not_after && *not_after <= expires_before) {
           const int64_t since = std::max(a.value("created_ms", int64_t{0}),
                                          *not_after - static_cast<int64_t>(o.expiry_days) * kDayMs);

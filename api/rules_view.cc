@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "events/base/crypto.h"
+#include "projections/dep_records.h"
 
 namespace ae::api {
 
@@ -37,13 +38,11 @@ Result<std::vector<rules::Rule>> RuleViewSource::EnabledRules() {
 
 Result<std::optional<rules::DepProfileRef>> RuleViewSource::DepProfile(
     const std::string& profile_id) {
-  AE_ASSIGN_OR_RETURN(auto raw, views_.Get("dep_profiles", profile_id));
-  if (!raw) return std::optional<rules::DepProfileRef>();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "dep_profiles record does not parse");
+  AE_ASSIGN_OR_RETURN(auto p, proj::ReadDepRecord<proj::DepProfileRecord>(views_, profile_id));
+  if (!p) return std::optional<rules::DepProfileRef>();
   rules::DepProfileRef ref;
-  ref.account_id = j.value("account_id", "");
-  if (j.value("state", "") == "defined") ref.profile_uuid = j.value("profile_uuid", "");
+  ref.account_id = p->account_id;
+  if (p->state == "defined") ref.profile_uuid = p->profile_uuid;
   return std::optional<rules::DepProfileRef>(ref);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // DepProjector: the Apple DEP views.
 //
-// Tables (JSON values with sorted keys, so replays are byte-identical):
+// Tables (JSON values with sorted keys, so replays are byte-identical; their types and
+// their one encoding are in projections/dep_records.h):
 //   dep_accounts  account_id -> {id, name, state, state_reason, certificate_pem,
 //                   token_expires_at, token_fingerprint, server_name, server_uuid,
 //                   org_*, last_sync_at, last_sync_error, sync{...},
@@ -21,6 +22,7 @@
 //   dep_retries   serial -> {due, profile_id, profile_uuid}: failed assignments
 //                 and when to ask Apple again
 // device_counts count the devices assigned to the server, by profile status.
+// Apply hands each event type to its own handler (OnDepAccountCreated, ...).
 
 #include "projections/projector.h"
 

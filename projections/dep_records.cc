@@ -1,0 +1,445 @@
+#include "projections/dep_records.h"
+
+namespace ae::proj {
+
+namespace {
+using nlohmann::json;
+
+json OrNull(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+// Readers of one key: absent or null reads as the default; a value of another type throws
+// json::exception (FromJson answers kCorruption).
+std::string Str(const json& j, const char* key, const char* def = "") {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return def;
+  return it->get<std::string>();
+}
+std::optional<std::string> OptStr(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<std::string>();
+}
+bool Bool(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && !it->is_null() && it->get<bool>();
+}
+template <typename T>
+std::optional<T> OptNumber(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<T>();
+}
+template <typename T>
+T Number(const json& j, const char* key) {
+  return OptNumber<T>(j, key).value_or(T{0});
+}
+std::vector<std::string> Strings(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return {};
+  return it->get<std::vector<std::string>>();
+}
+// The object at `key`, or nullptr when absent or null.
+const json* Object(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return nullptr;
+  (void)it->get_ref<const json::object_t&>();  // throws when it is not an object
+  return &*it;
+}
+
+Status NotARecord(const char* table, const std::string& why) {
+  return Corruption("view.corruption", std::string(table) + " record " + why);
+}
+
+// Parses `bytes` and reads them with Record::FromJson.
+template <typename Record>
+Result<Record> DecodeJson(std::string_view bytes) {
+  json j = json::parse(bytes, nullptr, false);
+  if (!j.is_object()) return NotARecord(Record::kTable, "does not parse");
+  return Record::FromJson(j);
+}
+
+// Runs `read` on `j`, a record of `table`: kCorruption when it is not an object or a key
+// holds a value of another type.
+template <typename Record, typename Fn>
+Result<Record> Read(const char* table, const json& j, Fn read) {
+  if (!j.is_object()) return NotARecord(table, "is not an object");
+  try {
+    Record r;
+    read(r);
+    return r;
+  } catch (const json::exception& e) {
+    return NotARecord(table, std::string("has a value of the wrong type: ") + e.what());
+  }
+}
+
+json CountsFields(const DepCounts& c) {
+  return {{"total", c.total}, {"empty", c.empty}, {"assigned", c.assigned},
+          {"pushed", c.pushed}, {"removed", c.removed}};
+}
+DepCounts ReadCounts(const json& j) {
+  DepCounts c;
+  c.total = Number<int64_t>(j, "total");
+  c.empty = Number<int64_t>(j, "empty");
+  c.assigned = Number<int64_t>(j, "assigned");
+  c.pushed = Number<int64_t>(j, "pushed");
+  c.removed = Number<int64_t>(j, "removed");
+  return c;
+}
+}  // namespace
+
+// ---- accounts ----
+
+json DepAccountRecord::ToJson() const {
+  json j = {{"id", id},
+            {"name", name},
+            {"state", state},
+            {"state_reason", state_reason},
+            {"certificate_pem", certificate_pem},
+            {"public_key_sha256", public_key_sha256},
+            {"token_expires_at", OrNull(token_expires_at)},
+            {"token_fingerprint", OrNull(token_fingerprint)},
+            {"server_name", server_name},
+            {"server_uuid", server_uuid},
+            {"org_name", org_name},
+            {"org_email", org_email},
+            {"org_phone", org_phone},
+            {"org_address", org_address},
+            {"org_id", org_id},
+            {"last_sync_at", OrNull(last_sync_at)},
+            {"last_sync_error", nullptr},
+            {"sync", nullptr},
+            {"cursor_at", OrNull(cursor_at)},
+            {"created_at", created_at},
+            {"updated_at", updated_at},
+            {"last_position", last_position}};
+  if (org_type) j["org_type"] = *org_type;
+  if (org_version) j["org_version"] = *org_version;
+  if (admin_id) j["admin_id"] = *admin_id;
+  if (facilitator_id) j["facilitator_id"] = *facilitator_id;
+  if (last_sync_error) {
+    j["last_sync_error"] = {{"code", last_sync_error->code},
+                            {"message", last_sync_error->message},
+                            {"at", last_sync_error->at}};
+  }
+  if (sync) {
+    json s = json::object();
+    if (sync->id) s["id"] = *sync->id;
+    if (sync->mode) s["mode"] = *sync->mode;
+    if (sync->running) s["running"] = *sync->running;
+    if (sync->started_at) s["started_at"] = *sync->started_at;
+    if (sync->completed_at) s["completed_at"] = *sync->completed_at;
+    if (sync->pages) s["pages"] = *sync->pages;
+    if (sync->devices_seen) s["devices_seen"] = *sync->devices_seen;
+    if (sync->events_written) s["events_written"] = *sync->events_written;
+    j["sync"] = std::move(s);
+  }
+  return j;
+}
+
+std::string DepAccountRecord::Encode() const { return ToJson().dump(); }
+
+Result<DepAccountRecord> DepAccountRecord::FromJson(const json& j) {
+  return Read<DepAccountRecord>(kTable, j, [&](DepAccountRecord& a) {
+    a.id = Str(j, "id");
+    a.name = Str(j, "name");
+    a.state = Str(j, "state", "awaiting_token");
+    a.state_reason = Str(j, "state_reason");
+    a.certificate_pem = Str(j, "certificate_pem");
+    a.public_key_sha256 = Str(j, "public_key_sha256");
+    a.token_expires_at = OptStr(j, "token_expires_at");
+    a.token_fingerprint = OptStr(j, "token_fingerprint");
+    a.server_name = Str(j, "server_name");
+    a.server_uuid = Str(j, "server_uuid");
+    a.org_name = Str(j, "org_name");
+    a.org_email = Str(j, "org_email");
+    a.org_phone = Str(j, "org_phone");
+    a.org_address = Str(j, "org_address");
+    a.org_id = Str(j, "org_id");
+    a.org_type = OptStr(j, "org_type");
+    a.org_version = OptStr(j, "org_version");
+    a.admin_id = OptStr(j, "admin_id");
+    a.facilitator_id = OptStr(j, "facilitator_id");
+    a.last_sync_at = OptStr(j, "last_sync_at");
+    if (const json* e = Object(j, "last_sync_error")) {
+      a.last_sync_error = DepSyncError{Str(*e, "code"), Str(*e, "message"), Str(*e, "at")};
+    }
+    if (const json* s = Object(j, "sync")) {
+      DepSyncRecord sync;
+      sync.id = OptStr(*s, "id");
+      sync.mode = OptStr(*s, "mode");
+      sync.running = OptNumber<bool>(*s, "running");
+      sync.started_at = OptStr(*s, "started_at");
+      sync.completed_at = OptStr(*s, "completed_at");
+      sync.pages = OptNumber<uint64_t>(*s, "pages");
+      sync.devices_seen = OptNumber<uint64_t>(*s, "devices_seen");
+      sync.events_written = OptNumber<uint64_t>(*s, "events_written");
+      a.sync = std::move(sync);
+    }
+    a.cursor_at = OptStr(j, "cursor_at");
+    a.created_at = Str(j, "created_at");
+    a.updated_at = Str(j, "updated_at");
+    a.last_position = Str(j, "last_position");
+  });
+}
+
+Result<DepAccountRecord> DepAccountRecord::Decode(std::string_view bytes) {
+  return DecodeJson<DepAccountRecord>(bytes);
+}
+
+// ---- profiles ----
+
+json DepProfileRecord::ToJson() const {
+  json error_json = nullptr;
+  if (error) error_json = {{"code", error->code}, {"message", error->message}};
+  return {{"id", id},
+          {"account_id", account_id},
+          {"profile_name", profile_name},
+          {"url", url},
+          {"is_mandatory", is_mandatory},
+          {"is_mdm_removable", is_mdm_removable},
+          {"is_supervised", is_supervised},
+          {"await_device_configured", await_device_configured},
+          {"skip_setup_items", skip_setup_items},
+          {"support_phone_number", support_phone_number},
+          {"support_email_address", support_email_address},
+          {"department", department},
+          {"org_magic", org_magic},
+          {"language", language},
+          {"region", region},
+          {"allow_pairing", allow_pairing},
+          {"is_multi_user", is_multi_user},
+          {"auto_advance_setup", auto_advance_setup},
+          {"anchor_certs", anchor_certs},
+          {"supervising_host_certs", supervising_host_certs},
+          {"configuration_web_url", configuration_web_url},
+          {"do_not_use_profile_from_backup", do_not_use_profile_from_backup},
+          {"profile_uuid", profile_uuid},
+          {"state", state},
+          {"error", std::move(error_json)},
+          {"created_at", created_at},
+          {"updated_at", updated_at},
+          {"last_position", last_position}};
+}
+
+std::string DepProfileRecord::Encode() const { return ToJson().dump(); }
+
+Result<DepProfileRecord> DepProfileRecord::FromJson(const json& j) {
+  return Read<DepProfileRecord>(kTable, j, [&](DepProfileRecord& p) {
+    p.id = Str(j, "id");
+    p.account_id = Str(j, "account_id");
+    p.profile_name = Str(j, "profile_name");
+    p.url = Str(j, "url");
+    p.is_mandatory = Bool(j, "is_mandatory");
+    p.is_mdm_removable = Bool(j, "is_mdm_removable");
+    p.is_supervised = Bool(j, "is_supervised");
+    p.await_device_configured = Bool(j, "await_device_configured");
+    p.skip_setup_items = Strings(j, "skip_setup_items");
+    p.support_phone_number = Str(j, "support_phone_number");
+    p.support_email_address = Str(j, "support_email_address");
+    p.department = Str(j, "department");
+    p.org_magic = Str(j, "org_magic");
+    p.language = Str(j, "language");
+    p.region = Str(j, "region");
+    p.allow_pairing = Bool(j, "allow_pairing");
+    p.is_multi_user = Bool(j, "is_multi_user");
+    p.auto_advance_setup = Bool(j, "auto_advance_setup");
+    p.anchor_certs = Strings(j, "anchor_certs");
+    p.supervising_host_certs = Strings(j, "supervising_host_certs");
+    p.configuration_web_url = Str(j, "configuration_web_url");
+    p.do_not_use_profile_from_backup = Bool(j, "do_not_use_profile_from_backup");
+    p.profile_uuid = Str(j, "profile_uuid");
+    p.state = Str(j, "state", "pending");
+    if (const json* e = Object(j, "error")) {
+      p.error = DepProfileError{Str(*e, "code"), Str(*e, "message")};
+    }
+    p.created_at = Str(j, "created_at");
+    p.updated_at = Str(j, "updated_at");
+    p.last_position = Str(j, "last_position");
+  });
+}
+
+Result<DepProfileRecord> DepProfileRecord::Decode(std::string_view bytes) {
+  return DecodeJson<DepProfileRecord>(bytes);
+}
+
+// ---- devices ----
+
+json DepAssignmentError::ToJson() const {
+  return {{"reason", reason},
+          {"request_id", request_id},
+          {"profile_id", profile_id},
+          {"retry_after", OrNull(retry_after)},
+          {"at", at}};
+}
+
+json DepDeviceRecord::ToJson() const {
+  json j = {{"serial_number", serial_number},
+            {"account_id", account_id},
+            {"model", model},
+            {"description", description},
+            {"color", color},
+            {"asset_tag", asset_tag},
+            {"os", os},
+            {"device_family", device_family},
+            {"profile_status", profile_status},
+            {"profile_uuid", profile_uuid},
+            {"profile_id", profile_id},
+            {"profile_assign_time", OrNull(profile_assign_time)},
+            {"profile_push_time", OrNull(profile_push_time)},
+            {"device_assigned_date", OrNull(device_assigned_date)},
+            {"device_assigned_by", device_assigned_by},
+            {"user_id", user_id},
+            {"policy_id", policy_id},
+            {"ruleset_id", ruleset_id},
+            {"assigned_to_server", assigned_to_server},
+            {"pending_request_id", pending_request_id},
+            {"last_assignment_error", nullptr},
+            {"enrollment", enrollment},
+            {"disowned", disowned},
+            {"created_at", created_at},
+            {"updated_at", updated_at},
+            {"last_position", last_position}};
+  if (last_assignment_error) j["last_assignment_error"] = last_assignment_error->ToJson();
+  if (requested_profile_uuid) j["requested_profile_uuid"] = *requested_profile_uuid;
+  if (removal_request_id) j["removal_request_id"] = *removal_request_id;
+  if (enrolled_at) j["enrolled_at"] = *enrolled_at;
+  if (last_enrollment_refusal) {
+    j["last_enrollment_refusal"] = {{"reason", last_enrollment_refusal->reason},
+                                    {"at", last_enrollment_refusal->at}};
+  }
+  if (disown) {
+    j["disown"] = {{"request_id", disown->request_id},
+                   {"requested_by", disown->requested_by},
+                   {"requested_at", disown->requested_at}};
+    if (disown->result) j["disown"]["result"] = *disown->result;
+  } else if (disown_null) {
+    j["disown"] = nullptr;
+  }
+  return j;
+}
+
+std::string DepDeviceRecord::Encode() const { return ToJson().dump(); }
+
+Result<DepDeviceRecord> DepDeviceRecord::FromJson(const json& j) {
+  return Read<DepDeviceRecord>(kTable, j, [&](DepDeviceRecord& d) {
+    d.serial_number = Str(j, "serial_number");
+    d.account_id = Str(j, "account_id");
+    d.model = Str(j, "model");
+    d.description = Str(j, "description");
+    d.color = Str(j, "color");
+    d.asset_tag = Str(j, "asset_tag");
+    d.os = Str(j, "os");
+    d.device_family = Str(j, "device_family");
+    d.device_assigned_date = OptStr(j, "device_assigned_date");
+    d.device_assigned_by = Str(j, "device_assigned_by");
+    d.profile_status = Str(j, "profile_status", "empty");
+    d.profile_uuid = Str(j, "profile_uuid");
+    d.profile_id = Str(j, "profile_id");
+    d.profile_assign_time = OptStr(j, "profile_assign_time");
+    d.profile_push_time = OptStr(j, "profile_push_time");
+    d.user_id = Str(j, "user_id");
+    d.policy_id = Str(j, "policy_id");
+    d.ruleset_id = Str(j, "ruleset_id");
+    d.assigned_to_server = Bool(j, "assigned_to_server");
+    d.pending_request_id = Str(j, "pending_request_id");
+    if (const json* e = Object(j, "last_assignment_error")) {
+      d.last_assignment_error =
+          DepAssignmentError{Str(*e, "reason"), Str(*e, "request_id"), Str(*e, "profile_id"),
+                             OptStr(*e, "retry_after"), Str(*e, "at")};
+    }
+    d.enrollment = Str(j, "enrollment", "not_enrolled");
+    d.disowned = Bool(j, "disowned");
+    d.created_at = Str(j, "created_at");
+    d.updated_at = Str(j, "updated_at");
+    d.last_position = Str(j, "last_position");
+    d.requested_profile_uuid = OptStr(j, "requested_profile_uuid");
+    d.removal_request_id = OptStr(j, "removal_request_id");
+    d.enrolled_at = OptStr(j, "enrolled_at");
+    if (const json* r = Object(j, "last_enrollment_refusal")) {
+      d.last_enrollment_refusal = DepEnrollmentRefusal{Str(*r, "reason"), Str(*r, "at")};
+    }
+    if (const json* o = Object(j, "disown")) {
+      d.disown = DepDisownRecord{Str(*o, "request_id"), Str(*o, "requested_by"),
+                                 Str(*o, "requested_at"), OptStr(*o, "result")};
+    } else {
+      d.disown_null = j.contains("disown");
+    }
+  });
+}
+
+Result<DepDeviceRecord> DepDeviceRecord::Decode(std::string_view bytes) {
+  return DecodeJson<DepDeviceRecord>(bytes);
+}
+
+// ---- counts ----
+
+int64_t& DepCounts::Bucket(std::string_view status) {
+  if (status == "assigned") return assigned;
+  if (status == "pushed") return pushed;
+  if (status == "removed") return removed;
+  return empty;
+}
+
+json DepCounts::ToJson() const { return CountsFields(*this); }
+
+json DepCountsRecord::ToJson() const {
+  json j = CountsFields(counts);
+  if (seq) j["seq"] = *seq;
+  return j;
+}
+
+std::string DepCountsRecord::Encode() const { return ToJson().dump(); }
+
+Result<DepCountsRecord> DepCountsRecord::FromJson(const json& j) {
+  return Read<DepCountsRecord>(kTable, j, [&](DepCountsRecord& c) {
+    c.counts = ReadCounts(j);
+    c.seq = OptNumber<uint64_t>(j, "seq");
+  });
+}
+
+Result<DepCountsRecord> DepCountsRecord::Decode(std::string_view bytes) {
+  return DecodeJson<DepCountsRecord>(bytes);
+}
+
+json DepCountsChange::ToJson() const {
+  json j = CountsFields(counts);
+  j["position"] = position;
+  j["recorded_ms"] = recorded_ms;
+  return j;
+}
+
+std::string DepCountsChange::Encode() const { return ToJson().dump(); }
+
+Result<DepCountsChange> DepCountsChange::FromJson(const json& j) {
+  return Read<DepCountsChange>(kTable, j, [&](DepCountsChange& c) {
+    c.counts = ReadCounts(j);
+    c.position = Str(j, "position");
+    c.recorded_ms = Number<int64_t>(j, "recorded_ms");
+  });
+}
+
+Result<DepCountsChange> DepCountsChange::Decode(std::string_view bytes) {
+  return DecodeJson<DepCountsChange>(bytes);
+}
+
+// ---- retries ----
+
+json DepRetryRecord::ToJson() const {
+  return {{"due", OrNull(due)}, {"profile_id", profile_id}, {"profile_uuid", profile_uuid}};
+}
+
+std::string DepRetryRecord::Encode() const { return ToJson().dump(); }
+
+Result<DepRetryRecord> DepRetryRecord::FromJson(const json& j) {
+  return Read<DepRetryRecord>(kTable, j, [&](DepRetryRecord& r) {
+    r.due = OptStr(j, "due");
+    r.profile_id = Str(j, "profile_id");
+    r.profile_uuid = Str(j, "profile_uuid");
+  });
+}
+
+Result<DepRetryRecord> DepRetryRecord::Decode(std::string_view bytes) {
+  return DecodeJson<DepRetryRecord>(bytes);
+}
+
+}  // namespace ae::proj
