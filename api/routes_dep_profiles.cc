@@ -55,7 +55,7 @@ Result<Reply> DefineProfile(Server& server, App& app, Call& call) {
   // Apple defines it asynchronously (the adapter); answer with its outcome when it
   // comes quickly, else with state "pending".
   AE_ASSIGN_OR_RETURN(auto p, AwaitProfileOutcome(app, id, std::chrono::milliseconds(10000)));
-  if (!p) return Internal("view.missing", "the profile " + id + " is not in the views");
+  if (!p) return Internal("internal", "the profile " + id + " is not in the views");
   if (p->state == "failed" && p->error && p->error->code.rfind("dep.", 0) == 0 &&
       p->error->code != "dep.unavailable") {
     return Unprocessable(p->error->code, "Apple refused the profile: " + p->error->message);
