@@ -212,7 +212,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     return raw->runner().WaitUntilCovers(cursor, timeout);
   };
   app->knox_ = std::make_unique<knox::KnoxSync>(*app->bus_, *app->secrets_, *app->kme_ingest_,
-                                                std::move(ko), std::move(kh));
+                                                *options.clock, std::move(ko), std::move(kh));
   app->as_of_ = std::make_unique<proj::AsOfReader>(*app->counting_log_, *app->views_);
   proj::ViewRebuilderOptions rbo;
   rbo.data_dir = options.data_dir;
