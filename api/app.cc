@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/http/http_client.h"
+#include "adapters/samsung_knox/android_enrollment.h"
 #include "adapters/samsung_knox/knox_sync.h"
 #include "api/cli/backup.h"
 #include "api/data_dir_format.h"
@@ -218,7 +219,10 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
     return raw->runner().WaitUntilCovers(cursor, timeout);
   };
   app->knox_ = std::make_unique<knox::KnoxSync>(*app->bus_, *app->secrets_, *app->kme_ingest_,
-                                                std::move(ko), std::move(kh));
+                                                *options.clock, std::move(ko), std::move(kh));
+  app->android_ = std::make_unique<knox::AndroidEnrollment>(
+      *app->bus_, *app->secrets_, *app->person_keys_, *options.clock, app->user_id_key_,
+      AndroidEnrollmentHooksFor(*app));
   app->as_of_ = std::make_unique<proj::AsOfReader>(*app->counting_log_, *app->views_);
   proj::ViewRebuilderOptions rbo;
   rbo.data_dir = options.data_dir;

@@ -23,6 +23,7 @@
 namespace ae::knox {
 class KmeIngest;
 class KnoxSync;
+class AndroidEnrollment;
 }  // namespace ae::knox
 
 namespace ae::api {
@@ -97,6 +98,7 @@ class App {
   dep::DepAdapter& dep() { return *dep_; }
   knox::KmeIngest& kme_ingest() { return *kme_ingest_; }
   knox::KnoxSync& knox() { return *knox_; }
+  knox::AndroidEnrollment& android() { return *android_; }  // /enroll/android, KME settings
   RuleViewSource& rules() { return *rules_; }            // the enrollment rules (views)
   assign::AssignmentJobs& jobs() { return *jobs_; }     // bulk assignments
   proj::ViewRebuilder& rebuilder() { return *rebuilder_; }
@@ -133,6 +135,7 @@ class App {
   std::unique_ptr<dep::DepAdapter> dep_;
   std::unique_ptr<knox::KmeIngest> kme_ingest_;
   std::unique_ptr<knox::KnoxSync> knox_;
+  std::unique_ptr<knox::AndroidEnrollment> android_;
   std::unique_ptr<proj::AsOfReader> as_of_;  // reads log() and views_
   std::unique_ptr<proj::ViewRebuilder> rebuilder_;  // drives views_ and runner_: stopped first
   std::unique_ptr<Backups> backups_;

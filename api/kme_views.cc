@@ -5,6 +5,7 @@
 
 #include "adapters/samsung_knox/identifiers.h"
 #include "api/lookup.h"
+#include "api/policy_delivery.h"
 
 namespace ae::api {
 
@@ -28,6 +29,18 @@ ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app) {
   };
   hooks.wait_for_views = [&app](const LogPosition& position, std::chrono::milliseconds timeout) {
     return app.runner().WaitUntilCovers(position, timeout);
+  };
+  return hooks;
+}
+
+ae::knox::AndroidEnrollmentHooks AndroidEnrollmentHooksFor(App& app) {
+  ae::knox::AndroidEnrollmentHooks hooks;
+  hooks.views = KmeViewGet(app);
+  hooks.delivery_of = [&app](const std::string& policy_id, const std::string& ruleset_id) {
+    return AndroidDeliveryOf(app, policy_id, ruleset_id);
+  };
+  hooks.agent_policy = [&app](const domain::policies::Delivered& what) {
+    return AndroidPolicyJson(app, what);
   };
   return hooks;
 }

@@ -1,11 +1,13 @@
 #pragma once
 // The KME view lookups the KME routes share, and the ports of the Samsung Knox services
-// (adapters/samsung_knox: the CSV import and the Knox Cloud API sync) over the App.
+// (adapters/samsung_knox: the CSV import, the Knox Cloud API sync and the Android
+// enrollment) over the App.
 
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/samsung_knox/android_enrollment.h"
 #include "adapters/samsung_knox/kme_ingest.h"
 #include "api/app.h"
 #include "domain/kme/kme.h"
@@ -17,6 +19,9 @@ ae::knox::ViewGet KmeViewGet(App& app);
 // The KME ingest's hooks: the views, the users view (a User ID names a user with role
 // device_user or above, not deleted) and the projection runner.
 ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app);
+// The Android enrollment's hooks: the views, and what a device is handed of its policy and
+// rule set (api/policy_delivery.h).
+ae::knox::AndroidEnrollmentHooks AndroidEnrollmentHooksFor(App& app);
 
 // The device id the identifiers index names, "" when none does. kFailedPrecondition
 // "kme.identifier_conflict" when they name two different devices.

@@ -208,8 +208,9 @@ void AddEventRoutes(Server& server);
 void AddDepRoutes(Server& server);
 void AddDeviceRoutes(Server& server);
 void AddAppleEnrollRoutes(Server& server);
-void AddKmeRoutes(Server& server);      // and AddKmeKnoxRoutes
+void AddKmeRoutes(Server& server);      // and AddAndroidEnrollRoutes, AddKmeKnoxRoutes
 void AddKmeKnoxRoutes(Server& server);  // the Knox Cloud API connection and sync
+void AddAndroidEnrollRoutes(Server& server);  // /enroll/android*
 void AddAdminRoutes(Server& server);    // /v1/admin/views/rebuild, /v1/admin/routes
 void AddBackupRoutes(Server& server);   // /v1/admin/backups (called by AddAdminRoutes)
 void AddEnrollmentRoutes(Server& server);     // GET /v1/enrollments (the Auto Enrollments list)

@@ -9,6 +9,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
+
 #include "adapters/apple_dep/internal/openssl_util.h"
 #include "events/base/crypto.h"
 
@@ -138,6 +140,28 @@ Result<std::string> CertificatePublicKeyFingerprint(std::string_view certificate
   AE_ASSIGN_OR_RETURN(X509 * raw_cert, ossl::ReadCertificatePem(certificate_pem));
   std::unique_ptr<X509, ossl::Free> cert(raw_cert);
   return ossl::PublicKeyFingerprint(X509_get0_pubkey(cert.get()));
+}
+
+Result<std::string> CertificateSha256Fingerprint(std::string_view certificate_pem) {
+  AE_ASSIGN_OR_RETURN(X509 * raw_cert, ossl::ReadCertificatePem(certificate_pem));
+  std::unique_ptr<X509, ossl::Free> cert(raw_cert);
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert.get(), &der);
+  if (len <= 0) {
+    ossl::ClearErrors();
+    return InvalidArgument("dep.bad_certificate", "cannot encode the certificate", "certificate");
+  }
+  const std::string hex = crypto::Hex(
+      crypto::Sha256(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(len))));
+  OPENSSL_free(der);
+  std::string out;
+  out.reserve(hex.size() / 2 * 3);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    if (i) out.push_back(':');
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(hex[i]))));
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(hex[i + 1]))));
+  }
+  return out;
 }
 
 }  // namespace ae::dep

@@ -79,4 +79,9 @@ class ServerIdentity {
 // Fingerprint (as PublicKeyFingerprint) of the public key in a PEM certificate.
 Result<std::string> CertificatePublicKeyFingerprint(std::string_view certificate_pem);
 
+// SHA-256 of the DER of the (first) certificate in a PEM, as Samsung Knox and most tools
+// show it: upper-case hex bytes joined by colons (AB:CD:...).
+// kInvalidArgument "dep.bad_certificate" when it is not a PEM certificate.
+Result<std::string> CertificateSha256Fingerprint(std::string_view certificate_pem);
+
 }  // namespace ae::dep

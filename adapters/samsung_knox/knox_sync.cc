@@ -59,17 +59,19 @@ std::string SeenKey(const Device& d) {
 
 // ---- stop-aware collaborators of the client ---------------------------------------------
 
-// The real clock, until Stop(): then far in the future, so every retry loop sees its
+// The sync's clock, until Stop(): then far in the future, so every retry loop sees its
 // deadline passed and gives up at once.
 class KnoxSync::StopClock : public Clock {
  public:
+  explicit StopClock(const Clock& base) : base_(base) {}
   int64_t NowMs() const override {
-    return Clock::Real().NowMs() + (stopped_.load() ? kStoppedSkewMs : 0);
+    return base_.NowMs() + (stopped_.load() ? kStoppedSkewMs : 0);
   }
   void Stop() { stopped_ = true; }
   void Reset() { stopped_ = false; }
 
  private:
+  const Clock& base_;
   std::atomic<bool> stopped_{false};
 };
 
@@ -142,13 +144,14 @@ Result<dkme::KnoxState> LoadKnoxState(const events::EventLog& log) {
 // ---- KnoxSync -------------------------------------------------------------------------------
 
 KnoxSync::KnoxSync(domain::CommandBus& bus, events::SecretStore& secrets, KmeIngest& ingest,
-                   KnoxSyncOptions options, KnoxSyncHooks hooks)
+                   const Clock& clock, KnoxSyncOptions options, KnoxSyncHooks hooks)
     : bus_(bus),
       secrets_(secrets),
       ingest_(ingest),
+      time_(clock),
       options_(std::move(options)),
       hooks_(std::move(hooks)),
-      clock_(std::make_unique<StopClock>()),
+      clock_(std::make_unique<StopClock>(clock)),
       sleeper_(std::make_unique<StopSleeper>()) {}
 
 KnoxSync::~KnoxSync() { Stop(); }
@@ -157,7 +160,7 @@ domain::CommandContext KnoxSync::SystemContext() const {
   domain::CommandContext ctx;
   ctx.actor.set_kind(v1::Actor::KIND_SYSTEM);
   ctx.actor.set_id(kActor);
-  ctx.correlation_id = crypto::UuidV7(Clock::Real().NowMs());
+  ctx.correlation_id = crypto::UuidV7(time_.NowMs());
   return ctx;
 }
 
@@ -266,7 +269,7 @@ Result<KnoxSyncReport> KnoxSync::SyncNow(bool full) {
                               "no Knox Cloud API connection: PUT /v1/kme/knox first");
   }
   const auto logger = log::Get(kModule);
-  const int64_t started = Clock::Real().NowMs();
+  const int64_t started = time_.NowMs();
   const dkme::KnoxSyncPlan plan = dkme::PlanKnoxSync(state, full, started, options_.policy);
   Run run;
   run.connection = state.connection;
@@ -335,7 +338,7 @@ Result<KnoxSyncReport> KnoxSync::SyncNow(bool full) {
     return recorded.status();
   }
   rep.position = recorded->position;
-  const double seconds = (Clock::Real().NowMs() - started) / 1000.0;
+  const double seconds = (time_.NowMs() - started) / 1000.0;
   if (s.ok()) {
     logger->info("knox sync {} ({}): {} devices, {} created, {} updated, {} unchanged, {} "
                  "rejected, {} users matched, {} uploads approved, {} events, {:.2f} s",

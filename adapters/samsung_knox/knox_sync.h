@@ -57,6 +57,7 @@
 #include "adapters/samsung_knox/kme_ingest.h"
 #include "domain/command_bus.h"
 #include "domain/kme/knox_connection.h"
+#include "events/base/clock.h"
 #include "events/event_log.h"
 #include "events/secret_store.h"
 
@@ -119,8 +120,10 @@ struct KnoxSyncHooks {
 
 class KnoxSync {
  public:
+  // `clock` is the time a sync plans by and records (its start, the incremental window) and
+  // the client's retry deadlines are measured on.
   KnoxSync(domain::CommandBus& bus, events::SecretStore& secrets, KmeIngest& ingest,
-           KnoxSyncOptions options, KnoxSyncHooks hooks);
+           const Clock& clock, KnoxSyncOptions options, KnoxSyncHooks hooks);
   ~KnoxSync();
   KnoxSync(const KnoxSync&) = delete;
   KnoxSync& operator=(const KnoxSync&) = delete;
@@ -160,6 +163,7 @@ class KnoxSync {
   domain::CommandBus& bus_;
   events::SecretStore& secrets_;
   KmeIngest& ingest_;
+  const Clock& time_;
   const KnoxSyncOptions options_;
   const KnoxSyncHooks hooks_;
   std::unique_ptr<StopClock> clock_;      // the client's clock: past every deadline once stopping

@@ -134,6 +134,37 @@ class KnoxIngestTest : public ::testing::Test {
     return rec.ok() ? *rec : json();
   }
 
+  // Records the connection to `simulator` with the credentials it issued.
+  void Connect(sim::KnoxSimulator& simulator, const sim::KnoxIssuedCredentials& issued) {
+    dkme::KnoxConnection c;
+    c.connection_id = "connection-1";
+    c.base_url = simulator.base_url();
+    c.token_url = simulator.token_url();
+    c.client_id = issued.client_id;
+    c.client_secret_sha256 = crypto::Sha256(issued.client_secret);
+    c.client_secret_ref = KnoxClientSecretName(crypto::Hex(c.client_secret_sha256));
+    ASSERT_THAT(secrets_->Put(c.client_secret_ref, issued.client_secret), IsOk());
+    ASSERT_THAT(bus_->Execute(StreamId(dkme::kKnoxStream),
+                              dkme::KnoxDecider(dkme::ConnectKnox{c}), ctx_),
+                IsOk());
+  }
+
+  static KnoxSyncOptions SyncOptions() {
+    KnoxSyncOptions o;
+    o.run_background = false;
+    o.page_size = 10;  // three pages
+    o.retry = {.base_ms = 10, .max_ms = 100, .deadline_ms = 10'000};
+    return o;
+  }
+
+  KnoxSyncHooks SyncHooks() {
+    KnoxSyncHooks hooks;
+    hooks.wait_for_views = [this](const LogCursor& cursor, std::chrono::milliseconds timeout) {
+      return runner_->WaitUntilCovers(cursor, timeout);
+    };
+    return hooks;
+  }
+
   size_t KmeDeviceCount() {
     size_t n = 0;
     EXPECT_THAT(views_->Scan("kme_devices", "", "", [&](std::string_view, std::string_view) {
@@ -280,27 +311,8 @@ TEST_F(KnoxIngestTest, ASyncImportsTheTenantsDevicesFromTheSimulator) {
   auto devices = sim::KnoxSimulator::MakeDevices("SY", 25);
   ASSERT_THAT(simulator.AddResellerUpload(devices, {.auto_approve = true}), IsOk());
 
-  dkme::KnoxConnection c;
-  c.connection_id = "connection-1";
-  c.base_url = simulator.base_url();
-  c.token_url = simulator.token_url();
-  c.client_id = issued.client_id;
-  c.client_secret_sha256 = crypto::Sha256(issued.client_secret);
-  c.client_secret_ref = KnoxClientSecretName(crypto::Hex(c.client_secret_sha256));
-  ASSERT_THAT(secrets_->Put(c.client_secret_ref, issued.client_secret), IsOk());
-  ASSERT_THAT(bus_->Execute(StreamId(dkme::kKnoxStream), dkme::KnoxDecider(dkme::ConnectKnox{c}),
-                            ctx_),
-              IsOk());
-
-  KnoxSyncOptions o;
-  o.run_background = false;
-  o.page_size = 10;  // three pages
-  o.retry = {.base_ms = 10, .max_ms = 100, .deadline_ms = 10'000};
-  KnoxSyncHooks hooks;
-  hooks.wait_for_views = [this](const LogCursor& cursor, std::chrono::milliseconds timeout) {
-    return runner_->WaitUntilCovers(cursor, timeout);
-  };
-  KnoxSync sync(*bus_, *secrets_, *ingest_, o, hooks);
+  Connect(simulator, issued);
+  KnoxSync sync(*bus_, *secrets_, *ingest_, Clock::Real(), SyncOptions(), SyncHooks());
   auto report = sync.SyncNow(true);
   ASSERT_THAT(report, IsOk());
   EXPECT_THAT(report->error, IsOk());
@@ -334,6 +346,42 @@ TEST_F(KnoxIngestTest, ASyncImportsTheTenantsDevicesFromTheSimulator) {
   EXPECT_THAT(again->error, IsOk());
   EXPECT_EQ(again->created, 0u);
   EXPECT_EQ(again->events_written, 0u);
+}
+
+// The sync reads the time it is given (the App's clock), not the machine's: its start, the
+// sync id and the incremental window are those of that clock.
+TEST_F(KnoxIngestTest, ASyncPlansAndRecordsByTheClockItIsGiven) {
+  sim::KnoxSimulator simulator;
+  const auto issued = simulator.IssueCredentials();
+  ASSERT_THAT(simulator.AddResellerUpload(sim::KnoxSimulator::MakeDevices("CK", 3),
+                                          {.auto_approve = true}),
+              IsOk());
+  Connect(simulator, issued);
+  constexpr int64_t kT0 = 1'650'000'000'000;  // 2022-04-15, long before this machine's now
+  ManualClock clock(kT0);
+  KnoxSync sync(*bus_, *secrets_, *ingest_, clock, SyncOptions(), SyncHooks());
+
+  auto full = sync.SyncNow(false);  // a new connection: full
+  ASSERT_THAT(full, IsOk());
+  EXPECT_THAT(full->error, IsOk());
+  EXPECT_TRUE(full->full);
+  EXPECT_EQ(full->started_ms, kT0);
+  EXPECT_EQ(full->created, 3u);
+  auto records = log_->ReadStream(StreamId(dkme::kKnoxStream), 1, SIZE_MAX);
+  ASSERT_THAT(records, IsOk());
+  ASSERT_TRUE(records->back().envelope.has_kme_sync_completed());
+  EXPECT_EQ(records->back().envelope.kme_sync_completed().started_at().seconds(), kT0 / 1000);
+  EXPECT_EQ(records->back().envelope.kme_sync_completed().sync_id(), full->sync_id);
+
+  // An hour later by that clock: incremental, from the first sync's start minus the overlap.
+  clock.Advance(3600 * 1000);
+  auto incremental = sync.SyncNow(false);
+  ASSERT_THAT(incremental, IsOk());
+  EXPECT_THAT(incremental->error, IsOk());
+  EXPECT_FALSE(incremental->full);
+  EXPECT_EQ(incremental->started_ms, kT0 + 3600 * 1000);
+  EXPECT_EQ(incremental->changed_after_ms, kT0 - sync.options().policy.overlap_ms);
+  EXPECT_EQ(incremental->created, 0u);
 }
 
 }  // namespace
