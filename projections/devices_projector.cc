@@ -107,7 +107,8 @@ Status OnDeviceCommandCompleted(const RecordedEvent& r, ViewBatch& b) {
       b.Delete(MdmQueuedCommand::kTable, pending->second);
       d.pending_commands.erase(pending);
     }
-    d.last_command = DeviceCommandOutcome{p.command_uuid(), p.status(), p.error(), When(r.envelope)};
+    d.last_command =
+        DeviceCommandOutcome{p.command_uuid(), p.status(), p.error(), When(r.envelope)};
   });
 }
 
