@@ -3,9 +3,10 @@
 #include "api/history.h"
 #include "api/lookup.h"
 #include "api/policy_delivery.h"
-#include "projections/devices_projector.h"
 #include "api/server.h"
 #include "domain/devices/devices.h"
+#include "projections/device_records.h"
+#include "projections/devices_projector.h"
 
 namespace ae::api {
 
@@ -25,39 +26,37 @@ bool ValidDeviceId(const std::string& id) {
   return true;
 }
 
-json RenderInventoryDevice(App& app, const json& d) {
-  json out = {{"id", d.value("id", "")},
-              {"platform", d.value("platform", "")},
-              {"serial_number", d.value("serial_number", "")},
-              {"udid", d.value("udid", "")},
-              {"imei", d.value("imei", "")},
-              {"model", d.value("model", "")},
-              {"os_version", d.value("os_version", "")},
-              {"user", UsernameOf(app, d.value("user_id", ""))},
-              {"policy", PolicyName(app, d.value("policy_id", ""))},
-              {"ruleset", RuleSetName(app, d.value("ruleset_id", ""))},
-              {"status", d.value("status", "")},
-              {"configured", d.value("configured", false)},
-              {"enrolled_at", d.value("enrolled_at", json(nullptr))},
-              {"last_seen_at", d.value("last_seen_at", json(nullptr))},
-              {"last_message_type", d.value("last_message_type", "")},
-              {"pending_commands", d.value("pending_commands", json::object()).size()},
-              {"last_command", d.value("last_command", json(nullptr))},
-              {"updated_at", d.value("updated_at", json(nullptr))},
-              {"policy_delivery", PolicyDeliveryJson(app, d.value("id", ""))}};
+json RenderInventoryDevice(App& app, const proj::DeviceRecord& d) {
+  json out = {{"id", d.id},
+              {"platform", d.platform},
+              {"serial_number", d.serial_number},
+              {"udid", d.udid},
+              {"imei", d.imei},
+              {"model", d.model},
+              {"os_version", d.os_version},
+              {"user", UsernameOf(app, d.user_id)},
+              {"policy", PolicyName(app, d.policy_id)},
+              {"ruleset", RuleSetName(app, d.ruleset_id)},
+              {"status", d.status},
+              {"configured", d.configured},
+              {"enrolled_at", d.enrolled_at},
+              {"last_seen_at", d.last_seen_at},
+              {"last_message_type", d.last_message_type},
+              {"pending_commands", d.pending_commands.size()},
+              {"last_command", d.last_command ? d.last_command->ToJson() : json(nullptr)},
+              {"updated_at", d.updated_at},
+              {"policy_delivery", PolicyDeliveryJson(app, d.id)}};
   for (const char* k : {"user", "policy", "ruleset"}) {
     if (out[k] == "") out[k] = nullptr;
   }
   return out;
 }
 
-Result<json> LoadInventoryDevice(App& app, const std::string& id) {
+Result<proj::DeviceRecord> LoadInventoryDevice(App& app, const std::string& id) {
   if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("devices", id));
-  if (!raw) return NotFound("device.not_found", "no device " + id + " in the inventory");
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "device record does not parse");
-  return j;
+  AE_ASSIGN_OR_RETURN(auto d, proj::ReadDeviceRecord<proj::DeviceRecord>(app.views(), id));
+  if (!d) return NotFound("device.not_found", "no device " + id + " in the inventory");
+  return std::move(*d);
 }
 
 }  // namespace
@@ -72,7 +71,7 @@ void AddDeviceRoutes(Server& server) {
     json items = json::array();
     std::optional<std::string> next;
     std::string last;
-    AE_RETURN_IF_ERROR(app.views().Scan("devices", "", page.cursor,
+    AE_RETURN_IF_ERROR(app.views().Scan(proj::DeviceRecord::kTable, "", page.cursor,
                                         [&](std::string_view k, std::string_view v) {
       if (!page.cursor.empty() && k == page.cursor) return true;
       if (items.size() == page.limit) {
@@ -80,10 +79,10 @@ void AddDeviceRoutes(Server& server) {
         return false;
       }
       last = std::string(k);
-      json d = json::parse(v, nullptr, false);
-      if (!d.is_object()) return true;
-      if (!platform.empty() && d.value("platform", "") != platform) return true;
-      items.push_back(RenderInventoryDevice(app, d));
+      auto d = proj::DeviceRecord::Decode(v);
+      if (!d.ok()) return true;
+      if (!platform.empty() && d->platform != platform) return true;
+      items.push_back(RenderInventoryDevice(app, *d));
       return true;
     }));
     return Reply::Json(200, PageJson(std::move(items), next));
@@ -96,16 +95,17 @@ void AddDeviceRoutes(Server& server) {
       const std::string id = call.req.matches[1];
       if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
       proj::DevicesProjector projector;
-      AE_ASSIGN_OR_RETURN(json d, app.as_of().Read(projector, {StreamId("device", id)}, "devices",
-                                                   id, *as_of));
-      if (!d.is_object()) {
+      AE_ASSIGN_OR_RETURN(json j, app.as_of().Read(projector, {StreamId("device", id)},
+                                                   proj::DeviceRecord::kTable, id, *as_of));
+      if (!j.is_object()) {
         return NotFound("device.not_found", "no device " + id + " in the inventory at that point");
       }
+      AE_ASSIGN_OR_RETURN(proj::DeviceRecord d, proj::DeviceRecord::FromJson(j));
       json out = RenderInventoryDevice(app, d);
       out["as_of"] = call.Param("as_of");
       return Reply::Json(200, out);
     }
-    AE_ASSIGN_OR_RETURN(json d, LoadInventoryDevice(app, call.req.matches[1]));
+    AE_ASSIGN_OR_RETURN(proj::DeviceRecord d, LoadInventoryDevice(app, call.req.matches[1]));
     return Reply::Json(200, RenderInventoryDevice(app, d));
   });
 

@@ -27,7 +27,7 @@
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "projections/dep_records.h"
-#include "projections/devices_projector.h"
+#include "projections/device_records.h"
 
 namespace ae::api {
 
@@ -114,14 +114,6 @@ Status NotAllowed() {
 
 }  // namespace
 
-Result<json> ReadViewJson(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
-
 domain::CommandContext AppleDeviceContext(App& app, const std::string& serial) {
   domain::CommandContext ctx;
   ctx.actor.set_kind(pb::Actor::KIND_DEVICE);
@@ -139,10 +131,11 @@ Result<DeviceCaller> AuthenticateAppleDevice(App& app, const AppleEnrollment& e,
                            "device messages need the Mdm-Signature header");
   }
   AE_ASSIGN_OR_RETURN(mdm::MdmSigner signer, e.ca->VerifyMdmSignature(call.req.body, sig));
-  AE_ASSIGN_OR_RETURN(json identity, ReadViewJson(app, "mdm_identities", signer.common_name));
-  if (identity.is_object()) {
-    if (identity.value("state", "") != "active" ||
-        identity.value("certificate_sha256", "") != signer.certificate_sha256_hex) {
+  AE_ASSIGN_OR_RETURN(auto identity, proj::ReadDeviceRecord<proj::MdmIdentityRecord>(
+                                         app.views(), signer.common_name));
+  if (identity) {
+    if (identity->state != "active" ||
+        identity->certificate_sha256 != signer.certificate_sha256_hex) {
       return ddev::IdentityRevoked();
     }
   } else {

@@ -41,9 +41,6 @@ Result<DeviceCaller> AuthenticateAppleDevice(App& app, const AppleEnrollment& e,
 // The context of a command the device `serial` sends.
 domain::CommandContext AppleDeviceContext(App& app, const std::string& serial);
 
-// The record `key` of `cf` as JSON (null when there is none).
-Result<nlohmann::json> ReadViewJson(App& app, const std::string& cf, const std::string& key);
-
 // An empty text/plain answer.
 Reply EmptyReply();
 

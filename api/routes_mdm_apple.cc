@@ -10,7 +10,7 @@
 #include "domain/policies/policies.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
-#include "projections/devices_projector.h"
+#include "projections/device_records.h"
 
 namespace ae::api {
 
@@ -67,8 +67,8 @@ Result<Reply> CommandChannel(Server& server, App& app, const AppleEnrollment& st
   const std::string& serial = caller.serial;
   AE_ASSIGN_OR_RETURN(auto result, mdm::ParseCommandResult(call.req.body));
   const StreamId stream("device", serial);
-  AE_ASSIGN_OR_RETURN(json device, ReadViewJson(app, "devices", serial));
-  if (!device.is_object() || device.value("status", "") != "enrolled") {
+  AE_ASSIGN_OR_RETURN(auto device, proj::ReadDeviceRecord<proj::DeviceRecord>(app.views(), serial));
+  if (!device || device->status != "enrolled") {
     return PermissionDenied("mdm.not_enrolled", "the device is not enrolled");
   }
   if (result.status != "Idle" && !result.command_uuid.empty()) {
@@ -92,12 +92,11 @@ Result<Reply> CommandChannel(Server& server, App& app, const AppleEnrollment& st
   }
   // The next queued command, in order.
   std::optional<mdm::Command> next;
-  AE_RETURN_IF_ERROR(app.views().Scan("mdm_queue", proj::MdmQueuePrefix(serial), "",
-                                      [&](std::string_view, std::string_view v) {
-    json q = json::parse(v, nullptr, false);
-    if (!q.is_object()) return true;
-    next = mdm::Command{q.value("command_uuid", ""), q.value("request_type", ""),
-                        q.value("manifest_url", "")};
+  AE_RETURN_IF_ERROR(app.views().Scan(proj::MdmQueuedCommand::kTable, proj::MdmQueuePrefix(serial),
+                                      "", [&](std::string_view, std::string_view v) {
+    auto q = proj::MdmQueuedCommand::Decode(v);
+    if (!q.ok()) return true;
+    next = mdm::Command{q->command_uuid, q->request_type, q->manifest_url};
     return false;
   }));
   if (!next) return EmptyReply();

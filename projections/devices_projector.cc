@@ -1,33 +1,20 @@
 #include "projections/devices_projector.h"
 
-#include <google/protobuf/util/time_util.h>
+#include <functional>
 
-#include <cstdio>
-
-#include <nlohmann/json.hpp>
-
-#include "events/base/clock.h"
-#include "events/base/crypto.h"
 #include "projections/json_record.h"
 
 namespace ae::proj {
 
 namespace {
-using nlohmann::json;
 namespace pb = autoenroll::events::v1;
 
-using json_record::Load;
 using json_record::When;
 
+// The device of an event on its device stream ("" for any other stream).
 std::string DeviceId(const events::Envelope& e) {
   if (e.stream().rfind("device/", 0) != 0) return "";
   return e.stream().substr(7);
-}
-
-std::string QueueKey(const std::string& device_id, uint64_t version) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%012llu", static_cast<unsigned long long>(version));
-  return MdmQueuePrefix(device_id) + buf;
 }
 
 std::string PlatformName(pb::Platform p) {
@@ -38,160 +25,195 @@ std::string PlatformName(pb::Platform p) {
   }
 }
 
-void ClearQueue(ViewBatch& b, json& d) {
-  if (d.contains("pending_commands") && d["pending_commands"].is_object()) {
-    for (auto& [uuid, key] : d["pending_commands"].items()) b.Delete("mdm_queue", key.get<std::string>());
-  }
-  d["pending_commands"] = json::object();
+// Drops every command queued for the device.
+void ClearQueue(ViewBatch& b, DeviceRecord& d) {
+  for (const auto& [uuid, key] : d.pending_commands) b.Delete(MdmQueuedCommand::kTable, key);
+  d.pending_commands.clear();
 }
-}  // namespace
 
-std::string MdmQueuePrefix(const std::string& device_id) { return device_id + '\x1f'; }
+void Touch(ViewBatch& b, const RecordedEvent& r, const std::string& id, DeviceRecord& d) {
+  d.updated_at = When(r.envelope);
+  d.last_position = r.position.ToString();
+  b.Put(DeviceRecord::kTable, id, d.Encode());
+}
 
-namespace {
+// Applies fn to the inventory record of the event's device, when the inventory has it.
+Status UpdateDevice(ViewBatch& b, const RecordedEvent& r,
+                    const std::function<void(DeviceRecord&)>& fn) {
+  const std::string id = DeviceId(r.envelope);
+  if (id.empty()) return Status::Ok();
+  AE_ASSIGN_OR_RETURN(auto d, ReadDeviceRecord<DeviceRecord>(b, id));
+  if (!d) return Status::Ok();
+  fn(*d);
+  Touch(b, r, id, *d);
+  return Status::Ok();
+}
+
+// ---- inventory and command queue ----
+
+// A new enrollment starts a fresh record: the previous one's queue and UDID go.
+Status OnDeviceEnrolled(const RecordedEvent& r, ViewBatch& b) {
+  const std::string id = DeviceId(r.envelope);
+  if (id.empty()) return Status::Ok();
+  const auto& p = r.envelope.device_enrolled();
+  AE_ASSIGN_OR_RETURN(auto old, ReadDeviceRecord<DeviceRecord>(b, id));
+  if (old) {
+    ClearQueue(b, *old);
+    if (!old->udid.empty()) b.Delete(MdmUdidRecord::kTable, old->udid);
+  }
+  DeviceRecord d;
+  d.id = id;
+  d.platform = PlatformName(p.platform());
+  d.serial_number = p.serial_number();
+  d.udid = p.udid();
+  d.imei = p.imei();
+  d.model = p.model();
+  d.os_version = p.os_version();
+  d.user_id = p.user_id();
+  d.policy_id = p.policy_id();
+  d.ruleset_id = p.ruleset_id();
+  d.push_topic = p.push_topic();
+  d.status = "enrolled";
+  d.enrolled_at = d.last_seen_at = When(r.envelope);
+  if (!p.udid().empty()) b.Put(MdmUdidRecord::kTable, p.udid(), MdmUdidRecord{id}.Encode());
+  Touch(b, r, id, d);
+  return Status::Ok();
+}
+
+Status OnDeviceCheckedIn(const RecordedEvent& r, ViewBatch& b) {
+  return UpdateDevice(b, r, [&](DeviceRecord& d) {
+    d.last_seen_at = When(r.envelope);
+    d.last_message_type = r.envelope.device_checked_in().message_type();
+  });
+}
+
+Status OnDeviceCommandQueued(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.device_command_queued();
+  return UpdateDevice(b, r, [&](DeviceRecord& d) {
+    const std::string key = MdmQueueKey(DeviceId(r.envelope), r.envelope.stream_version());
+    b.Put(MdmQueuedCommand::kTable, key,
+          MdmQueuedCommand{p.command_uuid(), p.request_type(), p.manifest_url()}.Encode());
+    d.pending_commands[p.command_uuid()] = key;
+  });
+}
+
+// Any answer but NotNow takes the command off the queue.
+Status OnDeviceCommandCompleted(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.device_command_completed();
+  return UpdateDevice(b, r, [&](DeviceRecord& d) {
+    d.last_seen_at = When(r.envelope);
+    auto pending = d.pending_commands.find(p.command_uuid());
+    if (p.status() != "NotNow" && pending != d.pending_commands.end()) {
+      b.Delete(MdmQueuedCommand::kTable, pending->second);
+      d.pending_commands.erase(pending);
+    }
+    d.last_command =
+        DeviceCommandOutcome{p.command_uuid(), p.status(), p.error(), When(r.envelope)};
+  });
+}
+
+Status OnDeviceConfigured(const RecordedEvent& r, ViewBatch& b) {
+  return UpdateDevice(b, r, [](DeviceRecord& d) { d.configured = true; });
+}
+
+Status OnDeviceCheckedOut(const RecordedEvent& r, ViewBatch& b) {
+  return UpdateDevice(b, r, [&](DeviceRecord& d) {
+    d.status = "checked_out";
+    ClearQueue(b, d);
+  });
+}
+
+// The device leaves the inventory with its UDID and queue; its identity stays.
+Status OnDeviceRemovedFromInventory(const RecordedEvent& r, ViewBatch& b) {
+  const std::string id = DeviceId(r.envelope);
+  if (id.empty()) return Status::Ok();
+  AE_ASSIGN_OR_RETURN(auto d, ReadDeviceRecord<DeviceRecord>(b, id));
+  if (!d) return Status::Ok();
+  ClearQueue(b, *d);
+  if (!d->udid.empty()) b.Delete(MdmUdidRecord::kTable, d->udid);
+  b.Delete(DeviceRecord::kTable, id);
+  return Status::Ok();
+}
+
+// ---- identities ----
+
+// A new identity replaces the record whole.
+Status OnDeviceIdentityIssued(const RecordedEvent& r, ViewBatch& b) {
+  const std::string id = DeviceId(r.envelope);
+  if (id.empty()) return Status::Ok();
+  const auto& p = r.envelope.device_identity_issued();
+  MdmIdentityRecord identity;
+  identity.certificate_sha256 = p.certificate_sha256();
+  identity.udid = p.udid();
+  identity.signer_sha256 = p.signer_sha256();
+  identity.state = "active";
+  identity.issued_at = When(r.envelope);
+  b.Put(MdmIdentityRecord::kTable, id, identity.Encode());
+  return Status::Ok();
+}
+
+// Revokes the current identity (the one the event names, when it names one); an identity
+// never recorded is recorded revoked with the certificate the event names.
+Status OnDeviceIdentityRevoked(const RecordedEvent& r, ViewBatch& b) {
+  const std::string id = DeviceId(r.envelope);
+  if (id.empty()) return Status::Ok();
+  const auto& p = r.envelope.device_identity_revoked();
+  AE_ASSIGN_OR_RETURN(auto loaded, ReadDeviceRecord<MdmIdentityRecord>(b, id));
+  MdmIdentityRecord identity;
+  if (loaded) {
+    identity = std::move(*loaded);
+  } else {
+    identity.certificate_sha256 = p.certificate_sha256();
+  }
+  if (!p.certificate_sha256().empty() && p.certificate_sha256() != identity.certificate_sha256) {
+    return Status::Ok();  // an earlier identity, already replaced
+  }
+  identity.state = "revoked";
+  identity.revoked_reason = p.reason();
+  identity.revoked_at = When(r.envelope);
+  b.Put(MdmIdentityRecord::kTable, id, identity.Encode());
+  return Status::Ok();
+}
+
 // Apple no longer assigns the device to this server: its MDM identity ends.
-Status RevokeForDep(const events::Envelope& e, ViewBatch& b, const char* reason) {
+Status RevokeForDep(const RecordedEvent& r, ViewBatch& b, const char* reason) {
   constexpr std::string_view kPrefix = "dep-device/";
+  const events::Envelope& e = r.envelope;
   if (e.stream().rfind(kPrefix, 0) != 0) return Status::Ok();
   const std::string serial = e.stream().substr(kPrefix.size());
-  AE_ASSIGN_OR_RETURN(json identity, Load(b, "mdm_identities", serial));
-  if (!identity.is_object() || identity.value("state", "") != "active") return Status::Ok();
-  identity["state"] = "revoked";
-  identity["revoked_reason"] = reason;
-  identity["revoked_at"] = When(e);
-  b.Put("mdm_identities", serial, identity.dump());
+  AE_ASSIGN_OR_RETURN(auto identity, ReadDeviceRecord<MdmIdentityRecord>(b, serial));
+  if (!identity || identity->state != "active") return Status::Ok();
+  identity->state = "revoked";
+  identity->revoked_reason = reason;
+  identity->revoked_at = When(e);
+  b.Put(MdmIdentityRecord::kTable, serial, identity->Encode());
   return Status::Ok();
+}
+
+Status OnDepDeviceUnassigned(const RecordedEvent& r, ViewBatch& b) {
+  return RevokeForDep(r, b, "dep_unassigned");
+}
+
+Status OnDepDeviceDisowned(const RecordedEvent& r, ViewBatch& b) {
+  return RevokeForDep(r, b, "dep_disowned");
 }
 }  // namespace
 
 Status DevicesProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
-  const events::Envelope& e = r.envelope;
-  if (e.payload_case() == events::Envelope::kDepDeviceUnassigned) {
-    return RevokeForDep(e, b, "dep_unassigned");
-  }
-  if (e.payload_case() == events::Envelope::kDepDeviceDisowned) {
-    return RevokeForDep(e, b, "dep_disowned");
-  }
-  const std::string id = DeviceId(e);
-  if (id.empty()) return Status::Ok();
-  auto touch = [&](json& d) {
-    d["updated_at"] = When(e);
-    d["last_position"] = r.position.ToString();
-    b.Put("devices", id, d.dump());
-  };
-  switch (e.payload_case()) {
-    case events::Envelope::kDeviceEnrolled: {
-      const auto& p = e.device_enrolled();
-      AE_ASSIGN_OR_RETURN(json old, Load(b, "devices", id));
-      if (old.is_object()) {
-        ClearQueue(b, old);
-        if (!old.value("udid", "").empty()) b.Delete("mdm_udids", old.value("udid", ""));
-      }
-      json d = {{"id", id},
-                {"platform", PlatformName(p.platform())},
-                {"serial_number", p.serial_number()},
-                {"udid", p.udid()},
-                {"imei", p.imei()},
-                {"model", p.model()},
-                {"os_version", p.os_version()},
-                {"user_id", p.user_id()},
-                {"policy_id", p.policy_id()},
-                {"ruleset_id", p.ruleset_id()},
-                {"push_topic", p.push_topic()},
-                {"status", "enrolled"},
-                {"configured", false},
-                {"enrolled_at", When(e)},
-                {"last_seen_at", When(e)},
-                {"last_message_type", ""},
-                {"pending_commands", json::object()}};
-      if (!p.udid().empty()) b.Put("mdm_udids", p.udid(), id);
-      touch(d);
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceCheckedIn: {
-      AE_ASSIGN_OR_RETURN(json d, Load(b, "devices", id));
-      if (!d.is_object()) return Status::Ok();
-      d["last_seen_at"] = When(e);
-      d["last_message_type"] = e.device_checked_in().message_type();
-      touch(d);
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceCommandQueued: {
-      const auto& p = e.device_command_queued();
-      AE_ASSIGN_OR_RETURN(json d, Load(b, "devices", id));
-      if (!d.is_object()) return Status::Ok();
-      std::string key = QueueKey(id, e.stream_version());
-      json q = {{"command_uuid", p.command_uuid()},
-                {"request_type", p.request_type()},
-                {"manifest_url", p.manifest_url()}};
-      b.Put("mdm_queue", key, q.dump());
-      d["pending_commands"][p.command_uuid()] = key;
-      touch(d);
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceCommandCompleted: {
-      const auto& p = e.device_command_completed();
-      AE_ASSIGN_OR_RETURN(json d, Load(b, "devices", id));
-      if (!d.is_object()) return Status::Ok();
-      d["last_seen_at"] = When(e);
-      if (p.status() != "NotNow" && d["pending_commands"].contains(p.command_uuid())) {
-        b.Delete("mdm_queue", d["pending_commands"][p.command_uuid()].get<std::string>());
-        d["pending_commands"].erase(p.command_uuid());
-      }
-      d["last_command"] = {{"command_uuid", p.command_uuid()}, {"status", p.status()},
-                           {"error", p.error()}, {"at", When(e)}};
-      touch(d);
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceConfigured: {
-      AE_ASSIGN_OR_RETURN(json d, Load(b, "devices", id));
-      if (!d.is_object()) return Status::Ok();
-      d["configured"] = true;
-      touch(d);
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceCheckedOut: {
-      AE_ASSIGN_OR_RETURN(json d, Load(b, "devices", id));
-      if (!d.is_object()) return Status::Ok();
-      d["status"] = "checked_out";
-      ClearQueue(b, d);
-      touch(d);
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceIdentityIssued: {
-      const auto& p = e.device_identity_issued();
-      json identity = {{"certificate_sha256", p.certificate_sha256()},
-                       {"udid", p.udid()},
-                       {"signer_sha256", p.signer_sha256()},
-                       {"state", "active"},
-                       {"issued_at", When(e)}};
-      b.Put("mdm_identities", id, identity.dump());
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceIdentityRevoked: {
-      const auto& p = e.device_identity_revoked();
-      AE_ASSIGN_OR_RETURN(json identity, Load(b, "mdm_identities", id));
-      if (!identity.is_object()) identity = {{"certificate_sha256", p.certificate_sha256()}};
-      const std::string current = identity.value("certificate_sha256", "");
-      if (!p.certificate_sha256().empty() && p.certificate_sha256() != current) {
-        return Status::Ok();  // an earlier identity, already replaced
-      }
-      identity["state"] = "revoked";
-      identity["revoked_reason"] = p.reason();
-      identity["revoked_at"] = When(e);
-      b.Put("mdm_identities", id, identity.dump());
-      return Status::Ok();
-    }
-    case events::Envelope::kDeviceRemovedFromInventory: {
-      AE_ASSIGN_OR_RETURN(json d, Load(b, "devices", id));
-      if (!d.is_object()) return Status::Ok();
-      ClearQueue(b, d);
-      if (!d.value("udid", "").empty()) b.Delete("mdm_udids", d.value("udid", ""));
-      b.Delete("devices", id);
-      return Status::Ok();
-    }
-    default:
-      return Status::Ok();
+  using E = events::Envelope;
+  switch (r.envelope.payload_case()) {
+    case E::kDeviceEnrolled: return OnDeviceEnrolled(r, b);
+    case E::kDeviceCheckedIn: return OnDeviceCheckedIn(r, b);
+    case E::kDeviceCommandQueued: return OnDeviceCommandQueued(r, b);
+    case E::kDeviceCommandCompleted: return OnDeviceCommandCompleted(r, b);
+    case E::kDeviceConfigured: return OnDeviceConfigured(r, b);
+    case E::kDeviceCheckedOut: return OnDeviceCheckedOut(r, b);
+    case E::kDeviceRemovedFromInventory: return OnDeviceRemovedFromInventory(r, b);
+    case E::kDeviceIdentityIssued: return OnDeviceIdentityIssued(r, b);
+    case E::kDeviceIdentityRevoked: return OnDeviceIdentityRevoked(r, b);
+    case E::kDepDeviceUnassigned: return OnDepDeviceUnassigned(r, b);
+    case E::kDepDeviceDisowned: return OnDepDeviceDisowned(r, b);
+    default: return Status::Ok();
   }
 }
 

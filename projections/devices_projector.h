@@ -2,23 +2,20 @@
 // DevicesProjector: the inventory of enrolled devices (every platform) and the
 // MDM command channel's queue.
 //
-// Tables:
-//   devices     device_id -> {id, platform, serial_number, udid, imei, model,
-//                 os_version, user_id, policy_id, ruleset_id, status:
-//                 enrolled|checked_out, configured, enrolled_at, last_seen_at,
-//                 last_message_type, pending_commands, updated_at, last_position}
-//   mdm_udids   udid -> device_id (check-ins name the device by UDID)
-//   mdm_queue   device_id \x1f <stream_version, 12 digits> -> {command_uuid,
-//                 request_type, manifest_url}   (pending commands, in order)
-//   mdm_identities  device_id -> {certificate_sha256, udid, signer_sha256,
-//                 state: active|revoked, issued_at, revoked_reason, revoked_at}:
-//                 the Apple device's current MDM identity, which check-ins must be
-//                 signed with. Revoked by DeviceIdentityRevoked, and when Apple no
-//                 longer assigns the device to this server (DepDeviceUnassigned,
-//                 DepDeviceDisowned: reasons dep_unassigned, dep_disowned).
+// Tables (their records, typed, in device_records.h):
+//   devices         device_id -> DeviceRecord
+//   mdm_udids       udid -> MdmUdidRecord (check-ins name the device by UDID)
+//   mdm_queue       MdmQueueKey(device_id, stream_version) -> MdmQueuedCommand (pending
+//                   commands, in order)
+//   mdm_identities  device_id -> MdmIdentityRecord: the Apple device's current MDM
+//                   identity, which check-ins must be signed with. Revoked by
+//                   DeviceIdentityRevoked, and when Apple no longer assigns the device to
+//                   this server (DepDeviceUnassigned, DepDeviceDisowned: reasons
+//                   dep_unassigned, dep_disowned).
 // A device removed from the inventory disappears from the first three; its
 // identity stays, revoked.
 
+#include "projections/device_records.h"
 #include "projections/projector.h"
 
 namespace ae::proj {
@@ -31,8 +28,5 @@ class DevicesProjector : public Projector {
   }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
 };
-
-// The mdm_queue key prefix of a device.
-std::string MdmQueuePrefix(const std::string& device_id);
 
 }  // namespace ae::proj
