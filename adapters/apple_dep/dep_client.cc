@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "adapters/http/authenticated_call.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 
@@ -185,34 +186,33 @@ Result<json> DepClientImpl::Do(std::string_view method, std::string path, const 
     req.body = body->dump();
     req.headers.emplace("Content-Type", kJsonType);
   }
-  bool reauthed = false;
-  auto attempt = [&](int) -> Result<http::HttpResponse> {
-    http::HttpResponse retry;
-    std::string stale;
-    for (;;) {
-      Result<std::string> session = EnsureSession(stale, &retry);
-      if (retry.status != 0) return retry;  // 429/5xx from /session: back off, try again
-      if (!session.ok()) return session.status();
-      http::HttpRequest sent = req;
-      sent.headers.emplace(kSessionHeader, *session);
-      AE_ASSIGN_OR_RETURN(http::HttpResponse resp, http_->SendOnce(sent));
-      AdoptSession(resp, *session);
-      if (!IsSessionFailure(resp)) return resp;
-      if (reauthed) {
-        return Unauthenticated(kTokenRejected,
-                               call + ": Apple answered " + std::to_string(resp.status) +
-                                   " again after a fresh session; the server token was revoked "
-                                   "or replaced");
-      }
-      log::Get(kModule)->info("[dep={} call={}] session refused ({}); authenticating again",
-                              options_.dep_name, call, resp.status);
-      reauthed = true;
-      stale = *session;
-    }
+  // The session: /session with the OAuth token, sent as X-ADM-Auth-Session, adopted when
+  // Apple rotates it, authenticated again once when Apple refuses it.
+  http::Authentication auth;
+  auth.credential = [this](const std::string& stale, http::HttpResponse* retry) {
+    return EnsureSession(stale, retry);
   };
-  int64_t server_wait_ms = -1;
+  auth.attach = [](http::HttpRequest& sent, const std::string& session) {
+    sent.headers.emplace(kSessionHeader, session);
+  };
+  auth.refused = IsSessionFailure;
+  auth.observe = [this](const http::HttpResponse& resp, const std::string& session) {
+    AdoptSession(resp, session);
+  };
+  auth.on_refused = [&](const http::HttpResponse& resp) {
+    log::Get(kModule)->info("[dep={} call={}] session refused ({}); authenticating again",
+                            options_.dep_name, call, resp.status);
+  };
+  auth.refused_again = [&](const http::HttpResponse& resp) {
+    return Unauthenticated(kTokenRejected,
+                           call + ": Apple answered " + std::to_string(resp.status) +
+                               " again after a fresh session; the server token was revoked "
+                               "or replaced");
+  };
+  http::AuthenticatedCallOutcome outcome;
   Result<http::HttpResponse> answer =
-      http_->retrier().Run(call, attempt, kDepUnavailable, &server_wait_ms);
+      http::AuthenticatedCall(*http_, call, req, auth, kDepUnavailable, &outcome);
+  const int64_t server_wait_ms = outcome.server_retry_after_ms;
   if (!answer.ok() && answer.status().reason() == kDepUnavailable && server_wait_ms >= 0) {
     const int64_t until = clock_.NowMs() + server_wait_ms;
     {

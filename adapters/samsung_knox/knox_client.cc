@@ -8,6 +8,7 @@
 #include <cctype>
 #include <set>
 
+#include "adapters/http/authenticated_call.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 
@@ -339,46 +340,42 @@ Result<json> KnoxClientImpl::Do(std::string_view method, std::string path, const
     req.body = body->dump();
     req.headers.emplace("Content-Type", kJsonType);
   }
-  bool reauthed = false;
-  int last_status = 0;
-  auto attempt = [&](int) -> Result<http::HttpResponse> {
-    std::string stale;
-    for (;;) {
-      http::HttpResponse retry;
-      last_status = 0;
-      Result<std::string> token = EnsureToken(stale, &retry);
-      if (retry.status != 0) {  // 429/5xx from the token endpoint: back off, try again
-        last_status = retry.status;
-        return retry;
-      }
-      if (!token.ok()) return token.status();
-      http::HttpRequest sent = req;
-      sent.headers.emplace("Authorization", "Bearer " + *token);
-      AE_ASSIGN_OR_RETURN(http::HttpResponse resp, api_->SendOnce(sent));
-      last_status = resp.status;
-      if (!IsTokenFailure(resp.status, resp.body)) {
-        if (resp.status >= 500) {
-          // RSA_DECRYPTION_FAIL is our key, not Samsung's health: never retried.
-          auto e = ParseKnoxError(resp.body);
-          if (e && e->code == std::to_string(kCodeRsaDecryptionFail)) {
-            return StatusForKnoxError(call, resp.status, resp.body);
-          }
-        }
-        return resp;
-      }
-      if (reauthed) {
-        return Unauthenticated(kUnauthorized,
-                               call + ": Samsung answered " + std::to_string(resp.status) +
-                                   " again with a fresh access token; the cloud app was "
-                                   "disabled or its credentials rotated");
-      }
-      log::Get(kModule)->info("[knox={} call={}] access token refused ({}); fetching a new one",
-                              options_.tenant_name, call, resp.status);
-      reauthed = true;
-      stale = *token;
-    }
+  // The OAuth 2.0 access token, sent as a Bearer token, fetched again once when Samsung
+  // refuses it.
+  http::Authentication auth;
+  auth.credential = [this](const std::string& stale, http::HttpResponse* retry) {
+    return EnsureToken(stale, retry);
   };
-  Result<http::HttpResponse> result = api_->retrier().Run(call, attempt, kKnoxUnavailable);
+  auth.attach = [](http::HttpRequest& sent, const std::string& token) {
+    sent.headers.emplace("Authorization", "Bearer " + token);
+  };
+  auth.refused = [](const http::HttpResponse& resp) {
+    return IsTokenFailure(resp.status, resp.body);
+  };
+  auth.screen = [&](const http::HttpResponse& resp) {
+    if (resp.status >= 500) {
+      // RSA_DECRYPTION_FAIL is our key, not Samsung's health: never retried.
+      auto e = ParseKnoxError(resp.body);
+      if (e && e->code == std::to_string(kCodeRsaDecryptionFail)) {
+        return StatusForKnoxError(call, resp.status, resp.body);
+      }
+    }
+    return Status::Ok();
+  };
+  auth.on_refused = [&](const http::HttpResponse& resp) {
+    log::Get(kModule)->info("[knox={} call={}] access token refused ({}); fetching a new one",
+                            options_.tenant_name, call, resp.status);
+  };
+  auth.refused_again = [&](const http::HttpResponse& resp) {
+    return Unauthenticated(kUnauthorized,
+                           call + ": Samsung answered " + std::to_string(resp.status) +
+                               " again with a fresh access token; the cloud app was "
+                               "disabled or its credentials rotated");
+  };
+  http::AuthenticatedCallOutcome outcome;
+  Result<http::HttpResponse> result =
+      http::AuthenticatedCall(*api_, call, req, auth, kKnoxUnavailable, &outcome);
+  const int last_status = outcome.last_status;
   if (!result.ok()) {
     const Status& s = result.status();
     if (s.code() == StatusCode::kUnavailable && s.reason() == kKnoxUnavailable &&

@@ -1,10 +1,7 @@
 #include "adapters/simulators/apple_dep_simulator.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -59,65 +56,19 @@ std::optional<std::vector<std::string>> SerialList(const json& body) {
 }  // namespace
 
 AppleDepSimulator::AppleDepSimulator(AppleDepSimulatorOptions options)
-    : options_(options),
-      clock_(options.clock ? *options.clock : Clock::Real()),
-      cursor_key_(crypto::RandomBytes(32)),
-      http_(std::make_unique<httplib::Server>()) {
-  const int threads = std::max(1, options_.threads);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_->set_tcp_nodelay(true);
-  http_->set_keep_alive_max_count(1000);
-  http_->set_keep_alive_timeout(5);
-  http_->set_payload_max_length(16u << 20);
-  http_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // no SO_REUSEPORT
-  });
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
-  http_->Get(".*", handler);
-  http_->Post(".*", handler);
-  http_->Put(".*", handler);
-  http_->Delete(".*", handler);
-  http_->Patch(".*", handler);
-  http_->set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        res.status = 500;
-        res.set_content("\"SERVER_ERROR\"", kJsonType);
-      });
-  if (options_.port != 0) {
-    if (options_.port < 0 || options_.port > 65535 ||
-        !http_->bind_to_port("127.0.0.1", options_.port)) {
-      log::Get("sim.apple")->error("cannot bind 127.0.0.1:{}", options_.port);
-      port_ = 0;
-      return;
-    }
-    port_ = options_.port;
-  } else {
-    port_ = http_->bind_to_any_port("127.0.0.1");
-  }
-  if (port_ <= 0) {
-    log::Get("sim.apple")->error("cannot bind 127.0.0.1");
-    std::abort();
-  }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  // cpp-httplib 0.11.4 has no wait_until_ready(); stop() is a no-op until the
-  // accept loop runs, so wait for it before anyone can call the destructor.
-  while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    : LoopbackServer(LoopbackServerOptions{.log_name = "sim.apple",
+                                           .clock = options.clock,
+                                           .threads = options.threads,
+                                           .port = options.port,
+                                           .payload_max_length = 16u << 20,
+                                           .content_type = kJsonType,
+                                           .exception_body = "\"SERVER_ERROR\""}),
+      options_(options),
+      cursor_key_(crypto::RandomBytes(32)) {
+  Start();
 }
 
-AppleDepSimulator::~AppleDepSimulator() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  http_->stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-std::string AppleDepSimulator::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
-}
+AppleDepSimulator::~AppleDepSimulator() { Stop(); }
 
 std::string AppleDepSimulator::NewHex(size_t bytes, bool upper) const {
   std::string h = crypto::Hex(crypto::RandomBytes(bytes));
@@ -348,24 +299,7 @@ std::optional<dep::Profile> AppleDepSimulator::ProfileState(std::string_view pro
   return it->second.second;
 }
 
-// ---- faults and inspection -----------------------------------------------------
-
-void AppleDepSimulator::InjectFailure(std::string path, int count, int status,
-                                      std::string retry_after, std::string body) {
-  std::lock_guard lock(mu_);
-  faults_.push_back(Fault{std::move(path), count, status, std::move(retry_after), std::move(body)});
-}
-
-void AppleDepSimulator::ClearFailures() {
-  std::lock_guard lock(mu_);
-  faults_.clear();
-  delays_.clear();
-}
-
-void AppleDepSimulator::DelayAnswers(std::string path, int count, int64_t delay_ms) {
-  std::lock_guard lock(mu_);
-  delays_.push_back(Delay{std::move(path), count, delay_ms});
-}
+// ---- faults ------------------------------------------------------------------
 
 void AppleDepSimulator::ExpireSessions() {
   std::lock_guard lock(mu_);
@@ -379,23 +313,6 @@ void AppleDepSimulator::SetSerialOutcome(std::string serial, SerialOutcome outco
   } else {
     outcomes_[std::move(serial)] = std::move(outcome);
   }
-}
-
-std::vector<RecordedRequest> AppleDepSimulator::Requests() const {
-  std::lock_guard lock(mu_);
-  return requests_;
-}
-
-size_t AppleDepSimulator::CountRequests(std::string_view method, std::string_view path) const {
-  std::lock_guard lock(mu_);
-  return static_cast<size_t>(std::count_if(requests_.begin(), requests_.end(), [&](const auto& r) {
-    return r.method == method && r.path == path;
-  }));
-}
-
-void AppleDepSimulator::ClearRequests() {
-  std::lock_guard lock(mu_);
-  requests_.clear();
 }
 
 // ---- cursors --------------------------------------------------------------------
@@ -434,19 +351,13 @@ std::optional<AppleDepSimulator::Cursor> AppleDepSimulator::DecodeCursor(
   return c;
 }
 
+
 // ---- HTTP -------------------------------------------------------------------------
 
 AppleDepSimulator::Reply AppleDepSimulator::Error(int status, std::string_view code) const {
   Reply r;
   r.status = status;
   r.body = options_.quoted_error_bodies ? "\"" + std::string(code) + "\"" : std::string(code);
-  return r;
-}
-
-AppleDepSimulator::Reply AppleDepSimulator::Json(const json& j) const {
-  Reply r;
-  r.status = 200;
-  r.body = j.dump();
   return r;
 }
 
@@ -469,37 +380,7 @@ json AppleDepSimulator::DeviceJson(const dep::Device& d, int version) const {
   return j;
 }
 
-void AppleDepSimulator::Handle(const httplib::Request& req, httplib::Response& res) {
-  const int64_t arrived = clock_.NowMs();
-  Reply reply = Dispatch(req);
-  res.status = reply.status;
-  for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
-  res.set_content(reply.body, kJsonType);
-  std::unique_lock lock(mu_);
-  requests_.push_back(RecordedRequest{req.method, req.path, req.params, req.headers, req.body,
-                                      reply.status, arrived});
-  for (Delay& d : delays_) {
-    if (d.remaining > 0 && (d.path.empty() || d.path == req.path)) {
-      --d.remaining;
-      // Real time, whatever clock the simulator runs on: this is the wire.
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(d.delay_ms), [&] { return stopping_; });
-      break;
-    }
-  }
-}
-
-AppleDepSimulator::Reply AppleDepSimulator::Dispatch(const httplib::Request& req) {
-  std::lock_guard lock(mu_);
-  for (Fault& f : faults_) {
-    if (f.remaining > 0 && (f.path.empty() || f.path == req.path)) {
-      --f.remaining;
-      Reply r;
-      r.status = f.status;
-      r.body = f.body;
-      if (!f.retry_after.empty()) r.headers.emplace("Retry-After", f.retry_after);
-      return r;
-    }
-  }
+AppleDepSimulator::Reply AppleDepSimulator::DispatchLocked(const httplib::Request& req) {
   if (req.get_header_value("User-Agent").empty()) return Error(400, "USER_AGENT_MISSING");
   if (req.path == "/session") {
     if (req.method != "GET") return Error(405, "METHOD_NOT_ALLOWED");

@@ -29,26 +29,28 @@
 // require terms signing, force per-serial outcomes, hold answers back (a client
 // read timeout), and read back every request with its arrival time.
 //
+// The server, the request log, injected failures and held-back answers are
+// LoopbackServer's.
+//
 // Thread-safety: thread-safe. HTTP handlers run on the server's pool; all
 // state sits behind one mutex. The destructor stops the server and joins.
 
 #include <httplib.h>
 
 #include <cstdint>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "adapters/apple_dep/token.h"
 #include "adapters/apple_dep/types.h"
+#include "adapters/simulators/loopback_server.h"
 #include "events/base/clock.h"
 #include "events/base/status.h"
 
@@ -69,17 +71,6 @@ struct AppleDepSimulatorOptions {
   int port = 0;  // port to bind on 127.0.0.1; 0 picks a free one
 };
 
-// One request as the simulator saw it.
-struct RecordedRequest {
-  std::string method;
-  std::string path;  // without the query string
-  httplib::Params params;
-  httplib::Headers headers;
-  std::string body;
-  int status = 0;        // what the simulator answered
-  int64_t time_ms = 0;   // when it arrived (the simulator's clock)
-};
-
 // Per-serial outcome forced on assign/define.
 struct SerialOutcome {
   std::string status;               // "FAILED" or "THROTTLED"
@@ -91,18 +82,15 @@ struct IssueTokenOptions {
   dep::TokenP7mOptions p7m;
 };
 
-class AppleDepSimulator {
+class AppleDepSimulator : public LoopbackServer {
  public:
   // Binds 127.0.0.1 on options.port (a free port when 0) and returns once the
   // server accepts. When a chosen port cannot be bound, the server does not
   // start and port() is 0; with port 0 a bind failure aborts.
   explicit AppleDepSimulator(AppleDepSimulatorOptions options = {});
-  ~AppleDepSimulator();  // stop() + join()
-  AppleDepSimulator(const AppleDepSimulator&) = delete;
-  AppleDepSimulator& operator=(const AppleDepSimulator&) = delete;
+  ~AppleDepSimulator() override;  // Stop()
 
-  int port() const { return port_; }
-  std::string base_url() const;  // "http://127.0.0.1:<port>"
+  // port(), base_url() ("http://127.0.0.1:<port>"): LoopbackServer's.
 
   // ---- tokens ---------------------------------------------------------------
   // Creates MDM server `server_name` (or renews it: new OAuth credentials, the
@@ -141,25 +129,16 @@ class AppleDepSimulator {
   std::optional<dep::Profile> ProfileState(std::string_view profile_uuid) const;
 
   // ---- faults ---------------------------------------------------------------
-  // The next `count` requests to `path` ("" = any path, /session included)
-  // answer `status` with `retry_after` (omitted when "") and `body`.
-  void InjectFailure(std::string path, int count, int status, std::string retry_after = "",
-                     std::string body = "");
-  void ClearFailures();
-  // The next `count` requests to `path` ("" = any path) are handled as usual
-  // (their effect applies), but their answer is held back `delay_ms` before it
-  // is sent: a client with a shorter read timeout loses the answer. Cleared by
-  // ClearFailures(); the destructor releases held answers at once.
-  void DelayAnswers(std::string path, int count, int64_t delay_ms);
+  // InjectFailure(path, count, status, retry_after, body): the next `count`
+  // requests to `path` ("" = any path, /session included) answer `status` with
+  // `retry_after` (omitted when "") and `body`. ClearFailures(), DelayAnswers():
+  // LoopbackServer's.
   // Every session dies (the next call gets 401 UNAUTHORIZED / 403 FORBIDDEN).
   void ExpireSessions();
   // Assign/define answers `outcome` for `serial` until cleared (status "").
   void SetSerialOutcome(std::string serial, SerialOutcome outcome);
 
-  // ---- inspection -----------------------------------------------------------
-  std::vector<RecordedRequest> Requests() const;  // copy, in arrival order
-  size_t CountRequests(std::string_view method, std::string_view path) const;
-  void ClearRequests();
+  // ---- inspection: Requests(), CountRequests(), ClearRequests() (LoopbackServer's).
 
  private:
   struct Event {
@@ -185,23 +164,6 @@ class AppleDepSimulator {
     int64_t last_used_ms = 0;
     int calls = 0;
   };
-  struct Fault {
-    std::string path;
-    int remaining;
-    int status;
-    std::string retry_after;
-    std::string body;
-  };
-  struct Delay {
-    std::string path;
-    int remaining;
-    int64_t delay_ms;
-  };
-  struct Reply {
-    int status = 200;
-    std::string body;
-    httplib::Headers headers;
-  };
   struct Cursor {
     char kind = 0;  // 'f' fetch, 's' sync
     std::string server_uuid;
@@ -211,8 +173,7 @@ class AppleDepSimulator {
     int64_t issued_ms = 0;
   };
 
-  void Handle(const httplib::Request& req, httplib::Response& res);
-  Reply Dispatch(const httplib::Request& req);
+  Reply DispatchLocked(const httplib::Request& req) override;
   Reply HandleSession(const httplib::Request& req);
   Reply HandleApi(const httplib::Request& req, MdmServer& server, int version);
   Reply Fetch(MdmServer& s, const nlohmann::json& body, int version);
@@ -224,7 +185,6 @@ class AppleDepSimulator {
   Reply AssignProfile(MdmServer& s, const nlohmann::json& body, int version);
   Reply RemoveProfile(MdmServer& s, const nlohmann::json& body);
   Reply Error(int status, std::string_view code) const;
-  Reply Json(const nlohmann::json& j) const;
 
   // All *Locked methods need mu_ held.
   MdmServer* ServerByNameLocked(std::string_view name);
@@ -239,28 +199,16 @@ class AppleDepSimulator {
   std::string NewHex(size_t bytes, bool upper) const;
 
   const AppleDepSimulatorOptions options_;
-  const Clock& clock_;
   const std::string cursor_key_;  // HMAC key for cursors
 
-  mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<MdmServer>> servers_;  // by uuid; guarded by mu_
   std::unordered_map<std::string, SimDevice> devices_;         // by serial; guarded by mu_
   std::unordered_map<std::string, Session> sessions_;          // guarded by mu_
   std::unordered_set<std::string> nonces_;                     // guarded by mu_
   std::map<std::string, std::pair<std::string, dep::Profile>> profiles_;  // uuid -> (server, p)
   std::unordered_map<std::string, SerialOutcome> outcomes_;               // guarded by mu_
-  std::vector<Fault> faults_;                                             // guarded by mu_
-  std::vector<Delay> delays_;                                             // guarded by mu_
-  bool stopping_ = false;                                                 // guarded by mu_
-  std::condition_variable stop_cv_;  // wakes held answers when stopping_
-  std::vector<RecordedRequest> requests_;                                 // guarded by mu_
   bool terms_required_ = false;                                           // guarded by mu_
   uint64_t next_fetch_key_ = 1;                                           // guarded by mu_
-
-  // The destructor stops and joins these before any member is destroyed.
-  std::unique_ptr<httplib::Server> http_;
-  int port_ = 0;
-  std::thread thread_;
 };
 
 }  // namespace ae::sim

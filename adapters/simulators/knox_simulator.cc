@@ -4,11 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstdlib>
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
@@ -255,57 +253,20 @@ struct KnoxSimulator::Tenant {
 };
 
 KnoxSimulator::KnoxSimulator(KnoxSimulatorOptions options)
-    : options_(std::move(options)),
-      clock_(options_.clock ? *options_.clock : Clock::Real()),
-      http_(std::make_unique<httplib::Server>()) {
+    : LoopbackServer(LoopbackServerOptions{
+          .log_name = "sim.knox",
+          .clock = options.clock,
+          .threads = options.threads,
+          .port = options.port,
+          .payload_max_length = 64u << 20,
+          .content_type = kJsonType,
+          .exception_body = R"({"code":5000000,"message":"INTERNAL_SERVER_ERROR"})"}),
+      options_(std::move(options)) {
   (void)CredentialKey();  // generate before serving
-  const int threads = std::max(1, options_.threads);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_->set_tcp_nodelay(true);
-  http_->set_keep_alive_max_count(1000);
-  http_->set_keep_alive_timeout(5);
-  http_->set_payload_max_length(64u << 20);
-  http_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // no SO_REUSEPORT
-  });
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
-  http_->Get(".*", handler);
-  http_->Post(".*", handler);
-  http_->Put(".*", handler);
-  http_->Delete(".*", handler);
-  http_->Patch(".*", handler);
-  http_->set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        res.status = 500;
-        res.set_content(R"({"code":5000000,"message":"INTERNAL_SERVER_ERROR"})", kJsonType);
-      });
-  if (options_.port != 0) {
-    if (options_.port < 0 || options_.port > 65535 ||
-        !http_->bind_to_port("127.0.0.1", options_.port)) {
-      log::Get("sim.knox")->error("cannot bind 127.0.0.1:{}", options_.port);
-      port_ = 0;
-      return;
-    }
-    port_ = options_.port;
-  } else {
-    port_ = http_->bind_to_any_port("127.0.0.1");
-  }
-  if (port_ <= 0) {
-    log::Get("sim.knox")->error("cannot bind 127.0.0.1");
-    std::abort();
-  }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  // cpp-httplib 0.11.4 has no wait_until_ready(): wait for the accept loop.
-  while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Start();
 }
 
-KnoxSimulator::~KnoxSimulator() {
-  http_->stop();
-  if (thread_.joinable()) thread_.join();
-}
-
-std::string KnoxSimulator::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+KnoxSimulator::~KnoxSimulator() { Stop(); }
 
 std::string KnoxSimulator::token_url() const { return base_url() + knox::kOAuthTokenPath; }
 
@@ -601,34 +562,6 @@ std::optional<std::string> KnoxSimulator::UploadStatus(std::string_view upload_i
   return std::nullopt;
 }
 
-void KnoxSimulator::InjectFailure(std::string path, int count, int status, std::string retry_after,
-                                  std::string body) {
-  std::lock_guard lock(mu_);
-  faults_.push_back(Fault{std::move(path), count, status, std::move(retry_after), std::move(body)});
-}
-
-void KnoxSimulator::ClearFailures() {
-  std::lock_guard lock(mu_);
-  faults_.clear();
-}
-
-std::vector<KnoxRecordedRequest> KnoxSimulator::Requests() const {
-  std::lock_guard lock(mu_);
-  return requests_;
-}
-
-size_t KnoxSimulator::CountRequests(std::string_view method, std::string_view path) const {
-  std::lock_guard lock(mu_);
-  return static_cast<size_t>(std::count_if(requests_.begin(), requests_.end(), [&](const auto& r) {
-    return r.method == method && r.path == path;
-  }));
-}
-
-void KnoxSimulator::ClearRequests() {
-  std::lock_guard lock(mu_);
-  requests_.clear();
-}
-
 // ---- HTTP ------------------------------------------------------------------------------------
 
 KnoxSimulator::Reply KnoxSimulator::Error(int status, int code, std::string_view symbol,
@@ -649,45 +582,23 @@ KnoxSimulator::Reply KnoxSimulator::OAuthError(int status, std::string_view erro
   return r;
 }
 
-KnoxSimulator::Reply KnoxSimulator::Json(const json& j) {
+KnoxSimulator::Reply KnoxSimulator::FaultReplyLocked(const Fault& f) const {
   Reply r;
-  r.status = 200;
-  r.body = j.dump();
+  if (!f.body.empty() || f.status < 400) {
+    r.status = f.status;
+    r.body = f.body;
+  } else if (f.status == 429) {
+    r = Error(429, 4290000, "TOO_MANY_REQUESTS", "rate limit exceeded");
+  } else if (f.status >= 500) {
+    r = Error(f.status, knox::kCodeInternal, "INTERNAL_SERVER_ERROR", "retry later");
+  } else {
+    r = Error(f.status, f.status * 10000, "INJECTED_FAULT", "injected by a test");
+  }
+  if (!f.retry_after.empty()) r.headers.emplace("Retry-After", f.retry_after);
   return r;
 }
 
-void KnoxSimulator::Handle(const httplib::Request& req, httplib::Response& res) {
-  const int64_t arrived = clock_.NowMs();
-  Reply reply = Dispatch(req);
-  res.status = reply.status;
-  for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
-  res.set_content(reply.body, kJsonType);
-  std::lock_guard lock(mu_);
-  requests_.push_back(
-      KnoxRecordedRequest{req.method, req.path, req.params, req.headers, req.body, reply.status,
-                          arrived});
-}
-
-KnoxSimulator::Reply KnoxSimulator::Dispatch(const httplib::Request& req) {
-  std::lock_guard lock(mu_);
-  for (Fault& f : faults_) {
-    if (f.remaining > 0 && (f.path.empty() || f.path == req.path)) {
-      --f.remaining;
-      Reply r;
-      if (!f.body.empty() || f.status < 400) {
-        r.status = f.status;
-        r.body = f.body;
-      } else if (f.status == 429) {
-        r = Error(429, 4290000, "TOO_MANY_REQUESTS", "rate limit exceeded");
-      } else if (f.status >= 500) {
-        r = Error(f.status, knox::kCodeInternal, "INTERNAL_SERVER_ERROR", "retry later");
-      } else {
-        r = Error(f.status, f.status * 10000, "INJECTED_FAULT", "injected by a test");
-      }
-      if (!f.retry_after.empty()) r.headers.emplace("Retry-After", f.retry_after);
-      return r;
-    }
-  }
+KnoxSimulator::Reply KnoxSimulator::DispatchLocked(const httplib::Request& req) {
   if (req.path == knox::kOAuthTokenPath) {
     if (req.method != "POST") return Error(405, 4050000, "METHOD_NOT_ALLOWED", "use POST");
     return HandleToken(req);

@@ -36,6 +36,8 @@
 // status, Retry-After, body: a 200 with a truncated body too), expire tokens, read back
 // every request.
 //
+// The server, the request log and injected failures are LoopbackServer's.
+//
 // Thread-safety: thread-safe. HTTP handlers run on the server's pool; all state sits
 // behind one mutex. The destructor stops the server and joins.
 
@@ -48,11 +50,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "adapters/samsung_knox/knox_types.h"
+#include "adapters/simulators/loopback_server.h"
 #include "events/base/clock.h"
 #include "events/base/status.h"
 
@@ -74,15 +76,7 @@ struct KnoxSimulatorOptions {
 };
 
 // One request as the simulator saw it.
-struct KnoxRecordedRequest {
-  std::string method;
-  std::string path;  // without the query string
-  httplib::Params params;
-  httplib::Headers headers;
-  std::string body;
-  int status = 0;       // what the simulator answered
-  int64_t time_ms = 0;  // when it arrived (the simulator's clock)
-};
+using KnoxRecordedRequest = RecordedRequest;
 
 // OAuth client credentials of a simulated Knox cloud app.
 struct KnoxIssuedCredentials {
@@ -115,18 +109,15 @@ struct ResellerUploadResult {
   std::vector<std::string> device_ids;  // Samsung's ids, in upload order
 };
 
-class KnoxSimulator {
+class KnoxSimulator : public LoopbackServer {
  public:
   // Binds 127.0.0.1 on options.port (a free port when 0) and returns once the server
   // accepts. When a chosen port cannot be bound, the server does not start and port() is
   // 0; with port 0 a bind failure aborts.
   explicit KnoxSimulator(KnoxSimulatorOptions options = {});
-  ~KnoxSimulator();  // stop() + join()
-  KnoxSimulator(const KnoxSimulator&) = delete;
-  KnoxSimulator& operator=(const KnoxSimulator&) = delete;
+  ~KnoxSimulator() override;  // Stop()
 
-  int port() const { return port_; }
-  std::string base_url() const;   // "http://127.0.0.1:<port>": KnoxClientOptions::base_url
+  // port(), base_url() ("http://127.0.0.1:<port>": KnoxClientOptions::base_url): LoopbackServer's.
   std::string token_url() const;  // base_url() + "/ams/v1/oauth2/token"
   const std::string& default_customer_id() const { return options_.default_customer_id; }
 
@@ -168,26 +159,16 @@ class KnoxSimulator {
   std::optional<std::string> UploadStatus(std::string_view upload_id) const;
 
   // ---- faults ---------------------------------------------------------------------------
-  // The next `count` requests to `path` ("" = any path, the token endpoint included)
-  // answer `status` with `retry_after` (omitted when "") and `body` (a §4.6 error body
-  // when "" and status >= 400).
-  void InjectFailure(std::string path, int count, int status, std::string retry_after = "",
-                     std::string body = "");
-  void ClearFailures();
+  // InjectFailure(path, count, status, retry_after, body): the next `count` requests to
+  // `path` ("" = any path, the token endpoint included) answer `status` with `retry_after`
+  // (omitted when "") and `body` (a §4.6 error body when "" and status >= 400).
+  // ClearFailures(), DelayAnswers(): LoopbackServer's.
 
-  // ---- inspection -----------------------------------------------------------------------
-  std::vector<KnoxRecordedRequest> Requests() const;  // copy, in arrival order
-  size_t CountRequests(std::string_view method, std::string_view path) const;
-  void ClearRequests();
+  // ---- inspection: Requests(), CountRequests(), ClearRequests() (LoopbackServer's).
 
  private:
   struct Tenant;
   struct SimDevice;
-  struct Reply {
-    int status = 200;
-    std::string body;
-    httplib::Headers headers;
-  };
   struct Token {
     std::string client_id;
     std::string customer_id;
@@ -198,16 +179,9 @@ class KnoxSimulator {
     KnoxIssuedCredentials credentials;
     bool revoked = false;
   };
-  struct Fault {
-    std::string path;
-    int remaining;
-    int status;
-    std::string retry_after;
-    std::string body;
-  };
 
-  void Handle(const httplib::Request& req, httplib::Response& res);
-  Reply Dispatch(const httplib::Request& req);
+  Reply DispatchLocked(const httplib::Request& req) override;
+  Reply FaultReplyLocked(const Fault& fault) const override;
   Reply HandleToken(const httplib::Request& req);
   Reply HandleKme(const httplib::Request& req, Tenant& t);
   Reply ListDevices(const httplib::Request& req, Tenant& t);
@@ -220,7 +194,6 @@ class KnoxSimulator {
   Reply ListProfiles(const httplib::Request& req, Tenant& t);
   Reply Error(int status, int code, std::string_view symbol, std::string_view data) const;
   Reply OAuthError(int status, std::string_view error, std::string_view description) const;
-  static Reply Json(const nlohmann::json& j);
 
   // All *Locked methods need mu_ held.
   Tenant& TenantLocked(const std::string& customer_id);
@@ -233,23 +206,14 @@ class KnoxSimulator {
   std::pair<int, int> PageParams(const httplib::Request& req) const;
 
   const KnoxSimulatorOptions options_;
-  const Clock& clock_;
 
-  mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Tenant>> tenants_;      // by customerId; guarded by mu_
   std::unordered_map<std::string, App> apps_;                   // by client_id; guarded by mu_
   std::unordered_map<std::string, Token> tokens_;               // by access token; guarded by mu_
   std::unordered_map<std::string, std::string> outcomes_;       // identifier key -> outcome
-  std::vector<Fault> faults_;                                   // guarded by mu_
-  std::vector<KnoxRecordedRequest> requests_;                   // guarded by mu_
   uint64_t next_id_ = 3'520'000'001;                            // device ids; guarded by mu_
   uint64_t next_upload_ = 1;                                    // guarded by mu_
   uint64_t next_profile_ = 1'129'471'001;                       // guarded by mu_
-
-  // The destructor stops and joins these before any member is destroyed.
-  std::unique_ptr<httplib::Server> http_;
-  int port_ = 0;
-  std::thread thread_;
 };
 
 }  // namespace ae::sim
