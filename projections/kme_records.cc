@@ -138,6 +138,29 @@ KmeKnoxSyncError ReadSyncError(const json& j) {
 }
 }  // namespace
 
+json KmeKnoxLastSync::ToJson() const {
+  json l = {{"sync_id", sync_id},
+            {"at", at},
+            {"started_at", started_at},
+            {"full", full},
+            {"devices_seen", devices_seen},
+            {"events_written", events_written},
+            {"created", created},
+            {"updated", updated},
+            {"unchanged", unchanged},
+            {"rejected", rejected},
+            {"users_matched", users_matched},
+            {"uploads_approved", uploads_approved}};
+  if (changed_after) l["changed_after"] = *changed_after;
+  if (error) l["error"] = {{"code", error->code}, {"message", error->message}};
+  if (!errors.empty()) {
+    json errs = json::array();
+    for (const auto& e : errors) errs.push_back(SyncErrorJson(e));
+    l["errors"] = std::move(errs);
+  }
+  return l;
+}
+
 json KmeKnoxRecord::ToJson() const {
   if (!configured) {
     return {{"configured", false},
@@ -156,29 +179,7 @@ json KmeKnoxRecord::ToJson() const {
             {"connected_at", connected_at},
             {"state", state},
             {"last_position", last_position}};
-  if (last_sync) {
-    const KmeKnoxLastSync& s = *last_sync;
-    json l = {{"sync_id", s.sync_id},
-              {"at", s.at},
-              {"started_at", s.started_at},
-              {"full", s.full},
-              {"devices_seen", s.devices_seen},
-              {"events_written", s.events_written},
-              {"created", s.created},
-              {"updated", s.updated},
-              {"unchanged", s.unchanged},
-              {"rejected", s.rejected},
-              {"users_matched", s.users_matched},
-              {"uploads_approved", s.uploads_approved}};
-    if (s.changed_after) l["changed_after"] = *s.changed_after;
-    if (s.error) l["error"] = {{"code", s.error->code}, {"message", s.error->message}};
-    if (!s.errors.empty()) {
-      json errs = json::array();
-      for (const auto& e : s.errors) errs.push_back(SyncErrorJson(e));
-      l["errors"] = std::move(errs);
-    }
-    j["last_sync"] = std::move(l);
-  }
+  if (last_sync) j["last_sync"] = last_sync->ToJson();
   if (last_success_at) j["last_success_at"] = *last_success_at;
   return j;
 }

@@ -87,6 +87,8 @@ struct KmeKnoxLastSync {
   uint64_t rejected = 0, users_matched = 0, uploads_approved = 0;
   std::optional<KmeKnoxSyncError> error;  // {code, message}; absent when it completed
   std::vector<KmeKnoxSyncError> errors;   // absent when empty
+
+  nlohmann::json ToJson() const;  // as the record holds it (and the API shows it)
 };
 
 // Connected: the connection keys (configured true); disconnected: only configured (false),
