@@ -38,7 +38,8 @@ Record Current(const RecordedEvent& r, const std::string& id, uint32_t version,
   current.name = name;
   current.version = version;
   current.description = description;
-  current.created_at = version == 1 || !old ? at : old->created_at.empty() ? at : old->created_at;
+  const bool first = version == 1 || !old || old->created_at.empty();
+  current.created_at = first ? at : old->created_at;
   current.updated_at = at;
   current.last_position = r.position.ToString();
   return current;
