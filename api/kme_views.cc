@@ -49,8 +49,9 @@ Result<std::string> FindKmeDevice(App& app, const dkme::Identifiers& ids) {
   return ae::knox::FindKmeDevice(KmeViewGet(app), ids);
 }
 
-Result<json> LoadKmeDevice(App& app, const std::string& device_id) {
-  return ae::knox::LoadKmeDevice(KmeViewGet(app), device_id);
+Result<std::optional<proj::KmeDeviceRecord>> LoadKmeDevice(App& app,
+                                                           const std::string& device_id) {
+  return proj::ReadKmeRecord<proj::KmeDeviceRecord>(app.views(), device_id);
 }
 
 Result<dkme::Identifiers> ParseKmeIdentifiers(const std::string& imei, const std::string& imei2,
@@ -90,8 +91,8 @@ Result<std::string> ResolveKmeDeviceRef(App& app, const std::string& ref) {
   if (ref.empty() || ref.size() > 128) {
     return NotFound("kme.device_not_found", "no KME device '" + ref + "'");
   }
-  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, ref));
-  if (rec.is_object()) return ref;
+  AE_ASSIGN_OR_RETURN(auto rec, LoadKmeDevice(app, ref));
+  if (rec) return ref;
   // "imei:…", "meid:…", "sn:…" device ids whose device is gone, or a bare identifier.
   std::string value = ref;
   auto colon = ref.find(':');

@@ -11,6 +11,7 @@
 #include "adapters/samsung_knox/kme_ingest.h"
 #include "api/app.h"
 #include "domain/kme/kme.h"
+#include "projections/kme_records.h"
 
 namespace ae::api {
 
@@ -27,8 +28,9 @@ ae::knox::AndroidEnrollmentHooks AndroidEnrollmentHooksFor(App& app);
 // "kme.identifier_conflict" when they name two different devices.
 Result<std::string> FindKmeDevice(App& app, const domain::kme::Identifiers& ids);
 
-// The kme_devices record of `device_id` (null json when absent).
-Result<nlohmann::json> LoadKmeDevice(App& app, const std::string& device_id);
+// The kme_devices record of `device_id` (nullopt when absent).
+Result<std::optional<proj::KmeDeviceRecord>> LoadKmeDevice(App& app,
+                                                           const std::string& device_id);
 
 // Parses a device id or any identifier (IMEI, IMEI2, MEID, serial) a client sends and
 // returns the device id; kNotFound "kme.device_not_found" when no device has it.

@@ -1,37 +1,33 @@
 #include "api/lookup.h"
 
 #include "events/base/crypto.h"
+#include "projections/policy_records.h"
 #include "projections/user_records.h"
 
 namespace ae::api {
 
 namespace users = domain::users;
-using nlohmann::json;
 
 namespace {
-Result<json> ViewRecord(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
-
-Result<std::string> ResolveNamed(App& app, const std::string& cf, const std::string& name,
-                                 const std::string& kind, const std::string& field) {
+// The id of the policy / rule set (Record) named `name`.
+template <typename Record>
+Result<std::string> ResolveNamed(App& app, const std::string& name, const std::string& kind,
+                                 const std::string& field) {
   if (users::ValidateRecordName(name).ok()) {
     std::string key = users::RecordKey(name);
-    AE_ASSIGN_OR_RETURN(json rec, ViewRecord(app, cf, key));
-    if (rec.is_object()) return key;
+    AE_ASSIGN_OR_RETURN(auto rec, proj::ReadPolicyRecord<Record>(app.views(), key));
+    if (rec) return key;
   }
   return Unprocessable("device.unknown_" + kind, "no " + kind + " named '" + name + "'", field);
 }
 
-std::string NameOf(App& app, const std::string& cf, const std::string& id) {
+// The name of the policy / rule set (Record) `id`; "" when there is none.
+template <typename Record>
+std::string NameOf(App& app, const std::string& id) {
   if (id.empty()) return "";
-  auto rec = ViewRecord(app, cf, id);
-  if (!rec.ok() || !rec->is_object()) return "";
-  return rec->value("name", "");
+  auto rec = proj::ReadPolicyRecord<Record>(app.views(), id);
+  if (!rec.ok() || !*rec) return "";
+  return (*rec)->name;
 }
 }  // namespace
 
@@ -76,12 +72,16 @@ std::string UsernameOf(App& app, const std::string& user_id) {
 }
 
 Result<std::string> ResolvePolicyId(App& app, const std::string& name, const std::string& field) {
-  return ResolveNamed(app, "policies", name, "policy", field);
+  return ResolveNamed<proj::PolicyRecord>(app, name, "policy", field);
 }
 Result<std::string> ResolveRuleSetId(App& app, const std::string& name, const std::string& field) {
-  return ResolveNamed(app, "rulesets", name, "ruleset", field);
+  return ResolveNamed<proj::RuleSetRecord>(app, name, "ruleset", field);
 }
-std::string PolicyName(App& app, const std::string& id) { return NameOf(app, "policies", id); }
-std::string RuleSetName(App& app, const std::string& id) { return NameOf(app, "rulesets", id); }
+std::string PolicyName(App& app, const std::string& id) {
+  return NameOf<proj::PolicyRecord>(app, id);
+}
+std::string RuleSetName(App& app, const std::string& id) {
+  return NameOf<proj::RuleSetRecord>(app, id);
+}
 
 }  // namespace ae::api

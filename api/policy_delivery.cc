@@ -17,14 +17,6 @@ namespace {
 constexpr const char* kSigningCertSecret = "mdm/profile-signing/certificate";
 constexpr const char* kSigningKeySecret = "mdm/profile-signing/key";
 
-Result<json> Row(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
-
 std::mutex& SigningMu() {
   static std::mutex mu;
   return mu;
@@ -49,33 +41,44 @@ Result<dep::ServerIdentity> SigningIdentity(App& app) {
 
 Result<uint32_t> CurrentPolicyVersion(App& app, const std::string& id) {
   if (id.empty()) return 0u;
-  AE_ASSIGN_OR_RETURN(json rec, Row(app, "policies", id));
-  return rec.is_object() ? rec.value("version", 1u) : 0u;
+  AE_ASSIGN_OR_RETURN(auto rec, proj::ReadPolicyRecord<proj::PolicyRecord>(app.views(), id));
+  return rec ? rec->version : 0u;
 }
 
 Result<uint32_t> CurrentRuleSetVersion(App& app, const std::string& id) {
   if (id.empty()) return 0u;
-  AE_ASSIGN_OR_RETURN(json rec, Row(app, "rulesets", id));
-  return rec.is_object() ? rec.value("version", 1u) : 0u;
+  AE_ASSIGN_OR_RETURN(auto rec, proj::ReadPolicyRecord<proj::RuleSetRecord>(app.views(), id));
+  return rec ? rec->version : 0u;
 }
 
-Result<json> PolicyVersionRow(App& app, const std::string& id, uint32_t version) {
-  return Row(app, "policy_versions", proj::PolicyVersionKey(id, version));
+Result<std::optional<proj::PolicyVersionRecord>> PolicyVersionRow(App& app, const std::string& id,
+                                                                  uint32_t version) {
+  return proj::ReadPolicyRecord<proj::PolicyVersionRecord>(app.views(),
+                                                           proj::PolicyVersionKey(id, version));
 }
 
-Result<json> RuleSetVersionRow(App& app, const std::string& id, uint32_t version) {
-  return Row(app, "ruleset_versions", proj::PolicyVersionKey(id, version));
+Result<std::optional<proj::RuleSetVersionRecord>> RuleSetVersionRow(App& app,
+                                                                    const std::string& id,
+                                                                    uint32_t version) {
+  return proj::ReadPolicyRecord<proj::RuleSetVersionRecord>(app.views(),
+                                                            proj::PolicyVersionKey(id, version));
+}
+
+Result<std::optional<proj::DevicePolicyRecord>> LoadDevicePolicy(App& app,
+                                                                 const std::string& device_id) {
+  return proj::ReadPolicyRecord<proj::DevicePolicyRecord>(app.views(), device_id);
 }
 
 Result<json> DevicePolicyRow(App& app, const std::string& device_id) {
-  return Row(app, "device_policies", device_id);
+  AE_ASSIGN_OR_RETURN(auto rec, LoadDevicePolicy(app, device_id));
+  return rec ? rec->ToJson() : json();
 }
 
 Result<std::optional<pol::Delivered>> AppleDeliveryOf(App& app, const std::string& policy_id) {
   AE_ASSIGN_OR_RETURN(uint32_t version, CurrentPolicyVersion(app, policy_id));
   if (version == 0) return std::optional<pol::Delivered>();
-  AE_ASSIGN_OR_RETURN(json row, PolicyVersionRow(app, policy_id, version));
-  if (!row.is_object() || row.value("apple_payloads", json::array()).empty()) {
+  AE_ASSIGN_OR_RETURN(auto row, PolicyVersionRow(app, policy_id, version));
+  if (!row || row->apple_payloads.empty()) {
     return std::optional<pol::Delivered>();
   }
   return std::optional<pol::Delivered>(
@@ -94,20 +97,20 @@ Result<std::optional<pol::Delivered>> AndroidDeliveryOf(App& app, const std::str
 
 Result<std::string> RenderInstallProfile(App& app, const std::string& policy_id,
                                          uint32_t version) {
-  AE_ASSIGN_OR_RETURN(json row, PolicyVersionRow(app, policy_id, version));
-  if (!row.is_object()) {
+  AE_ASSIGN_OR_RETURN(auto row, PolicyVersionRow(app, policy_id, version));
+  if (!row) {
     return NotFound("policy.version_not_found",
                     "policy " + policy_id + " has no version " + std::to_string(version));
   }
   mdm::ConfigurationProfileOptions o;
   o.identifier = "com.autoenroll.policy." + policy_id;
   o.uuid_seed = "policy/" + policy_id + "/" + std::to_string(version);
-  o.display_name = row.value("name", policy_id);
-  o.description = row.value("description", "");
+  o.display_name = row->name;
+  o.description = row->description;
   o.organization = "autoenroll";
-  o.payloads = row.value("apple_payloads", json::array());
+  o.payloads = row->apple_payloads;
   AE_ASSIGN_OR_RETURN(std::string profile, mdm::BuildConfigurationProfile(o));
-  if (!row.value("sign", false)) return profile;
+  if (!row->sign) return profile;
   AE_ASSIGN_OR_RETURN(auto identity, SigningIdentity(app));
   return mdm::SignProfile(profile, identity.key(), identity.certificate());
 }
@@ -120,45 +123,44 @@ Result<std::string> SigningCertificatePem(App& app) {
 Result<json> AndroidPolicyJson(App& app, const pol::Delivered& what) {
   json out = {{"policy", nullptr}, {"ruleset", nullptr}};
   if (!what.policy_id.empty()) {
-    AE_ASSIGN_OR_RETURN(json row, PolicyVersionRow(app, what.policy_id, what.policy_version));
-    if (row.is_object()) {
+    AE_ASSIGN_OR_RETURN(auto row, PolicyVersionRow(app, what.policy_id, what.policy_version));
+    if (row) {
       out["policy"] = {{"id", what.policy_id},
-                       {"name", row.value("name", "")},
+                       {"name", row->name},
                        {"version", what.policy_version},
-                       {"android_config", row.value("android_config", json::object())}};
+                       {"android_config", row->android_config}};
     }
   }
   if (!what.ruleset_id.empty()) {
-    AE_ASSIGN_OR_RETURN(json row, RuleSetVersionRow(app, what.ruleset_id, what.ruleset_version));
-    if (row.is_object()) {
+    AE_ASSIGN_OR_RETURN(auto row, RuleSetVersionRow(app, what.ruleset_id, what.ruleset_version));
+    if (row) {
       out["ruleset"] = {{"id", what.ruleset_id},
-                        {"name", row.value("name", "")},
+                        {"name", row->name},
                         {"version", what.ruleset_version},
-                        {"rules", row.value("rules", json::array())}};
+                        {"rules", row->RulesJson()}};
     }
   }
   return out;
 }
 
 json PolicyDeliveryJson(App& app, const std::string& device_id) {
-  auto row = DevicePolicyRow(app, device_id);
-  if (!row.ok() || !row->is_object() || !row->contains("delivered")) return nullptr;
-  auto part = [&](const char* key) -> json {
-    if (!row->contains(key) || !(*row)[key].is_object()) return nullptr;
-    const json& p = (*row)[key];
-    json out = {{"policy_id", p.value("policy_id", "")},
-                {"policy_version", p.value("policy_version", 0u)},
-                {"ruleset_id", p.value("ruleset_id", "")},
-                {"ruleset_version", p.value("ruleset_version", 0u)},
-                {"at", p.value("at", "")}};
-    for (const char* k : {"channel", "status", "error"}) {
-      if (p.contains(k)) out[k] = p[k];
-    }
+  auto row = LoadDevicePolicy(app, device_id);
+  if (!row.ok() || !*row || !(*row)->delivered) return nullptr;
+  auto part = [](const std::optional<proj::PolicyHandedAt>& p) -> json {
+    if (!p) return nullptr;
+    json out = {{"policy_id", p->policy_id},
+                {"policy_version", p->policy_version},
+                {"ruleset_id", p->ruleset_id},
+                {"ruleset_version", p->ruleset_version},
+                {"at", p->at}};
+    if (p->channel) out["channel"] = *p->channel;
+    if (p->status) out["status"] = *p->status;
+    if (p->error) out["error"] = *p->error;
     return out;
   };
-  return {{"delivered", part("delivered")},
-          {"acknowledged", part("acknowledged")},
-          {"last_error", part("last_error")}};
+  return {{"delivered", part((*row)->delivered)},
+          {"acknowledged", part((*row)->acknowledged)},
+          {"last_error", part((*row)->last_error)}};
 }
 
 }  // namespace ae::api

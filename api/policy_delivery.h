@@ -17,6 +17,7 @@
 
 #include "api/app.h"
 #include "domain/policies/policies.h"
+#include "projections/policy_records.h"
 
 namespace ae::api {
 
@@ -24,12 +25,17 @@ namespace ae::api {
 Result<uint32_t> CurrentPolicyVersion(App& app, const std::string& id);
 Result<uint32_t> CurrentRuleSetVersion(App& app, const std::string& id);
 
-// The row of one version ({id, name, version, description, apple_payloads, android_config,
-// sign, at} / {..., rules}); null when there is none.
-Result<nlohmann::json> PolicyVersionRow(App& app, const std::string& id, uint32_t version);
-Result<nlohmann::json> RuleSetVersionRow(App& app, const std::string& id, uint32_t version);
+// The row of one version; nullopt when there is none.
+Result<std::optional<proj::PolicyVersionRecord>> PolicyVersionRow(App& app, const std::string& id,
+                                                                  uint32_t version);
+Result<std::optional<proj::RuleSetVersionRecord>> RuleSetVersionRow(App& app,
+                                                                    const std::string& id,
+                                                                    uint32_t version);
 
-// The device's row of device_policies; null when it has none.
+// The device's record of device_policies; nullopt when it has none.
+Result<std::optional<proj::DevicePolicyRecord>> LoadDevicePolicy(App& app,
+                                                                 const std::string& device_id);
+// The same record as JSON (its stored keys); null when it has none.
 Result<nlohmann::json> DevicePolicyRow(App& app, const std::string& device_id);
 
 // What an Apple device with policy `policy_id` is to be handed: the current version of

@@ -107,36 +107,35 @@ Result<LogPosition> ChangeSettings(App& app, const json& body, const domain::Com
 
 // ---- devices ---------------------------------------------------------------------------
 
-json RenderDevice(App& app, const json& rec) {
-  json out = {{"id", rec.value("id", "")},
-              {"imei", rec.value("imei", "")},
-              {"imei2", rec.value("imei2", "")},
-              {"meid", rec.value("meid", "")},
-              {"serial_number", rec.value("serial_number", "")},
-              {"model", rec.value("model", "")},
-              {"profile_name", rec.value("profile_name", "")},
-              {"tags", rec.value("tags", json::array())},
-              {"attributes", rec.value("attributes", json::object())},
-              {"knox_status", rec.value("knox_status", "")},
-              {"user", UsernameOf(app, rec.value("user_id", ""))},
-              {"user_from_knox_deployment", rec.value("user_by_deployment", false)},
-              {"policy", PolicyName(app, rec.value("policy_id", ""))},
-              {"ruleset", RuleSetName(app, rec.value("ruleset_id", ""))},
-              {"source", rec.value("source", "")},
-              {"enrollment", rec.value("enrollment", "not_enrolled")},
-              {"created_at", rec.value("created_at", "")},
-              {"updated_at", rec.value("updated_at", "")}};
-  std::string enrolled_at = rec.value("enrolled_at", "");
-  out["enrolled_at"] = enrolled_at.empty() ? json(nullptr) : json(enrolled_at);
+json RenderDevice(App& app, const proj::KmeDeviceRecord& rec) {
+  json out = {{"id", rec.id},
+              {"imei", rec.imei},
+              {"imei2", rec.imei2},
+              {"meid", rec.meid},
+              {"serial_number", rec.serial_number},
+              {"model", rec.model},
+              {"profile_name", rec.profile_name},
+              {"tags", rec.tags},
+              {"attributes", rec.attributes},
+              {"knox_status", rec.knox_status},
+              {"user", UsernameOf(app, rec.user_id)},
+              {"user_from_knox_deployment", rec.user_by_deployment},
+              {"policy", PolicyName(app, rec.policy_id)},
+              {"ruleset", RuleSetName(app, rec.ruleset_id)},
+              {"source", rec.source},
+              {"enrollment", rec.enrollment.empty() ? "not_enrolled" : rec.enrollment},
+              {"created_at", rec.created_at},
+              {"updated_at", rec.updated_at}};
+  out["enrolled_at"] = rec.enrolled_at.empty() ? json(nullptr) : json(rec.enrolled_at);
   out["user_conflict"] = nullptr;
-  if (auto c = rec.find("user_conflict"); c != rec.end() && c->is_object()) {
-    json conflict = {{"at", c->value("at", "")},
-                     {"position", c->value("position", "")},
-                     {"knox_deployment_user", UsernameOf(app, c->value("deployment_user_id", ""))},
-                     {"user", UsernameOf(app, c->value("user_id", ""))},
-                     {"by", c->value("by", "")}};
-    if (c->contains("import_id")) conflict["import_id"] = c->value("import_id", "");
-    if (c->contains("line")) conflict["line"] = c->value("line", 0);
+  if (const auto& c = rec.user_conflict) {
+    json conflict = {{"at", c->at},
+                     {"position", c->position},
+                     {"knox_deployment_user", UsernameOf(app, c->deployment_user_id)},
+                     {"user", UsernameOf(app, c->user_id)},
+                     {"by", c->by}};
+    if (!c->import_id.empty()) conflict["import_id"] = c->import_id;
+    if (c->line > 0) conflict["line"] = c->line;
     out["user_conflict"] = std::move(conflict);
   }
   return out;
@@ -179,9 +178,9 @@ Result<Reply> ListDevices(App& app, Call& call) {
   json items = json::array();
   std::optional<std::string> next;
   auto add = [&](const std::string& id) -> Status {
-    AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, id));
-    if (!rec.is_object()) return Status::Ok();
-    items.push_back(RenderDevice(app, rec));
+    AE_ASSIGN_OR_RETURN(auto rec, LoadKmeDevice(app, id));
+    if (!rec) return Status::Ok();
+    items.push_back(RenderDevice(app, *rec));
     return Status::Ok();
   };
   std::vector<std::string> ids;
@@ -321,20 +320,21 @@ void AddKmeRoutes(Server& server) {
     AE_ASSIGN_OR_RETURN(std::string id, ResolveKmeDeviceRef(app, call.req.matches[1]));
     if (as_of) {
       proj::KmeProjector projector;
-      AE_ASSIGN_OR_RETURN(json rec, AsOf(app, projector,
-                                         {StreamId(dkme::kDeviceStreamType, id),
-                                          StreamId(dkme::kInventoryStreamType, id)},
-                                         "kme_devices", id, *as_of));
-      if (!rec.is_object()) {
+      AE_ASSIGN_OR_RETURN(json then, AsOf(app, projector,
+                                          {StreamId(dkme::kDeviceStreamType, id),
+                                           StreamId(dkme::kInventoryStreamType, id)},
+                                          proj::KmeDeviceRecord::kTable, id, *as_of));
+      if (!then.is_object()) {
         return NotFound("kme.device_not_found", "no KME device " + id + " at that point");
       }
+      AE_ASSIGN_OR_RETURN(proj::KmeDeviceRecord rec, proj::KmeDeviceRecord::FromJson(then));
       json out = RenderDevice(app, rec);
       out["as_of"] = call.Param("as_of");
       return Reply::Json(200, out);
     }
-    AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, id));
-    if (!rec.is_object()) return NotFound("kme.device_not_found", "no KME device " + id);
-    return Reply::Json(200, RenderDevice(app, rec));
+    AE_ASSIGN_OR_RETURN(auto rec, LoadKmeDevice(app, id));
+    if (!rec) return NotFound("kme.device_not_found", "no KME device " + id);
+    return Reply::Json(200, RenderDevice(app, *rec));
   });
 
   // The KME record's events and the device's enrollment, in log order.
@@ -381,9 +381,9 @@ void AddKmeRoutes(Server& server) {
     AE_ASSIGN_OR_RETURN(auto res, app.bus().Execute(StreamId(dkme::kDeviceStreamType, id),
                                                     dkme::DeviceDecider(cmd), call.Context()));
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-    AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(app, id));
-    if (!rec.is_object()) return NotFound("kme.device_not_found", "no KME device " + id);
-    Reply r = Reply::Json(200, RenderDevice(app, rec));
+    AE_ASSIGN_OR_RETURN(auto rec, LoadKmeDevice(app, id));
+    if (!rec) return NotFound("kme.device_not_found", "no KME device " + id);
+    Reply r = Reply::Json(200, RenderDevice(app, *rec));
     r.position = res.position;
     return r;
   });

@@ -18,6 +18,7 @@
 #include "api/server.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/kme_records.h"
 
 namespace ae::api {
 
@@ -31,35 +32,30 @@ std::mutex& KnoxMu() {  // serialises connect and disconnect (and their secrets)
   return mu;
 }
 
-Result<json> LoadKnoxView(App& app) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("kme_settings", "knox"));
-  if (!raw) return json::object();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "the knox record does not parse");
-  return j;
-}
-
-json OrNull(const json& rec, const char* key) {
-  auto it = rec.find(key);
-  return it == rec.end() ? json(nullptr) : *it;
+// The Knox connection record (not configured when there is none).
+Result<proj::KmeKnoxRecord> LoadKnoxView(App& app) {
+  AE_ASSIGN_OR_RETURN(auto rec,
+                      proj::ReadKmeRecord<proj::KmeKnoxRecord>(app.views(),
+                                                               proj::KmeKnoxRecord::kKey));
+  return rec.value_or(proj::KmeKnoxRecord{});
 }
 
 // The connection as GET answers it: never the secret (nor its reference or fingerprint).
-json RenderKnox(App& app, const json& rec) {
+json RenderKnox(App& app, const proj::KmeKnoxRecord& rec) {
   const std::string& default_base = app.options().knox_api_url;
-  const bool configured = rec.value("configured", false);
+  const bool configured = rec.configured;
   json out;
   out["configured"] = configured;
   if (configured) {
-    out["base_url"] = rec.value("base_url", "");
-    out["token_url"] = rec.value("token_url", "");
-    out["client_id"] = rec.value("client_id", "");
-    out["customer_id"] = rec.value("customer_id", "");
-    out["auto_approve_uploads"] = rec.value("auto_approve_uploads", false);
-    out["connected_at"] = OrNull(rec, "connected_at");
-    out["last_sync"] = OrNull(rec, "last_sync");
-    out["last_success_at"] = OrNull(rec, "last_success_at");
-    out["state"] = rec.value("state", dkme::kKnoxStateNeverSynced);
+    out["base_url"] = rec.base_url;
+    out["token_url"] = rec.token_url;
+    out["client_id"] = rec.client_id;
+    out["customer_id"] = rec.customer_id;
+    out["auto_approve_uploads"] = rec.auto_approve_uploads;
+    out["connected_at"] = rec.connected_at;
+    out["last_sync"] = rec.last_sync ? rec.last_sync->ToJson() : json(nullptr);
+    out["last_success_at"] = rec.last_success_at ? json(*rec.last_success_at) : json(nullptr);
+    out["state"] = rec.state.empty() ? std::string(dkme::kKnoxStateNeverSynced) : rec.state;
   } else {  // what a PUT without URLs would use
     const std::string base = knox::KnoxDefaultBaseUrl(default_base);
     out["base_url"] = base;
@@ -143,7 +139,7 @@ Result<Reply> Connect(Server& server, Call& call) {
     app.knox().RequestSync(false);
   }
   AE_RETURN_IF_ERROR(server.WaitForViews(res->position));
-  AE_ASSIGN_OR_RETURN(json rec, LoadKnoxView(app));
+  AE_ASSIGN_OR_RETURN(proj::KmeKnoxRecord rec, LoadKnoxView(app));
   Reply r = Reply::Json(200, RenderKnox(app, rec));
   r.body["position"] = res->position.ToString();
   r.position = res->position;
@@ -157,7 +153,7 @@ void AddKmeKnoxRoutes(Server& server) {
 
   server.Route("GET", "/v1/kme/knox", "/v1/kme/knox", Access::kDeviceManager,
                [&app](Call&) -> Result<Reply> {
-    AE_ASSIGN_OR_RETURN(json rec, LoadKnoxView(app));
+    AE_ASSIGN_OR_RETURN(proj::KmeKnoxRecord rec, LoadKnoxView(app));
     return Reply::Json(200, RenderKnox(app, rec));
   });
 
@@ -177,7 +173,7 @@ void AddKmeKnoxRoutes(Server& server) {
       log::Get("kme")->info("Knox Cloud API disconnected");
     }
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-    AE_ASSIGN_OR_RETURN(json rec, LoadKnoxView(app));
+    AE_ASSIGN_OR_RETURN(proj::KmeKnoxRecord rec, LoadKnoxView(app));
     Reply r = Reply::Json(200, RenderKnox(app, rec));
     r.body["position"] = res.position.ToString();
     r.position = res.position;

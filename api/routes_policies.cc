@@ -13,6 +13,7 @@
 #include "domain/policies/policies.h"
 #include "domain/users/users.h"
 #include "projections/policies_projector.h"
+#include "projections/policy_records.h"
 
 namespace ae::api {
 
@@ -25,24 +26,54 @@ namespace {
 
 constexpr size_t kMaxListedDevices = 100;
 
-// What a route serves: "policy" or "ruleset" with its tables and codes.
-struct Kind {
-  std::string kind;         // policy | ruleset (stream type and error code prefix)
-  std::string cf;           // policies | rulesets
-  std::string versions_cf;  // policy_versions | ruleset_versions
-  std::string usage_cf;     // policy_devices | ruleset_devices
-  std::string label;        // "policy" | "rule set" in messages
-};
-const Kind kPolicy{"policy", "policies", "policy_versions", "policy_devices", "policy"};
-const Kind kRuleSet{"ruleset", "rulesets", "ruleset_versions", "ruleset_devices", "rule set"};
-
-Result<json> Row(App& app, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
+// The current record of a policy / rule set (Record) from its bytes.
+template <typename Record>
+Result<proj::NamedRecord> DecodeCurrent(std::string_view bytes) {
+  AE_ASSIGN_OR_RETURN(Record r, Record::Decode(bytes));
+  return proj::NamedRecord(std::move(r));
 }
+
+// The current record of policy / rule set (Record) `id`; nullopt when there is none.
+template <typename Record>
+Result<std::optional<proj::NamedRecord>> ReadCurrent(App& app, const std::string& id) {
+  AE_ASSIGN_OR_RETURN(auto r, proj::ReadPolicyRecord<Record>(app.views(), id));
+  if (!r) return std::optional<proj::NamedRecord>();
+  return std::optional<proj::NamedRecord>(std::move(*r));
+}
+
+// The row of a version (Version: PolicyVersionRecord or RuleSetVersionRecord) as JSON, its
+// stored keys; null when there is none.
+template <typename Version>
+Result<json> ReadVersionJson(App& app, const std::string& id, uint32_t version) {
+  AE_ASSIGN_OR_RETURN(auto row,
+                      proj::ReadPolicyRecord<Version>(app.views(), proj::PolicyVersionKey(id, version)));
+  return row ? row->ToJson() : json();
+}
+
+// What a route serves: "policy" or "ruleset" with its tables, records and codes.
+struct Kind {
+  std::string kind;      // policy | ruleset (stream type and error code prefix)
+  std::string cf;        // policies | rulesets
+  std::string usage_cf;  // policy_devices | ruleset_devices
+  std::string label;     // "policy" | "rule set" in messages
+  Result<proj::NamedRecord> (*decode_current)(std::string_view bytes);
+  Result<std::optional<proj::NamedRecord>> (*read_current)(App& app, const std::string& id);
+  Result<json> (*read_version)(App& app, const std::string& id, uint32_t version);
+};
+const Kind kPolicy{"policy",
+                   proj::PolicyRecord::kTable,
+                   "policy_devices",
+                   "policy",
+                   &DecodeCurrent<proj::PolicyRecord>,
+                   &ReadCurrent<proj::PolicyRecord>,
+                   &ReadVersionJson<proj::PolicyVersionRecord>};
+const Kind kRuleSet{"ruleset",
+                    proj::RuleSetRecord::kTable,
+                    "ruleset_devices",
+                    "rule set",
+                    &DecodeCurrent<proj::RuleSetRecord>,
+                    &ReadCurrent<proj::RuleSetRecord>,
+                    &ReadVersionJson<proj::RuleSetVersionRecord>};
 
 // The id a path names (the id, or the name), when it is one.
 Result<std::string> PathId(const Kind& k, const std::string& text) {
@@ -52,10 +83,10 @@ Result<std::string> PathId(const Kind& k, const std::string& text) {
   return users::RecordKey(text);
 }
 
-Result<json> LoadCurrent(App& app, const Kind& k, const std::string& id) {
-  AE_ASSIGN_OR_RETURN(json rec, Row(app, k.cf, id));
-  if (!rec.is_object()) return NotFound(k.kind + ".not_found", "no " + k.label + " " + id);
-  return rec;
+Result<proj::NamedRecord> LoadCurrent(App& app, const Kind& k, const std::string& id) {
+  AE_ASSIGN_OR_RETURN(auto rec, k.read_current(app, id));
+  if (!rec) return NotFound(k.kind + ".not_found", "no " + k.label + " " + id);
+  return std::move(*rec);
 }
 
 // The version `?version=N` names, or the current one.
@@ -80,12 +111,12 @@ Result<uint32_t> VersionParam(const Call& call, const Kind& k, uint32_t current)
 }
 
 // A version row as the API answers it.
-json RenderVersion(const json& row, const json& current) {
+json RenderVersion(const json& row, const proj::NamedRecord& current) {
   json out = row;
   out.erase("at");
   out["updated_at"] = row.value("at", "");
-  out["created_at"] = current.value("created_at", "");
-  out["current_version"] = current.value("version", 1u);
+  out["created_at"] = current.created_at;
+  out["current_version"] = current.version;
   return out;
 }
 
@@ -171,9 +202,9 @@ Result<RuleSetBody> RuleSetBodyOf(const json& body) {
 }
 
 // The current version as the API answers it (the version's content with the record's times).
-Result<json> RenderCurrent(App& app, const Kind& k, const json& current, uint32_t version) {
-  const std::string id = current.value("id", "");
-  AE_ASSIGN_OR_RETURN(json row, Row(app, k.versions_cf, proj::PolicyVersionKey(id, version)));
+Result<json> RenderCurrent(App& app, const Kind& k, const proj::NamedRecord& current,
+                           uint32_t version) {
+  AE_ASSIGN_OR_RETURN(json row, k.read_version(app, current.id, version));
   if (!row.is_object()) {
     return NotFound(k.kind + ".version_not_found",
                     "this " + k.label + " has no version " + std::to_string(version));
@@ -231,8 +262,8 @@ void AddKindRoutes(Server& server, const Kind& k) {
                                        call));
     }
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
-    AE_ASSIGN_OR_RETURN(json current, LoadCurrent(app, k, id));
-    AE_ASSIGN_OR_RETURN(json out, RenderCurrent(app, k, current, current.value("version", 1u)));
+    AE_ASSIGN_OR_RETURN(proj::NamedRecord current, LoadCurrent(app, k, id));
+    AE_ASSIGN_OR_RETURN(json out, RenderCurrent(app, k, current, current.version));
     return Answer(201, std::move(out), res.position);
   });
 
@@ -248,8 +279,9 @@ void AddKindRoutes(Server& server, const Kind& k) {
         next = last;
         return false;
       }
-      json j = json::parse(v, nullptr, false);
-      if (j.is_object()) {
+      auto rec = k.decode_current(v);
+      if (rec.ok()) {
+        json j = rec->ToJson();
         j.erase("last_position");
         items.push_back(std::move(j));
       }
@@ -262,8 +294,8 @@ void AddKindRoutes(Server& server, const Kind& k) {
   server.Route("GET", base + "/([^/]+)", base + "/{id}", Access::kDeviceManager,
                [&app, k](Call& call) -> Result<Reply> {
     AE_ASSIGN_OR_RETURN(std::string id, PathId(k, call.req.matches[1]));
-    AE_ASSIGN_OR_RETURN(json current, LoadCurrent(app, k, id));
-    AE_ASSIGN_OR_RETURN(uint32_t version, VersionParam(call, k, current.value("version", 1u)));
+    AE_ASSIGN_OR_RETURN(proj::NamedRecord current, LoadCurrent(app, k, id));
+    AE_ASSIGN_OR_RETURN(uint32_t version, VersionParam(call, k, current.version));
     AE_ASSIGN_OR_RETURN(json out, RenderCurrent(app, k, current, version));
     AE_ASSIGN_OR_RETURN(auto using_it, DevicesUsing(app, k, id));
     out["device_count"] = using_it.second;
@@ -282,9 +314,10 @@ void AddKindRoutes(Server& server, const Kind& k) {
   server.Route("PUT", base + "/([^/]+)", base + "/{id}", Access::kDeviceManager,
                [&server, &app, k, policy](Call& call) -> Result<Reply> {
     AE_ASSIGN_OR_RETURN(std::string id, PathId(k, call.req.matches[1]));
-    AE_ASSIGN_OR_RETURN(json current, LoadCurrent(app, k, id));
+    AE_ASSIGN_OR_RETURN(proj::NamedRecord current, LoadCurrent(app, k, id));
     AE_ASSIGN_OR_RETURN(json body, call.Json());
-    AE_ASSIGN_OR_RETURN(std::string name, NameOf(body, current.value("name", id)));
+    AE_ASSIGN_OR_RETURN(std::string name,
+                        NameOf(body, current.name.empty() ? id : current.name));
     domain::CommandResult res;
     if (policy) {
       AE_ASSIGN_OR_RETURN(pb::PolicyContent content, PolicyContentOf(body));
@@ -300,7 +333,7 @@ void AddKindRoutes(Server& server, const Kind& k) {
     }
     AE_RETURN_IF_ERROR(server.WaitForViews(res.position));
     AE_ASSIGN_OR_RETURN(current, LoadCurrent(app, k, id));
-    AE_ASSIGN_OR_RETURN(json out, RenderCurrent(app, k, current, current.value("version", 1u)));
+    AE_ASSIGN_OR_RETURN(json out, RenderCurrent(app, k, current, current.version));
     out["changed"] = !res.events.empty();
     return Answer(200, std::move(out), res.position);
   });

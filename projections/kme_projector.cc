@@ -3,26 +3,22 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
-
-#include <nlohmann/json.hpp>
+#include <functional>
 
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "projections/json_record.h"
+#include "projections/kme_records.h"
 
 namespace ae::proj {
 
 namespace {
-using nlohmann::json;
 using google::protobuf::util::TimeUtil;
 namespace v1 = autoenroll::events::v1;
 
-constexpr const char* kDevices = "kme_devices";
 constexpr const char* kIds = "kme_ids";
 constexpr const char* kByUser = "kme_by_user";
-constexpr const char* kSettings = "kme_settings";
 constexpr const char* kVersions = "kme_versions";
-constexpr const char* kKnoxKey = "knox";
 constexpr std::string_view kDevicePrefix = "kme-device/";
 
 using json_record::When;
@@ -36,64 +32,36 @@ std::string SourceName(v1::KmeSource s) {
   }
 }
 
-// The index keys of a record: the keys of domain::kme::MatchKeys (and of the CSV reader's
-// DeviceIdentity::MatchKeys), repeated here since projections depend on events only.
-std::vector<std::string> MatchKeys(const json& rec) {
-  std::vector<std::string> keys;
-  for (const char* f : {"imei", "imei2"}) {
-    std::string v = rec.value(f, "");
-    if (!v.empty()) keys.push_back("imei:" + v.substr(0, 14));
+std::string Time(const google::protobuf::Timestamp& t) {
+  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(t));
+}
+
+// The device id of an event on a kme-device stream ("" for any other stream).
+std::string DeviceOfStream(const events::Envelope& e) {
+  const std::string& stream = e.stream();
+  if (stream.size() <= kDevicePrefix.size() ||
+      stream.compare(0, kDevicePrefix.size(), kDevicePrefix) != 0) {
+    return "";
   }
-  std::string meid = rec.value("meid", "");
-  if (!meid.empty()) keys.push_back("meid:" + meid);
-  std::string serial = rec.value("serial_number", "");
-  if (!serial.empty()) keys.push_back("serial:" + serial);
-  return keys;
+  return stream.substr(kDevicePrefix.size());
 }
 
-Result<json> Load(ViewBatch& b, const std::string& cf, const std::string& key) {
-  AE_ASSIGN_OR_RETURN(auto raw, b.Get(cf, key));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", cf + " record does not parse");
-  return j;
-}
-
-// Empty strings, lists and maps are left out of a record (readers default them).
-void SetOrErase(json& rec, const char* key, const std::string& v) {
-  if (v.empty()) {
-    rec.erase(key);
-  } else {
-    rec[key] = v;
-  }
-}
-
+// The attributes a KmeDeviceImported / KmeDeviceUpdated gives (empty ones are absent).
 template <typename P>
-void SetRecord(json& rec, const P& p) {
-  SetOrErase(rec, "imei", p.identifiers().imei());
-  SetOrErase(rec, "imei2", p.identifiers().imei2());
-  SetOrErase(rec, "meid", p.identifiers().meid());
-  SetOrErase(rec, "serial_number", p.identifiers().serial_number());
-  SetOrErase(rec, "model", p.model());
-  SetOrErase(rec, "profile_name", p.profile_name());
-  SetOrErase(rec, "knox_status", p.knox_status());
-  if (p.tags().empty()) {
-    rec.erase("tags");
-  } else {
-    json tags = json::array();
-    for (const auto& t : p.tags()) tags.push_back(t);
-    rec["tags"] = std::move(tags);
-  }
-  if (p.attributes().empty()) {
-    rec.erase("attributes");
-  } else {
-    json attrs = json::object();
-    for (const auto& [k, v] : p.attributes()) attrs[k] = v;
-    rec["attributes"] = std::move(attrs);
-  }
+void SetAttributes(KmeDeviceRecord& d, const P& p) {
+  d.imei = p.identifiers().imei();
+  d.imei2 = p.identifiers().imei2();
+  d.meid = p.identifiers().meid();
+  d.serial_number = p.identifiers().serial_number();
+  d.model = p.model();
+  d.profile_name = p.profile_name();
+  d.knox_status = p.knox_status();
+  d.tags.assign(p.tags().begin(), p.tags().end());
+  d.attributes.clear();
+  for (const auto& [k, v] : p.attributes()) d.attributes[k] = v;
 }
 
-// Re-points the identifier index from `old_keys` to the record's keys.
+// Re-points the identifier index from `old_keys` to `new_keys`.
 Status Reindex(ViewBatch& b, const std::string& id, const std::vector<std::string>& old_keys,
                const std::vector<std::string>& new_keys) {
   for (const auto& k : old_keys) {
@@ -105,213 +73,227 @@ Status Reindex(ViewBatch& b, const std::string& id, const std::vector<std::strin
   return Status::Ok();
 }
 
-void Changed(json& rec, const RecordedEvent& r) {
-  rec["updated_at"] = When(r.envelope);
-  rec["last_position"] = r.position.ToString();
-}
-
-void SetUser(ViewBatch& b, json& rec, const std::string& id, const std::string& user) {
-  std::string old_user = rec.value("user_id", "");
-  if (!old_user.empty()) b.Delete(kByUser, old_user + "/" + id);
+// Moves the device `id` to `user` in the kme_by_user index.
+void SetUser(ViewBatch& b, KmeDeviceRecord& d, const std::string& id, const std::string& user) {
+  if (!d.user_id.empty()) b.Delete(kByUser, d.user_id + "/" + id);
   if (!user.empty()) b.Put(kByUser, user + "/" + id, "");
-  SetOrErase(rec, "user_id", user);
+  d.user_id = user;
 }
 
-// Whether the Knox Deployment App bound the user (domain::kme::Evolve's user_by_deployment).
-void SetUserByDeployment(json& rec, bool by_deployment) {
-  if (by_deployment) {
-    rec["user_by_deployment"] = true;
-  } else {
-    rec.erase("user_by_deployment");
-  }
+void Put(ViewBatch& b, const RecordedEvent& r, const std::string& id, KmeDeviceRecord& d) {
+  d.updated_at = When(r.envelope);
+  d.last_position = r.position.ToString();
+  b.Put(KmeDeviceRecord::kTable, id, d.Encode());
 }
 
-// The conflict a KmeDeploymentUserOverridden records (the last one is kept).
-json ConflictJson(const RecordedEvent& r) {
+// Applies fn to the device `id` of an existing record (an event before the record shows
+// nothing); fn answers false when nothing changed (no write).
+Status UpdateDevice(ViewBatch& b, const RecordedEvent& r, const std::string& id,
+                    const std::function<bool(KmeDeviceRecord&)>& fn) {
+  AE_ASSIGN_OR_RETURN(auto d, ReadKmeRecord<KmeDeviceRecord>(b, id));
+  if (!d) return Status::Ok();
+  if (!fn(*d)) return Status::Ok();
+  Put(b, r, id, *d);
+  return Status::Ok();
+}
+
+// ---- kme-device streams ----
+
+// The first event of its stream: no record before it.
+Status OnKmeDeviceImported(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
+  const auto& p = r.envelope.kme_device_imported();
+  KmeDeviceRecord d;
+  d.id = id;
+  d.source = SourceName(p.source());
+  d.created_at = When(r.envelope);
+  SetAttributes(d, p);
+  SetUser(b, d, id, p.matched_user_id());  // domain::kme::Evolve does the same
+  d.user_by_deployment =
+      p.source() == v1::KME_SOURCE_KNOX_DEPLOYMENT && !p.matched_user_id().empty();
+  AE_RETURN_IF_ERROR(Reindex(b, id, {}, d.MatchKeys()));
+  Put(b, r, id, d);
+  return Status::Ok();
+}
+
+Status OnKmeDeviceUpdated(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
+  AE_ASSIGN_OR_RETURN(auto d, ReadKmeRecord<KmeDeviceRecord>(b, id));
+  if (!d) return Status::Ok();
+  const std::vector<std::string> old_keys = d->MatchKeys();
+  SetAttributes(*d, r.envelope.kme_device_updated());
+  AE_RETURN_IF_ERROR(Reindex(b, id, old_keys, d->MatchKeys()));
+  Put(b, r, id, *d);
+  return Status::Ok();
+}
+
+Status OnKmeDeploymentUserOverridden(const RecordedEvent& r, ViewBatch& b,
+                                     const std::string& id) {
   const auto& p = r.envelope.kme_deployment_user_overridden();
-  json c = {{"at", When(r.envelope)},
-            {"position", r.position.ToString()},
-            {"deployment_user_id", p.deployment_user_id()},
-            {"user_id", p.user_id()},
-            {"by", p.source() == v1::KME_SOURCE_UNSPECIFIED ? "administrator"
-                                                            : SourceName(p.source())}};
-  if (!p.import_id().empty()) c["import_id"] = p.import_id();
-  if (p.line() > 0) c["line"] = p.line();
-  return c;
+  return UpdateDevice(b, r, id, [&](KmeDeviceRecord& d) {
+    d.user_conflict = KmeUserConflict{
+        When(r.envelope),       r.position.ToString(),
+        p.deployment_user_id(), p.user_id(),
+        p.source() == v1::KME_SOURCE_UNSPECIFIED ? "administrator" : SourceName(p.source()),
+        p.import_id(),          p.line()};
+    return true;
+  });
+}
+
+Status OnDeviceUserAssigned(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
+  const std::string& user = r.envelope.device_user_assigned().user_id();
+  // A device's assignment is the Knox Deployment App's (domain::kme::Evolve).
+  const bool by_deployment =
+      r.envelope.actor().kind() == v1::Actor::KIND_DEVICE && !user.empty();
+  return UpdateDevice(b, r, id, [&](KmeDeviceRecord& d) {
+    if (d.user_id == user && d.user_by_deployment == by_deployment) {
+      return false;  // e.g. the import's own user
+    }
+    SetUser(b, d, id, user);
+    d.user_by_deployment = by_deployment;
+    return true;
+  });
+}
+
+Status OnDevicePolicyAssigned(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
+  const std::string& policy = r.envelope.device_policy_assigned().policy_id();
+  return UpdateDevice(b, r, id, [&](KmeDeviceRecord& d) {
+    if (d.policy_id == policy) return false;
+    d.policy_id = policy;
+    return true;
+  });
+}
+
+Status OnDeviceRulesetAssigned(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
+  const std::string& ruleset = r.envelope.device_ruleset_assigned().ruleset_id();
+  return UpdateDevice(b, r, id, [&](KmeDeviceRecord& d) {
+    if (d.ruleset_id == ruleset) return false;
+    d.ruleset_id = ruleset;
+    return true;
+  });
 }
 
 Status ApplyDeviceStream(const RecordedEvent& r, ViewBatch& b, const std::string& id) {
-  const events::Envelope& e = r.envelope;
+  using E = events::Envelope;
   // Every event of the stream moves its version, the expected version of the next writer.
-  b.Put(kVersions, id, std::to_string(e.stream_version()));
-  if (e.has_kme_device_imported()) {  // the first event of its stream: no record before it
-    const auto& p = e.kme_device_imported();
-    json rec = {{"id", id}, {"source", SourceName(p.source())}, {"created_at", When(e)}};
-    SetRecord(rec, p);
-    SetUser(b, rec, id, p.matched_user_id());  // domain::kme::Evolve does the same
-    SetUserByDeployment(rec, p.source() == v1::KME_SOURCE_KNOX_DEPLOYMENT &&
-                                 !p.matched_user_id().empty());
-    Changed(rec, r);
-    AE_RETURN_IF_ERROR(Reindex(b, id, {}, MatchKeys(rec)));
-    b.Put(kDevices, id, rec.dump());
-    return Status::Ok();
+  b.Put(kVersions, id, std::to_string(r.envelope.stream_version()));
+  switch (r.envelope.payload_case()) {
+    case E::kKmeDeviceImported: return OnKmeDeviceImported(r, b, id);
+    case E::kKmeDeviceUpdated: return OnKmeDeviceUpdated(r, b, id);
+    case E::kKmeDeploymentUserOverridden: return OnKmeDeploymentUserOverridden(r, b, id);
+    case E::kDeviceUserAssigned: return OnDeviceUserAssigned(r, b, id);
+    case E::kDevicePolicyAssigned: return OnDevicePolicyAssigned(r, b, id);
+    case E::kDeviceRulesetAssigned: return OnDeviceRulesetAssigned(r, b, id);
+    default: return Status::Ok();  // e.g. KmeEnrollmentRefused: only the version moves
   }
-  std::string field;
-  const std::string* value = nullptr;
-  switch (e.payload_case()) {
-    case events::Envelope::kKmeDeviceUpdated:
-    case events::Envelope::kKmeDeploymentUserOverridden:
-      break;
-    case events::Envelope::kDeviceUserAssigned:
-      field = "user_id";
-      value = &e.device_user_assigned().user_id();
-      break;
-    case events::Envelope::kDevicePolicyAssigned:
-      field = "policy_id";
-      value = &e.device_policy_assigned().policy_id();
-      break;
-    case events::Envelope::kDeviceRulesetAssigned:
-      field = "ruleset_id";
-      value = &e.device_ruleset_assigned().ruleset_id();
-      break;
-    default:
-      return Status::Ok();  // e.g. KmeEnrollmentRefused: only the version moves
-  }
-  AE_ASSIGN_OR_RETURN(json rec, Load(b, kDevices, id));
-  if (!rec.is_object()) return Status::Ok();  // an event before the record: nothing to show
-  if (value && field == "user_id") {
-    // A device's assignment is the Knox Deployment App's (domain::kme::Evolve).
-    const bool by_deployment =
-        e.actor().kind() == v1::Actor::KIND_DEVICE && !value->empty();
-    if (rec.value(field, "") == *value && rec.value("user_by_deployment", false) == by_deployment) {
-      return Status::Ok();  // e.g. the import's own user
-    }
-    SetUser(b, rec, id, *value);
-    SetUserByDeployment(rec, by_deployment);
-  } else if (value) {
-    if (rec.value(field, "") == *value) return Status::Ok();
-    SetOrErase(rec, field.c_str(), *value);
-  } else if (e.has_kme_deployment_user_overridden()) {
-    rec["user_conflict"] = ConflictJson(r);
-  } else {
-    std::vector<std::string> old_keys = MatchKeys(rec);
-    SetRecord(rec, e.kme_device_updated());
-    AE_RETURN_IF_ERROR(Reindex(b, id, old_keys, MatchKeys(rec)));
-  }
-  Changed(rec, r);
-  b.Put(kDevices, id, rec.dump());
-  return Status::Ok();
 }
-json TimeJson(const google::protobuf::Timestamp& t) {
-  return FormatRfc3339(TimeUtil::TimestampToMilliseconds(t));
+
+// ---- enrollment and settings ----
+
+Status OnDeviceEnrolled(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.device_enrolled();
+  if (p.platform() != v1::PLATFORM_ANDROID || p.device_id().empty()) return Status::Ok();
+  return UpdateDevice(b, r, p.device_id(), [&](KmeDeviceRecord& d) {
+    d.enrollment = "enrolled";
+    d.enrolled_at = When(r.envelope);
+    return true;
+  });
+}
+
+Status OnKmeEnrollmentTokenRotated(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.kme_enrollment_token_rotated();
+  KmeEnrollmentTokenRecord t;
+  t.token_sha256 = crypto::Hex(p.token_sha256());
+  t.secret_ref = p.secret_ref();
+  t.rotated_at = When(r.envelope);
+  t.last_position = r.position.ToString();
+  b.Put(KmeEnrollmentTokenRecord::kTable, KmeEnrollmentTokenRecord::kKey, t.Encode());
+  return Status::Ok();
 }
 
 // The Knox Cloud API connection and its last sync (stream kme-knox/default).
-Status ApplyKnox(const RecordedEvent& r, ViewBatch& b) {
-  const events::Envelope& e = r.envelope;
-  AE_ASSIGN_OR_RETURN(json rec, Load(b, kSettings, kKnoxKey));
-  if (!rec.is_object()) rec = json::object();
-  switch (e.payload_case()) {
-    case events::Envelope::kKmeKnoxConnected: {
-      const auto& p = e.kme_knox_connected();
-      rec = {{"configured", true},
-             {"connection_id", p.connection_id()},
-             {"base_url", p.base_url()},
-             {"token_url", p.token_url()},
-             {"client_id", p.client_id()},
-             {"customer_id", p.customer_id()},
-             {"auto_approve_uploads", p.auto_approve_uploads()},
-             {"client_secret_ref", p.client_secret_ref()},
-             {"client_secret_sha256", crypto::Hex(p.client_secret_sha256())},
-             {"connected_at", When(e)},
-             {"state", "never_synced"}};
-      break;
-    }
-    case events::Envelope::kKmeKnoxDisconnected:
-      if (rec.value("connection_id", "") != e.kme_knox_disconnected().connection_id()) {
-        return Status::Ok();  // not the current connection
-      }
-      rec = {{"configured", false}, {"disconnected_at", When(e)}};
-      break;
-    case events::Envelope::kKmeSyncCompleted: {
-      const auto& p = e.kme_sync_completed();
-      if (!rec.value("configured", false) ||
-          rec.value("connection_id", "") != p.connection_id()) {
-        return Status::Ok();  // a sync of another (older) connection
-      }
-      json last = {{"sync_id", p.sync_id()},
-                   {"at", When(e)},
-                   {"started_at", TimeJson(p.started_at())},
-                   {"full", p.full()},
-                   {"devices_seen", p.devices_seen()},
-                   {"events_written", p.events_written()},
-                   {"created", p.created()},
-                   {"updated", p.updated()},
-                   {"unchanged", p.unchanged()},
-                   {"rejected", p.rejected()},
-                   {"users_matched", p.users_matched()},
-                   {"uploads_approved", p.uploads_approved()}};
-      if (!p.full()) last["changed_after"] = TimeJson(p.changed_after());
-      if (!p.error().empty()) {
-        last["error"] = {{"code", p.error()}, {"message", p.error_message()}};
-      }
-      if (!p.errors().empty()) {
-        json errs = json::array();
-        for (const auto& x : p.errors()) {
-          json j = {{"code", x.code()}, {"message", x.message()}};
-          if (!x.knox_device_id().empty()) j["knox_device_id"] = x.knox_device_id();
-          if (x.line() > 0) j["line"] = x.line();
-          errs.push_back(std::move(j));
-        }
-        last["errors"] = std::move(errs);
-      }
-      rec["last_sync"] = std::move(last);
-      if (!p.connection_state().empty()) rec["state"] = p.connection_state();
-      if (p.error().empty()) rec["last_success_at"] = TimeJson(p.started_at());
-      break;
-    }
-    default:
-      return Status::Ok();
-  }
-  rec["last_position"] = r.position.ToString();
-  b.Put(kSettings, kKnoxKey, rec.dump());
+Status PutKnox(ViewBatch& b, const RecordedEvent& r, KmeKnoxRecord& k) {
+  k.last_position = r.position.ToString();
+  b.Put(KmeKnoxRecord::kTable, KmeKnoxRecord::kKey, k.Encode());
   return Status::Ok();
+}
+
+Result<KmeKnoxRecord> LoadKnox(ViewBatch& b) {
+  AE_ASSIGN_OR_RETURN(auto k, ReadKmeRecord<KmeKnoxRecord>(b, KmeKnoxRecord::kKey));
+  return k.value_or(KmeKnoxRecord{});
+}
+
+Status OnKmeKnoxConnected(const RecordedEvent& r, ViewBatch& b) {
+  AE_ASSIGN_OR_RETURN(KmeKnoxRecord old, LoadKnox(b));  // a record that does not read stops
+  (void)old;
+  const auto& p = r.envelope.kme_knox_connected();
+  KmeKnoxRecord k;
+  k.configured = true;
+  k.connection_id = p.connection_id();
+  k.base_url = p.base_url();
+  k.token_url = p.token_url();
+  k.client_id = p.client_id();
+  k.customer_id = p.customer_id();
+  k.auto_approve_uploads = p.auto_approve_uploads();
+  k.client_secret_ref = p.client_secret_ref();
+  k.client_secret_sha256 = crypto::Hex(p.client_secret_sha256());
+  k.connected_at = When(r.envelope);
+  k.state = "never_synced";
+  return PutKnox(b, r, k);
+}
+
+Status OnKmeKnoxDisconnected(const RecordedEvent& r, ViewBatch& b) {
+  AE_ASSIGN_OR_RETURN(KmeKnoxRecord k, LoadKnox(b));
+  if (k.connection_id != r.envelope.kme_knox_disconnected().connection_id()) {
+    return Status::Ok();  // not the current connection
+  }
+  KmeKnoxRecord gone;
+  gone.configured = false;
+  gone.disconnected_at = When(r.envelope);
+  return PutKnox(b, r, gone);
+}
+
+Status OnKmeSyncCompleted(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.kme_sync_completed();
+  AE_ASSIGN_OR_RETURN(KmeKnoxRecord k, LoadKnox(b));
+  if (!k.configured || k.connection_id != p.connection_id()) {
+    return Status::Ok();  // a sync of another (older) connection
+  }
+  KmeKnoxLastSync s;
+  s.sync_id = p.sync_id();
+  s.at = When(r.envelope);
+  s.started_at = Time(p.started_at());
+  s.full = p.full();
+  if (!p.full()) s.changed_after = Time(p.changed_after());
+  s.devices_seen = p.devices_seen();
+  s.events_written = p.events_written();
+  s.created = p.created();
+  s.updated = p.updated();
+  s.unchanged = p.unchanged();
+  s.rejected = p.rejected();
+  s.users_matched = p.users_matched();
+  s.uploads_approved = p.uploads_approved();
+  if (!p.error().empty()) s.error = KmeKnoxSyncError{p.error(), p.error_message(), "", 0};
+  for (const auto& x : p.errors()) {
+    s.errors.push_back({x.code(), x.message(), x.knox_device_id(), x.line()});
+  }
+  k.last_sync = std::move(s);
+  if (!p.connection_state().empty()) k.state = p.connection_state();
+  if (p.error().empty()) k.last_success_at = Time(p.started_at());
+  return PutKnox(b, r, k);
 }
 }  // namespace
 
 Status KmeProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
-  const events::Envelope& e = r.envelope;
-  const std::string& stream = e.stream();
-  if (stream.size() > kDevicePrefix.size() && stream.compare(0, kDevicePrefix.size(), kDevicePrefix) == 0) {
-    return ApplyDeviceStream(r, b, stream.substr(kDevicePrefix.size()));
+  using E = events::Envelope;
+  if (std::string id = DeviceOfStream(r.envelope); !id.empty()) {
+    return ApplyDeviceStream(r, b, id);
   }
-  switch (e.payload_case()) {
-    case events::Envelope::kDeviceEnrolled: {
-      const auto& p = e.device_enrolled();
-      if (p.platform() != v1::PLATFORM_ANDROID || p.device_id().empty()) return Status::Ok();
-      AE_ASSIGN_OR_RETURN(json rec, Load(b, kDevices, p.device_id()));
-      if (!rec.is_object()) return Status::Ok();
-      rec["enrollment"] = "enrolled";
-      rec["enrolled_at"] = When(e);
-      Changed(rec, r);
-      b.Put(kDevices, p.device_id(), rec.dump());
-      return Status::Ok();
-    }
-    case events::Envelope::kKmeKnoxConnected:
-    case events::Envelope::kKmeKnoxDisconnected:
-    case events::Envelope::kKmeSyncCompleted:
-      return ApplyKnox(r, b);
-    case events::Envelope::kKmeEnrollmentTokenRotated: {
-      const auto& p = e.kme_enrollment_token_rotated();
-      json j = {{"token_sha256", crypto::Hex(p.token_sha256())},
-                {"secret_ref", p.secret_ref()},
-                {"rotated_at", When(e)},
-                {"last_position", r.position.ToString()}};
-      b.Put(kSettings, "enrollment_token", j.dump());
-      return Status::Ok();
-    }
-    default:
-      return Status::Ok();
+  switch (r.envelope.payload_case()) {
+    case E::kDeviceEnrolled: return OnDeviceEnrolled(r, b);
+    case E::kKmeKnoxConnected: return OnKmeKnoxConnected(r, b);
+    case E::kKmeKnoxDisconnected: return OnKmeKnoxDisconnected(r, b);
+    case E::kKmeSyncCompleted: return OnKmeSyncCompleted(r, b);
+    case E::kKmeEnrollmentTokenRotated: return OnKmeEnrollmentTokenRotated(r, b);
+    default: return Status::Ok();
   }
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // KmeProjector: Samsung KME devices, their identifier index and the KME settings.
 //
-// Tables (JSON values with sorted keys, so bytes are deterministic):
+// Tables (JSON values with sorted keys, so bytes are deterministic; the records are the
+// types of kme_records.h):
 //   kme_devices   device_id -> {id, imei, imei2, meid, serial_number, model, profile_name,
 //                               tags [..], attributes {..}, knox_status, source, user_id,
 //                               user_by_deployment, user_conflict, policy_id, ruleset_id,

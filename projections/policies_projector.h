@@ -2,21 +2,23 @@
 // PoliciesProjector: policies and rule sets with their versions, which devices use them,
 // and what each device was handed.
 //
-// Tables (JSON values, keys sorted, so bytes are deterministic):
+// Tables (JSON values, keys sorted, so bytes are deterministic; the records are the types of
+// policy_records.h):
 //   policies          id (lower name)      -> {id, name, version, description, created_at,
 //                                              updated_at, last_position}: the current version;
 //                                              gone once deleted
 //   policy_versions   PolicyVersionKey     -> {id, name, version, description, apple_payloads,
-//                                              android_config, sign, at, actor}: each version
-//   rulesets          id                   -> {id, name, version, description, rules,
-//                                              created_at, updated_at, last_position}
-//   ruleset_versions  RuleSetVersionKey    -> {id, name, version, description, rules, at, actor}
+//                                              android_config, sign, at}: each version
+//   rulesets          id                   -> {id, name, version, description, created_at,
+//                                              updated_at, last_position}
+//   ruleset_versions  PolicyVersionKey     -> {id, name, version, description, rules, at}
 //   policy_devices    "<policy id>/<device id>"  -> "": the usage index (a prefix scan
 //                                              answers "which devices use it")
 //   ruleset_devices   "<ruleset id>/<device id>" -> ""
 //   device_policies   device id            -> {policy_id, ruleset_id, delivered?, acknowledged?,
-//                                              pending: {command_uuid: {policy_id,
-//                                              policy_version, ruleset_id, ruleset_version}}}
+//                                              last_error?, pending?: {command_uuid:
+//                                              {policy_id, policy_version, ruleset_id,
+//                                              ruleset_version}}}
 //
 // A device's policy is the last of DevicePolicyAssigned and DeviceEnrolled's policy_id on
 // any of its streams (an empty id clears it); its rule set likewise. Old PolicyCreated

@@ -1,0 +1,236 @@
+#include "projections/kme_records.h"
+
+#include "projections/record_fields.h"
+
+namespace ae::proj {
+
+namespace {
+using nlohmann::json;
+using namespace record_fields;
+
+void PutIfSet(json& j, const char* key, const std::string& v) {
+  if (!v.empty()) j[key] = v;
+}
+}  // namespace
+
+// ---- devices ----
+
+std::vector<std::string> KmeDeviceRecord::MatchKeys() const {
+  // The keys of domain::kme::MatchKeys (and of the CSV reader's DeviceIdentity::MatchKeys),
+  // repeated here since projections depend on events only.
+  std::vector<std::string> keys;
+  for (const std::string* v : {&imei, &imei2}) {
+    if (!v->empty()) keys.push_back("imei:" + v->substr(0, 14));
+  }
+  if (!meid.empty()) keys.push_back("meid:" + meid);
+  if (!serial_number.empty()) keys.push_back("serial:" + serial_number);
+  return keys;
+}
+
+json KmeDeviceRecord::ToJson() const {
+  json j = {{"id", id},
+            {"source", source},
+            {"created_at", created_at},
+            {"updated_at", updated_at},
+            {"last_position", last_position}};
+  PutIfSet(j, "imei", imei);
+  PutIfSet(j, "imei2", imei2);
+  PutIfSet(j, "meid", meid);
+  PutIfSet(j, "serial_number", serial_number);
+  PutIfSet(j, "model", model);
+  PutIfSet(j, "profile_name", profile_name);
+  PutIfSet(j, "knox_status", knox_status);
+  if (!tags.empty()) j["tags"] = tags;
+  if (!attributes.empty()) j["attributes"] = attributes;
+  PutIfSet(j, "user_id", user_id);
+  if (user_by_deployment) j["user_by_deployment"] = true;
+  if (user_conflict) {
+    json c = {{"at", user_conflict->at},
+              {"position", user_conflict->position},
+              {"deployment_user_id", user_conflict->deployment_user_id},
+              {"user_id", user_conflict->user_id},
+              {"by", user_conflict->by}};
+    PutIfSet(c, "import_id", user_conflict->import_id);
+    if (user_conflict->line > 0) c["line"] = user_conflict->line;
+    j["user_conflict"] = std::move(c);
+  }
+  PutIfSet(j, "policy_id", policy_id);
+  PutIfSet(j, "ruleset_id", ruleset_id);
+  PutIfSet(j, "enrollment", enrollment);
+  PutIfSet(j, "enrolled_at", enrolled_at);
+  return j;
+}
+
+std::string KmeDeviceRecord::Encode() const { return ToJson().dump(); }
+
+Result<KmeDeviceRecord> KmeDeviceRecord::FromJson(const json& j) {
+  return ReadRecord<KmeDeviceRecord>(kTable, j, [&](KmeDeviceRecord& d) {
+    d.id = Str(j, "id");
+    d.imei = Str(j, "imei");
+    d.imei2 = Str(j, "imei2");
+    d.meid = Str(j, "meid");
+    d.serial_number = Str(j, "serial_number");
+    d.model = Str(j, "model");
+    d.profile_name = Str(j, "profile_name");
+    d.knox_status = Str(j, "knox_status");
+    if (const json* tags = Array(j, "tags")) d.tags = tags->get<std::vector<std::string>>();
+    if (const json* attrs = Object(j, "attributes")) {
+      d.attributes = attrs->get<std::map<std::string, std::string>>();
+    }
+    d.source = Str(j, "source");
+    d.user_id = Str(j, "user_id");
+    d.user_by_deployment = Bool(j, "user_by_deployment");
+    if (const json* c = Object(j, "user_conflict")) {
+      d.user_conflict = KmeUserConflict{Str(*c, "at"),          Str(*c, "position"),
+                                        Str(*c, "deployment_user_id"), Str(*c, "user_id"),
+                                        Str(*c, "by"),          Str(*c, "import_id"),
+                                        Number<uint64_t>(*c, "line")};
+    }
+    d.policy_id = Str(j, "policy_id");
+    d.ruleset_id = Str(j, "ruleset_id");
+    d.enrollment = Str(j, "enrollment");
+    d.enrolled_at = Str(j, "enrolled_at");
+    d.created_at = Str(j, "created_at");
+    d.updated_at = Str(j, "updated_at");
+    d.last_position = Str(j, "last_position");
+  });
+}
+
+Result<KmeDeviceRecord> KmeDeviceRecord::Decode(std::string_view bytes) {
+  return DecodeRecord<KmeDeviceRecord>(bytes);
+}
+
+// ---- the enrollment token ----
+
+json KmeEnrollmentTokenRecord::ToJson() const {
+  return {{"token_sha256", token_sha256},
+          {"secret_ref", secret_ref},
+          {"rotated_at", rotated_at},
+          {"last_position", last_position}};
+}
+
+std::string KmeEnrollmentTokenRecord::Encode() const { return ToJson().dump(); }
+
+Result<KmeEnrollmentTokenRecord> KmeEnrollmentTokenRecord::FromJson(const json& j) {
+  return ReadRecord<KmeEnrollmentTokenRecord>(kTable, j, [&](KmeEnrollmentTokenRecord& t) {
+    t.token_sha256 = Str(j, "token_sha256");
+    t.secret_ref = Str(j, "secret_ref");
+    t.rotated_at = Str(j, "rotated_at");
+    t.last_position = Str(j, "last_position");
+  });
+}
+
+Result<KmeEnrollmentTokenRecord> KmeEnrollmentTokenRecord::Decode(std::string_view bytes) {
+  return DecodeRecord<KmeEnrollmentTokenRecord>(bytes);
+}
+
+// ---- the Knox Cloud API connection ----
+
+namespace {
+json SyncErrorJson(const KmeKnoxSyncError& e) {
+  json j = {{"code", e.code}, {"message", e.message}};
+  PutIfSet(j, "knox_device_id", e.knox_device_id);
+  if (e.line > 0) j["line"] = e.line;
+  return j;
+}
+KmeKnoxSyncError ReadSyncError(const json& j) {
+  return {Str(j, "code"), Str(j, "message"), Str(j, "knox_device_id"), Number<uint64_t>(j, "line")};
+}
+}  // namespace
+
+json KmeKnoxLastSync::ToJson() const {
+  json l = {{"sync_id", sync_id},
+            {"at", at},
+            {"started_at", started_at},
+            {"full", full},
+            {"devices_seen", devices_seen},
+            {"events_written", events_written},
+            {"created", created},
+            {"updated", updated},
+            {"unchanged", unchanged},
+            {"rejected", rejected},
+            {"users_matched", users_matched},
+            {"uploads_approved", uploads_approved}};
+  if (changed_after) l["changed_after"] = *changed_after;
+  if (error) l["error"] = {{"code", error->code}, {"message", error->message}};
+  if (!errors.empty()) {
+    json errs = json::array();
+    for (const auto& e : errors) errs.push_back(SyncErrorJson(e));
+    l["errors"] = std::move(errs);
+  }
+  return l;
+}
+
+json KmeKnoxRecord::ToJson() const {
+  if (!configured) {
+    return {{"configured", false},
+            {"disconnected_at", disconnected_at},
+            {"last_position", last_position}};
+  }
+  json j = {{"configured", true},
+            {"connection_id", connection_id},
+            {"base_url", base_url},
+            {"token_url", token_url},
+            {"client_id", client_id},
+            {"customer_id", customer_id},
+            {"auto_approve_uploads", auto_approve_uploads},
+            {"client_secret_ref", client_secret_ref},
+            {"client_secret_sha256", client_secret_sha256},
+            {"connected_at", connected_at},
+            {"state", state},
+            {"last_position", last_position}};
+  if (last_sync) j["last_sync"] = last_sync->ToJson();
+  if (last_success_at) j["last_success_at"] = *last_success_at;
+  return j;
+}
+
+std::string KmeKnoxRecord::Encode() const { return ToJson().dump(); }
+
+Result<KmeKnoxRecord> KmeKnoxRecord::FromJson(const json& j) {
+  return ReadRecord<KmeKnoxRecord>(kTable, j, [&](KmeKnoxRecord& k) {
+    k.configured = Bool(j, "configured");
+    k.connection_id = Str(j, "connection_id");
+    k.base_url = Str(j, "base_url");
+    k.token_url = Str(j, "token_url");
+    k.client_id = Str(j, "client_id");
+    k.customer_id = Str(j, "customer_id");
+    k.auto_approve_uploads = Bool(j, "auto_approve_uploads");
+    k.client_secret_ref = Str(j, "client_secret_ref");
+    k.client_secret_sha256 = Str(j, "client_secret_sha256");
+    k.connected_at = Str(j, "connected_at");
+    k.state = Str(j, "state");
+    if (const json* l = Object(j, "last_sync")) {
+      KmeKnoxLastSync s;
+      s.sync_id = Str(*l, "sync_id");
+      s.at = Str(*l, "at");
+      s.started_at = Str(*l, "started_at");
+      s.full = Bool(*l, "full");
+      s.changed_after = OptStr(*l, "changed_after");
+      s.devices_seen = Number<uint64_t>(*l, "devices_seen");
+      s.events_written = Number<uint64_t>(*l, "events_written");
+      s.created = Number<uint64_t>(*l, "created");
+      s.updated = Number<uint64_t>(*l, "updated");
+      s.unchanged = Number<uint64_t>(*l, "unchanged");
+      s.rejected = Number<uint64_t>(*l, "rejected");
+      s.users_matched = Number<uint64_t>(*l, "users_matched");
+      s.uploads_approved = Number<uint64_t>(*l, "uploads_approved");
+      if (const json* e = Object(*l, "error")) s.error = ReadSyncError(*e);
+      if (const json* errs = Array(*l, "errors")) {
+        for (const auto& e : *errs) {
+          (void)e.get_ref<const json::object_t&>();
+          s.errors.push_back(ReadSyncError(e));
+        }
+      }
+      k.last_sync = std::move(s);
+    }
+    k.last_success_at = OptStr(j, "last_success_at");
+    k.disconnected_at = Str(j, "disconnected_at");
+    k.last_position = Str(j, "last_position");
+  });
+}
+
+Result<KmeKnoxRecord> KmeKnoxRecord::Decode(std::string_view bytes) {
+  return DecodeRecord<KmeKnoxRecord>(bytes);
+}
+
+}  // namespace ae::proj
