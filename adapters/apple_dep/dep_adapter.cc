@@ -376,6 +376,7 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
     if (stopping_) return fail(Cancelled("dep.sync_cancelled", "the engine is stopping"));
     const int limit = std::min(options_.page_limit,
                                detail->MaxLimit(fetching ? "/server/devices" : "/devices/sync"));
+    const int64_t asked_ms = clock_.NowMs();  // Apple's answer shows it at or after this
     auto page = fetching ? client->FetchDevices(cursor, limit) : client->SyncDevices(cursor, limit);
     if (!page.ok()) {
       const std::string& r = page.status().reason();
@@ -414,7 +415,7 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
     std::vector<std::pair<StreamId, domain::Decider<ddep::DeviceState>>> commands;
     commands.reserve(order.size());
     for (const Device* d : order) {
-      ddep::ApplySync sync{account_id, rep.sync_id, ToDomain(*d)};
+      ddep::ApplySync sync{account_id, rep.sync_id, ToDomain(*d), asked_ms};
       commands.emplace_back(
           StreamId("dep-device", d->serial_number),
           (*book)->empty() ? ddep::DeviceDecider(std::move(sync))

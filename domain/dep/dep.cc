@@ -328,6 +328,7 @@ DeviceState EvolveDevice(DeviceState s, const Envelope& e) {
       s.apple.profile_status = pb::DEP_PROFILE_STATUS_ASSIGNED;
       s.apple.profile_uuid = e.dep_profile_assigned().profile_uuid();
       s.removed_on_purpose = false;
+      s.profile_outcome_ms = Ms(e.occurred_at());
       break;
     case Envelope::kDepProfileAssignmentFailed:
       if (e.dep_profile_assignment_failed().request_id() == s.pending_request_id) {
@@ -344,6 +345,7 @@ DeviceState EvolveDevice(DeviceState s, const Envelope& e) {
       s.pending_request_id.clear();
       s.removed_on_purpose = true;
       s.apple.profile_status = pb::DEP_PROFILE_STATUS_REMOVED;
+      s.profile_outcome_ms = Ms(e.occurred_at());
       break;
     case Envelope::kDepDeviceDisownRequested:
       s.disown_request_id = e.dep_device_disown_requested().request_id();
@@ -411,10 +413,12 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const ApplySync& c) {
   pb::DepProfileStatus status = d.profile_status == pb::DEP_PROFILE_STATUS_UNSPECIFIED
                                     ? pb::DEP_PROFILE_STATUS_EMPTY
                                     : d.profile_status;
-  bool status_changed = !s.known || s.apple.profile_status != status ||
+  // A page asked for before the last outcome was recorded may show Apple before it.
+  const bool older_than_outcome = c.asked_ms != 0 && c.asked_ms < s.profile_outcome_ms;
+  bool status_changed = !older_than_outcome && (!s.known || s.apple.profile_status != status ||
                         s.apple.profile_uuid != d.profile_uuid ||
                         s.apple.profile_assign_time_ms != d.profile_assign_time_ms ||
-                        s.apple.profile_push_time_ms != d.profile_push_time_ms;
+                        s.apple.profile_push_time_ms != d.profile_push_time_ms);
   // Our own "assigned" (from the assignment outcome) is what Apple reports next
   // without times; do not flap when Apple has nothing new to say.
   if (status_changed) {

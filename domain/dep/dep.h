@@ -135,6 +135,9 @@ struct DeviceState {
   std::string pending_request_id;      // assignment sent, no outcome yet
   std::string removal_request_id;
   std::string disown_request_id;
+  // When the last assignment or removal outcome was recorded (ms; 0 none): a sync answer
+  // asked for before it may predate it at Apple, so its profile status is not taken.
+  int64_t profile_outcome_ms = 0;
   bool disowned = false;
   bool removed_on_purpose = false;
   // Local assignments.
@@ -149,6 +152,10 @@ struct ApplySync {
   std::string account_id;
   std::string sync_id;
   AppleDevice device;
+  // When the page was asked for (ms; 0 unknown). A page asked for before the device's
+  // last assignment or removal outcome was recorded keeps that outcome: its profile status
+  // may be older.
+  int64_t asked_ms = 0;
 };
 struct AssignDevice {
   // nullopt: unchanged; "": clear.

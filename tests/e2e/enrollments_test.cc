@@ -464,7 +464,9 @@ TEST_F(EnrollmentsTest, ReconciliationFindsWhatIsOutOfOrderWithEvidenceAndClears
   ASSERT_TRUE(WaitFor([&] {
     auto r = Get("/v1/reconciliation?days=0");
     return r.status == 200 && r.json["items"].empty();
-  }, std::chrono::seconds(30))) << Get("/v1/reconciliation?days=0").body;
+  }, std::chrono::seconds(30))) << Get("/v1/reconciliation?days=0").body
+      << Get("/v1/dep/devices/" + serials[1] + "/history").body
+      << Get("/v1/dep/devices/" + serials[2] + "/history").body;
   auto clean = RunTool({"reconcile", "--data-dir", engine_->data_dir(), "--days", "0"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
 }

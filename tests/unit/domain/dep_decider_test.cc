@@ -2,6 +2,7 @@
 
 #include "domain/dep/dep.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include "domain/devices/devices.h"
@@ -72,6 +73,29 @@ TEST(DepDeviceDecider, ModifiedRemovedOnAnUnknownDeviceIsAMoveIn) {
   EXPECT_TRUE(moved[0].has_dep_device_synced());
   EXPECT_EQ(moved[1].dep_profile_status_changed().status(), pb::DEP_PROFILE_STATUS_REMOVED);
   EXPECT_TRUE(Fold(moved).assigned_to_server);
+}
+
+// A sync page asked for before a removal's outcome was recorded may still show the profile
+// as assigned: it must not undo the removal. A page asked for after it is taken.
+TEST(DepDeviceDecider, APageAskedForBeforeTheLastOutcomeKeepsThatOutcome) {
+  DeviceState s = Fold(Must(Decide(DeviceState{}, ApplySync{"acc", "s", Phone("added", 1)})));
+  Envelope assigned;
+  assigned.mutable_dep_profile_assigned()->set_profile_uuid("UUID-1");
+  *assigned.mutable_occurred_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(10'000);
+  Envelope removed;
+  removed.mutable_dep_profile_removed();
+  *removed.mutable_occurred_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(20'000);
+  s = Fold({assigned, removed}, s);
+  ASSERT_EQ(s.apple.profile_status, pb::DEP_PROFILE_STATUS_REMOVED);
+
+  auto before = Phone("", 0, pb::DEP_PROFILE_STATUS_ASSIGNED);
+  before.profile_uuid = "UUID-1";
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s2", before, 19'999})).empty());
+  // Apple's answer to a page asked for after the outcome is news, as is one of unknown age.
+  auto after = Must(Decide(s, ApplySync{"acc", "s3", before, 20'001}));
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].dep_profile_status_changed().status(), pb::DEP_PROFILE_STATUS_ASSIGNED);
+  EXPECT_EQ(Must(Decide(s, ApplySync{"acc", "s4", before})).size(), 1u);
 }
 
 TEST(DepDeviceDecider, SyncNeverTouchesLocalAssignments) {
