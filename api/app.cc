@@ -22,6 +22,7 @@
 #include "events/rocksdb_event_log.h"
 #include "projections/all_projectors.h"
 #include "projections/dep_records.h"
+#include "projections/rules_records.h"
 #include "projections/user_records.h"
 
 namespace ae::api {
@@ -242,9 +243,10 @@ Status App::Start() {
   if (options_.run_adapters) {
     // Bulk assignments whose process stopped without recording their end (kill -9).
     std::vector<std::string> running;
-    Status s = views_->Scan("jobs", "", "", [&](std::string_view k, std::string_view v) {
-      auto j = nlohmann::json::parse(v, nullptr, false);
-      if (j.is_object() && j.value("state", "") == "running") running.emplace_back(k);
+    Status s = views_->Scan(proj::JobRecord::kTable, "", "",
+                            [&](std::string_view k, std::string_view v) {
+      auto job = proj::JobRecord::Decode(v);  // a record that is none is left alone
+      if (job.ok() && job->state == "running") running.emplace_back(k);
       return true;
     });
     domain::CommandContext ctx;

@@ -6,6 +6,7 @@
 #include "adapters/samsung_knox/identifiers.h"
 #include "api/lookup.h"
 #include "api/policy_delivery.h"
+#include "projections/device_records.h"
 
 namespace ae::api {
 
@@ -17,9 +18,35 @@ ae::knox::ViewGet KmeViewGet(App& app) {
   return [&app](const std::string& cf, const std::string& key) { return app.views().Get(cf, key); };
 }
 
+ae::knox::KmeViewDevice KmeViewDeviceOf(const proj::KmeDeviceRecord& r) {
+  ae::knox::KmeViewDevice d;
+  d.id = r.id;
+  d.imei = r.imei;
+  d.imei2 = r.imei2;
+  d.meid = r.meid;
+  d.serial_number = r.serial_number;
+  d.model = r.model;
+  d.profile_name = r.profile_name;
+  d.knox_status = r.knox_status;
+  d.tags = r.tags;
+  d.attributes = r.attributes;
+  d.source = r.source;
+  d.user_id = r.user_id;
+  d.user_by_deployment = r.user_by_deployment;
+  d.policy_id = r.policy_id;
+  d.ruleset_id = r.ruleset_id;
+  return d;
+}
+
 ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app) {
   ae::knox::KmeIngestHooks hooks;
   hooks.views = KmeViewGet(app);
+  hooks.kme_device =
+      [&app](const std::string& device_id) -> Result<std::optional<ae::knox::KmeViewDevice>> {
+    AE_ASSIGN_OR_RETURN(auto rec, LoadKmeDevice(app, device_id));
+    if (!rec) return std::optional<ae::knox::KmeViewDevice>();
+    return std::optional<ae::knox::KmeViewDevice>(KmeViewDeviceOf(*rec));
+  };
   hooks.match_user = [&app](const std::string& knox_user_id) -> Result<std::string> {
     auto resolved =
         ResolveUserId(app, knox_user_id, domain::users::Role::ROLE_DEVICE_USER, "user_id");
@@ -36,6 +63,13 @@ ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app) {
 ae::knox::AndroidEnrollmentHooks AndroidEnrollmentHooksFor(App& app) {
   ae::knox::AndroidEnrollmentHooks hooks;
   hooks.views = KmeViewGet(app);
+  hooks.inventory_device =
+      [&app](const std::string& device_id) -> Result<std::optional<ae::knox::InventoryDevice>> {
+    AE_ASSIGN_OR_RETURN(auto rec,
+                        proj::ReadDeviceRecord<proj::DeviceRecord>(app.views(), device_id));
+    if (!rec) return std::optional<ae::knox::InventoryDevice>();
+    return std::optional<ae::knox::InventoryDevice>(ae::knox::InventoryDevice{rec->status});
+  };
   hooks.delivery_of = [&app](const std::string& policy_id, const std::string& ruleset_id) {
     return AndroidDeliveryOf(app, policy_id, ruleset_id);
   };

@@ -15,13 +15,17 @@
 
 namespace ae::api {
 
-// The views, as the Samsung Knox services read them.
+// The views' plain-string tables (kme_ids, kme_versions), as the Samsung Knox services
+// read them.
 ae::knox::ViewGet KmeViewGet(App& app);
-// The KME ingest's hooks: the views, the users view (a User ID names a user with role
-// device_user or above, not deleted) and the projection runner.
+// A KME device record as the Samsung Knox services read it.
+ae::knox::KmeViewDevice KmeViewDeviceOf(const proj::KmeDeviceRecord& record);
+// The KME ingest's hooks: the views (the KME devices through proj::KmeDeviceRecord), the
+// users view (a User ID names a user with role device_user or above, not deleted) and the
+// projection runner.
 ae::knox::KmeIngestHooks KmeIngestHooksFor(App& app);
-// The Android enrollment's hooks: the views, and what a device is handed of its policy and
-// rule set (api/policy_delivery.h).
+// The Android enrollment's hooks: the views (the inventory through proj::DeviceRecord), and
+// what a device is handed of its policy and rule set (api/policy_delivery.h).
 ae::knox::AndroidEnrollmentHooks AndroidEnrollmentHooksFor(App& app);
 
 // The device id the identifiers index names, "" when none does. kFailedPrecondition

@@ -11,7 +11,8 @@
 #include "api/server.h"
 #include "events/base/crypto.h"
 #include "projections/dep_records.h"
-#include "projections/rules_projector.h"
+#include "projections/kme_records.h"
+#include "projections/rules_records.h"
 
 namespace ae::api {
 
@@ -97,11 +98,6 @@ bool Common(const Filter& f, const std::string& model, const std::string& user_i
   if (!f.ruleset_id.empty() && f.ruleset_id != ruleset_id) return false;
   return true;
 }
-bool Common(const Filter& f, const json& d) {
-  return Common(f, d.value("model", ""), d.value("user_id", ""), d.value("policy_id", ""),
-                d.value("ruleset_id", ""));
-}
-
 bool MatchesDep(const Filter& f, const proj::DepDeviceRecord& d) {
   if (!f.source.empty() && f.source != "dep") return false;
   if (!f.profile_name.empty() || !f.tag.empty()) return false;  // Knox fields
@@ -110,20 +106,16 @@ bool MatchesDep(const Filter& f, const proj::DepDeviceRecord& d) {
   return Common(f, d.model, d.user_id, d.policy_id, d.ruleset_id);
 }
 
-bool MatchesKme(const Filter& f, const json& d) {
+bool MatchesKme(const Filter& f, const proj::KmeDeviceRecord& d) {
   if (!f.source.empty() && f.source != "kme") return false;
   if (!f.account_id.empty() || !f.profile_status.empty()) return false;  // DEP fields
-  if (!f.profile_name.empty() && !EqualNoCase(f.profile_name, d.value("profile_name", ""))) {
+  if (!f.profile_name.empty() && !EqualNoCase(f.profile_name, d.profile_name)) return false;
+  if (!f.tag.empty() && std::none_of(d.tags.begin(), d.tags.end(), [&](const std::string& t) {
+        return EqualNoCase(t, f.tag);
+      })) {
     return false;
   }
-  if (!f.tag.empty()) {
-    bool found = false;
-    for (const auto& t : d.value("tags", json::array())) {
-      if (t.is_string() && EqualNoCase(t.get<std::string>(), f.tag)) found = true;
-    }
-    if (!found) return false;
-  }
-  return Common(f, d);
+  return Common(f, d.model, d.user_id, d.policy_id, d.ruleset_id);
 }
 
 // Scans the views for the devices `filter` selects, DEP first, each in key order.
@@ -149,13 +141,14 @@ Status SelectByFilter(App& app, const Filter& filter,
     return MatchesDep(filter, d);
   };
   auto kme = [&](std::string_view v) -> Result<bool> {
-    json d = json::parse(v, nullptr, false);
-    if (!d.is_object()) return Corruption("view.corruption", "kme_devices record does not parse");
+    AE_ASSIGN_OR_RETURN(auto d, proj::KmeDeviceRecord::Decode(v));
     return MatchesKme(filter, d);
   };
   if (filter.source != "kme") AE_RETURN_IF_ERROR(scan(proj::DepDeviceRecord::kTable, "dep", dep));
   AE_RETURN_IF_ERROR(bad);
-  if (more && filter.source != "dep") AE_RETURN_IF_ERROR(scan("kme_devices", "kme", kme));
+  if (more && filter.source != "dep") {
+    AE_RETURN_IF_ERROR(scan(proj::KmeDeviceRecord::kTable, "kme", kme));
+  }
   return bad;
 }
 
@@ -243,18 +236,16 @@ Result<Reply> StartJob(Server& server, App& app, Call& call) {
   return r;
 }
 
-Result<json> LoadJob(App& app, const std::string& id) {
+Result<proj::JobRecord> LoadJob(App& app, const std::string& id) {
   if (id.empty() || id.size() > 64) return NotFound("job.not_found", "no job " + id);
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("jobs", id));
-  if (!raw) return NotFound("job.not_found", "no job " + id);
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "jobs record does not parse");
-  return j;
+  AE_ASSIGN_OR_RETURN(auto job, proj::ReadRulesRecord<proj::JobRecord>(app.views(), id));
+  if (!job) return NotFound("job.not_found", "no job " + id);
+  return std::move(*job);
 }
 
 Result<Reply> GetJob(App& app, Call& call) {
   const std::string id = call.req.matches[1];
-  AE_ASSIGN_OR_RETURN(json j, LoadJob(app, id));
+  AE_ASSIGN_OR_RETURN(proj::JobRecord job, LoadJob(app, id));
   size_t limit = kDefaultOutcomes;
   if (std::string l = call.Param("limit"); !l.empty()) {
     char* end = nullptr;
@@ -276,36 +267,36 @@ Result<Reply> GetJob(App& app, Call& call) {
   uint64_t index = from;
   Status bad;
   AE_RETURN_IF_ERROR(app.views().Scan(
-      "job_outcomes", prefix, proj::JobOutcomeKey(id, from),
+      proj::JobOutcomeRecord::kTable, prefix, proj::JobOutcomeKey(id, from),
       [&](std::string_view, std::string_view v) {
         if (outcomes.size() >= limit) {
           next = std::to_string(index);
           return false;
         }
-        json o = json::parse(v, nullptr, false);
-        if (!o.is_object()) {
-          bad = Corruption("view.corruption", "job_outcomes record does not parse");
+        auto o = proj::JobOutcomeRecord::Decode(v);
+        if (!o.ok()) {
+          bad = o.status();
           return false;
         }
-        outcomes.push_back(std::move(o));
+        outcomes.push_back(o->ToJson());
         ++index;
         return true;
       }));
   AE_RETURN_IF_ERROR(bad);
   pb::AssignmentAction then;
-  auto raw = crypto::FromBase64(j.value("then", ""));
+  auto raw = crypto::FromBase64(job.then);
   if (raw.ok()) then.ParseFromString(*raw);
   json out = {{"id", id},
-              {"state", j.value("state", "running")},
-              {"total", j.value("total", 0)},
-              {"done", j.value("done", 0)},
-              {"assigned", j.value("assigned", 0)},
-              {"unchanged", j.value("unchanged", 0)},
-              {"refused", j.value("refused", 0)},
+              {"state", job.state.empty() ? "running" : job.state},
+              {"total", job.total},
+              {"done", job.done},
+              {"assigned", job.assigned},
+              {"unchanged", job.unchanged},
+              {"refused", job.refused},
               {"then", RenderAssignmentAction(app, then)},
-              {"selection", j.value("selection", "")},
-              {"started_at", j.value("started_at", "")},
-              {"completed_at", j.value("completed_at", json(nullptr))},
+              {"selection", job.selection},
+              {"started_at", job.started_at},
+              {"completed_at", job.completed_at ? json(*job.completed_at) : json(nullptr)},
               {"outcomes", std::move(outcomes)},
               {"next_cursor", next}};
   return Reply::Json(200, out);
@@ -326,11 +317,11 @@ void AddAssignRoutes(Server& server) {
   server.Route("DELETE", R"(/v1/jobs/([^/]+))", "/v1/jobs/{id}", Access::kDeviceManager,
                [&app](Call& call) -> Result<Reply> {
     const std::string id = call.req.matches[1];
-    AE_ASSIGN_OR_RETURN(json j, LoadJob(app, id));
+    AE_ASSIGN_OR_RETURN(proj::JobRecord job, LoadJob(app, id));
     Status s = app.jobs().Cancel(id);
     if (!s.ok()) {
       return FailedPrecondition("job.not_running",
-                                "job " + id + " is " + j.value("state", "done") +
+                                "job " + id + " is " + (job.state.empty() ? "done" : job.state) +
                                     "; only a running job can be cancelled");
     }
     return Reply::Json(202, {{"id", id}, {"state", "cancelling"}});

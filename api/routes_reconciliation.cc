@@ -14,6 +14,7 @@
 #include "api/server.h"
 #include "events/base/clock.h"
 #include "projections/dep_records.h"
+#include "projections/reconciliation_records.h"
 
 namespace ae::api {
 
@@ -37,16 +38,22 @@ std::optional<int64_t> NotAfterMs(const std::string& pem) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
-// A finding as the view keeps it, rendered: since as RFC 3339, times as RFC 3339.
-json Render(json f) {
-  f["since"] = FormatRfc3339(f.value("since_ms", int64_t{0}));
-  f.erase("since_ms");
-  if (f.contains("retry_after_ms")) {
-    const int64_t ms = f.value("retry_after_ms", int64_t{0});
-    f["retry_after"] = ms > 0 ? json(FormatRfc3339(ms)) : json(nullptr);
-    f.erase("retry_after_ms");
+// A finding as the view keeps it, rendered: its keys, with its times as RFC 3339 (since;
+// retry_after, null when none was given).
+json Render(const proj::ReconciliationFinding& f) {
+  json out = {{"kind", f.kind},
+              {"device", f.device},
+              {"since", FormatRfc3339(f.since_ms)},
+              {"evidence", f.evidence}};
+  if (!f.source.empty()) out["source"] = f.source;
+  if (f.profile_status) out["profile_status"] = *f.profile_status;
+  if (f.disowned) out["disowned"] = *f.disowned;
+  if (f.reason) out["reason"] = *f.reason;
+  if (f.retry_after_ms) {
+    const int64_t ms = *f.retry_after_ms;
+    out["retry_after"] = ms > 0 ? json(FormatRfc3339(ms)) : json(nullptr);
   }
-  return f;
+  return out;
 }
 
 }  // namespace
@@ -83,43 +90,43 @@ Result<json> ReconciliationReport(App& app, const ReconcileOptions& o) {
     std::string prefix = kind;
     prefix.push_back('\0');
     Status bad = Status::Ok();
-    AE_RETURN_IF_ERROR(app.views().Scan("reconciliation", prefix, "",
+    AE_RETURN_IF_ERROR(app.views().Scan(proj::ReconciliationFinding::kTable, prefix, "",
                                         [&](std::string_view, std::string_view v) {
-      json f = json::parse(v, nullptr, false);
-      if (!f.is_object()) {
-        bad = Corruption("view.corruption", "reconciliation record does not parse");
+      auto f = proj::ReconciliationFinding::Decode(v);
+      if (!f.ok()) {
+        bad = f.status();
         return false;
       }
       // Ordered by the time the device became assigned: only the old enough ones.
-      if (kind == std::string("dep_assigned_not_enrolled") &&
-          f.value("since_ms", int64_t{0}) > assigned_before) {
+      if (kind == std::string("dep_assigned_not_enrolled") && f->since_ms > assigned_before) {
         return false;
       }
-      return add(Render(std::move(f)));
+      return add(Render(*f));
     }));
     AE_RETURN_IF_ERROR(bad);
   }
 
   // DEP accounts: the token's and the certificate's expiry.
   if (!truncated && (want("dep_token_expiring") || want("dep_certificate_expiring"))) {
-    std::vector<json> accounts;
-    AE_RETURN_IF_ERROR(app.views().Scan("enrollment_accounts", "", "",
+    std::vector<proj::EnrollmentAccountRecord> accounts;
+    AE_RETURN_IF_ERROR(app.views().Scan(proj::EnrollmentAccountRecord::kTable, "", "",
                                         [&](std::string_view, std::string_view v) {
-      json a = json::parse(v, nullptr, false);
-      if (a.is_object()) accounts.push_back(std::move(a));
+      auto a = proj::EnrollmentAccountRecord::Decode(v);  // one that is none is left out
+      if (a.ok()) accounts.push_back(std::move(*a));
       return true;
     }));
-    for (const json& a : accounts) {
-      const std::string id = a.value("id", "");
-      const int64_t token_expiry = a.value("token_expiry_ms", int64_t{0});
+    for (const proj::EnrollmentAccountRecord& a : accounts) {
+      const std::string& id = a.id;
+      const proj::EnrollmentAccountToken token = a.token.value_or(proj::EnrollmentAccountToken{});
+      const int64_t token_expiry = token.expiry_ms;
       if (want("dep_token_expiring") && token_expiry > 0 && token_expiry <= expires_before) {
-        const int64_t since = std::max(a.value("token_ms", int64_t{0}),
+        const int64_t since = std::max(token.at_ms,
                                        token_expiry - static_cast<int64_t>(o.expiry_days) * kDayMs);
         if (!add({{"kind", "dep_token_expiring"}, {"account", id},
-                  {"account_name", a.value("name", "")},
+                  {"account_name", a.name},
                   {"expires_at", FormatRfc3339(token_expiry)}, {"since", FormatRfc3339(since)},
                   {"expired", token_expiry <= now},
-                  {"evidence", json::array({a.value("token_position", "")})}})) {
+                  {"evidence", json::array({token.position})}})) {
           break;
         }
       }
@@ -129,13 +136,13 @@ Result<json> ReconciliationReport(App& app, const ReconcileOptions& o) {
         if (!acc) continue;
         auto not_after = NotAfterMs(acc->certificate_pem);
         if (not_after && *not_after <= expires_before) {
-          const int64_t since = std::max(a.value("created_ms", int64_t{0}),
+          const int64_t since = std::max(a.created_ms,
                                          *not_after - static_cast<int64_t>(o.expiry_days) * kDayMs);
           if (!add({{"kind", "dep_certificate_expiring"}, {"account", id},
-                    {"account_name", a.value("name", "")},
+                    {"account_name", a.name},
                     {"expires_at", FormatRfc3339(*not_after)}, {"since", FormatRfc3339(since)},
                     {"expired", *not_after <= now},
-                    {"evidence", json::array({a.value("created_position", "")})}})) {
+                    {"evidence", json::array({a.created_position})}})) {
             break;
           }
         }

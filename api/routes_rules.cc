@@ -11,6 +11,7 @@
 #include "domain/rules/rules.h"
 #include "events/base/crypto.h"
 #include "projections/as_of.h"
+#include "projections/rules_records.h"
 
 namespace ae::api {
 
@@ -230,7 +231,7 @@ Result<rules::Rule> ParseRule(App& app, const json& body) {
 
 Result<rules::Rule> LoadRule(App& app, const std::string& id) {
   if (!ValidRuleId(id)) return NotFound("rule.not_found", "no enrollment rule " + id);
-  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get("rules", id));
+  AE_ASSIGN_OR_RETURN(auto raw, app.views().Get(proj::RuleRecord::kTable, id));
   if (!raw) return NotFound("rule.not_found", "no enrollment rule " + id);
   return RuleFromRecord(*raw);
 }
@@ -340,7 +341,8 @@ void AddRuleRoutes(Server& server) {
                [&app](Call&) -> Result<Reply> {
     std::vector<rules::Rule> all;
     Status bad;
-    AE_RETURN_IF_ERROR(app.views().Scan("rules", "", "", [&](std::string_view, std::string_view v) {
+    AE_RETURN_IF_ERROR(app.views().Scan(proj::RuleRecord::kTable, "", "",
+                                        [&](std::string_view, std::string_view v) {
       auto r = RuleFromRecord(v);
       if (!r.ok()) {
         bad = r.status();

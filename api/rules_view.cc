@@ -1,19 +1,16 @@
 #include "api/rules_view.h"
 
-#include <nlohmann/json.hpp>
-
 #include "events/base/crypto.h"
 #include "projections/dep_records.h"
+#include "projections/rules_records.h"
 
 namespace ae::api {
 
 namespace rules = domain::rules;
-using nlohmann::json;
 
 Result<rules::Rule> RuleFromRecord(std::string_view record) {
-  json j = json::parse(record, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "rules record does not parse");
-  AE_ASSIGN_OR_RETURN(std::string raw, crypto::FromBase64(j.value("rule", "")));
+  AE_ASSIGN_OR_RETURN(proj::RuleRecord r, proj::RuleRecord::Decode(record));
+  AE_ASSIGN_OR_RETURN(std::string raw, crypto::FromBase64(r.rule));
   autoenroll::events::v1::EnrollmentRuleDefined e;
   if (!e.ParseFromString(raw)) return Corruption("view.corruption", "rules record does not parse");
   return rules::FromEvent(e);
@@ -22,7 +19,7 @@ Result<rules::Rule> RuleFromRecord(std::string_view record) {
 Result<std::vector<rules::Rule>> RuleViewSource::EnabledRules() {
   std::vector<rules::Rule> out;
   Status bad;
-  AE_RETURN_IF_ERROR(views_.Scan("rules", "", "", [&](std::string_view, std::string_view v) {
+  AE_RETURN_IF_ERROR(views_.Scan(proj::RuleRecord::kTable, "", "", [&](std::string_view, std::string_view v) {
     auto rule = RuleFromRecord(v);
     if (!rule.ok()) {
       bad = rule.status();

@@ -9,14 +9,12 @@
 #include <memory>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "events/base/crypto.h"
+#include "projections/reconciliation_records.h"
 
 namespace ae::proj {
 
 namespace {
-using nlohmann::json;
 using google::protobuf::util::TimeUtil;
 namespace pb = autoenroll::events::v1;
 
@@ -29,8 +27,8 @@ constexpr const char* kByRuleSet = "enrollments_by_ruleset";
 constexpr const char* kSearch = "enrollments_search";
 constexpr const char* kCounts = "enrollments_counts";
 constexpr const char* kInventory = "enrollment_inventory";
-constexpr const char* kAccounts = "enrollment_accounts";
-constexpr const char* kFindings = "reconciliation";
+constexpr const char* kAccounts = EnrollmentAccountRecord::kTable;
+constexpr const char* kFindings = ReconciliationFinding::kTable;
 constexpr size_t kMaxFailurePositions = 10;
 
 int64_t Ms(const events::Envelope& e) { return TimeUtil::TimestampToMilliseconds(e.occurred_at()); }
@@ -78,46 +76,52 @@ void IndexRows(const EnrollmentRecord& r, Rows& rows) {
   for (const auto& t : EnrollmentSearchTerms(r)) rows[{kSearch, IndexKey(t, key)}] = "";
 }
 
-json Evidence(std::initializer_list<std::string> positions) {
-  json out = json::array();
+// The positions given, but the empty ones.
+std::vector<std::string> Evidence(std::initializer_list<std::string> positions) {
+  std::vector<std::string> out;
   for (const auto& p : positions) {
     if (!p.empty()) out.push_back(p);
   }
   return out;
 }
 
-json Finding(const EnrollmentRecord& r, const char* kind, int64_t since_ms, json evidence) {
-  return {{"kind", kind}, {"device", r.id}, {"source", r.source}, {"since_ms", since_ms},
-          {"evidence", std::move(evidence)}};
+ReconciliationFinding Finding(const EnrollmentRecord& r, const char* kind, int64_t since_ms,
+                              std::vector<std::string> evidence) {
+  ReconciliationFinding f;
+  f.kind = kind;
+  f.device = r.id;
+  f.source = r.source;
+  f.since_ms = since_ms;
+  f.evidence = std::move(evidence);
+  return f;
 }
 
 void FindingRows(const EnrollmentRecord& r, Rows& rows) {
   const std::string key = r.Key();
   if (r.source == "dep" && r.assigned_since_ms > 0 && !r.released && !r.ever_enrolled) {
-    json f = Finding(r, "dep_assigned_not_enrolled", r.assigned_since_ms,
-                     Evidence({r.assigned_position}));
-    f["profile_status"] = r.profile_status;
+    ReconciliationFinding f = Finding(r, "dep_assigned_not_enrolled", r.assigned_since_ms,
+                                      Evidence({r.assigned_position}));
+    f.profile_status = r.profile_status;
     rows[{kFindings, IndexKey("dep_assigned_not_enrolled",
                               BigEndian(static_cast<uint64_t>(r.assigned_since_ms)) + '\0' + key)}] =
-        f.dump();
+        f.Encode();
   }
   if (r.released && r.in_inventory) {
-    json f = Finding(r, "dep_released_in_inventory", r.released_ms,
-                     Evidence({r.enrolled_position, r.released_position}));
-    f["disowned"] = r.disowned;
-    rows[{kFindings, IndexKey("dep_released_in_inventory", key)}] = f.dump();
+    ReconciliationFinding f = Finding(r, "dep_released_in_inventory", r.released_ms,
+                                      Evidence({r.enrolled_position, r.released_position}));
+    f.disowned = r.disowned;
+    rows[{kFindings, IndexKey("dep_released_in_inventory", key)}] = f.Encode();
   }
   if (r.source == "kme" && r.user_id.empty()) {
     rows[{kFindings, IndexKey("kme_without_user", key)}] =
-        Finding(r, "kme_without_user", r.user_since_ms, Evidence({r.user_position})).dump();
+        Finding(r, "kme_without_user", r.user_since_ms, Evidence({r.user_position})).Encode();
   }
   if (!r.failure_positions.empty()) {
-    json ev = json::array();
-    for (const auto& p : r.failure_positions) ev.push_back(p);
-    json f = Finding(r, "dep_assignment_failing", r.failing_since_ms, std::move(ev));
-    f["reason"] = r.failure_reason;
-    f["retry_after_ms"] = r.retry_after_ms;
-    rows[{kFindings, IndexKey("dep_assignment_failing", key)}] = f.dump();
+    ReconciliationFinding f =
+        Finding(r, "dep_assignment_failing", r.failing_since_ms, r.failure_positions);
+    f.reason = r.failure_reason;
+    f.retry_after_ms = r.retry_after_ms;
+    rows[{kFindings, IndexKey("dep_assignment_failing", key)}] = f.Encode();
   }
 }
 
@@ -199,15 +203,14 @@ Status Update(ViewBatch& b, const RecordedEvent& rec, const std::string& source,
     // An inventory device that was enrolled before its record existed gets it now.
     AE_ASSIGN_OR_RETURN(auto orphan, b.Get(kFindings, OrphanKey(id)));
     if (orphan) {
-      json f = json::parse(*orphan, nullptr, false);
       b.Delete(kFindings, OrphanKey(id));
       b.Put(kInventory, id, key);
       r.enrolled = r.in_inventory = r.ever_enrolled = true;
-      if (f.is_object()) {
-        r.enrolled_ms = f.value("since_ms", int64_t{0});
-        if (f["evidence"].is_array() && !f["evidence"].empty()) {
-          r.enrolled_position = f["evidence"][0].get<std::string>();
-        }
+      // The enrollment's time and position, when the finding tells them.
+      auto f = ReconciliationFinding::Decode(*orphan);
+      if (f.ok()) {
+        r.enrolled_ms = f->since_ms;
+        if (!f->evidence.empty()) r.enrolled_position = f->evidence[0];
       }
     }
   }
@@ -271,10 +274,13 @@ Status ApplyInventory(const RecordedEvent& rec, ViewBatch& b, const std::string&
       }
       if (!existing) {
         // In the inventory without a DEP/KME record.
-        json f = {{"kind", "inventory_without_record"}, {"device", inventory_id},
-                  {"since_ms", Ms(e)}, {"evidence", Evidence({rec.position.ToString()})}};
-        if (!source.empty()) f["source"] = source;
-        b.Put(kFindings, OrphanKey(inventory_id), f.dump());
+        ReconciliationFinding f;
+        f.kind = "inventory_without_record";
+        f.device = inventory_id;
+        f.source = source;
+        f.since_ms = Ms(e);
+        f.evidence = Evidence({rec.position.ToString()});
+        b.Put(kFindings, OrphanKey(inventory_id), f.Encode());
         b.Put(kInventory, inventory_id, "");
         return Status::Ok();
       }
@@ -421,21 +427,19 @@ Status ApplyKme(const RecordedEvent& rec, ViewBatch& b, const std::string& id) {
 Status ApplyAccount(const RecordedEvent& rec, ViewBatch& b, const std::string& account_id) {
   const events::Envelope& e = rec.envelope;
   if (!e.has_dep_account_created() && !e.has_dep_token_uploaded()) return Status::Ok();
-  AE_ASSIGN_OR_RETURN(auto raw, b.Get(kAccounts, account_id));
-  json a = raw ? json::parse(*raw, nullptr, false) : json::object();
-  if (!a.is_object()) return Corruption("view.corruption", "enrollment_accounts record does not parse");
+  AE_ASSIGN_OR_RETURN(auto a, ReadReconciliationRecord<EnrollmentAccountRecord>(b, account_id));
   if (e.has_dep_account_created()) {
-    a = {{"id", account_id}, {"name", e.dep_account_created().name()},
-         {"created_position", rec.position.ToString()}, {"created_ms", Ms(e)}};
+    a = EnrollmentAccountRecord{account_id, e.dep_account_created().name(),
+                                rec.position.ToString(), Ms(e), std::nullopt};
   } else {
-    if (a.empty()) return Status::Ok();
+    if (!a) return Status::Ok();  // a token before its account
     const auto& p = e.dep_token_uploaded();
-    a["token_expiry_ms"] =
-        p.has_access_token_expiry() ? TimeUtil::TimestampToMilliseconds(p.access_token_expiry()) : 0;
-    a["token_position"] = rec.position.ToString();
-    a["token_ms"] = Ms(e);
+    a->token = EnrollmentAccountToken{
+        p.has_access_token_expiry() ? TimeUtil::TimestampToMilliseconds(p.access_token_expiry())
+                                    : 0,
+        Ms(e), rec.position.ToString()};
   }
-  b.Put(kAccounts, account_id, a.dump());
+  b.Put(kAccounts, account_id, a->Encode());
   return Status::Ok();
 }
 

@@ -13,12 +13,15 @@
 //                        IMEI, IMEI2, MEID and model of the device (q is a prefix of one)
 //   enrollments_counts   <index family> NUL <value> -> decimal count (the planner's sizes)
 //   enrollment_inventory inventory device id -> device key ("" when it has no record)
-//   enrollment_accounts  DEP account id -> {id, name, created_position, created_ms,
-//                        token_expiry_ms, token_position}
-//   reconciliation       <kind> NUL <subject> -> {kind, device?, source?, account?,
-//                        since_ms, evidence: [positions], ...}; the subject of
+//   enrollment_accounts  DEP account id -> EnrollmentAccountRecord (its creation and its
+//                        last token; reconciliation_records.h)
+//   reconciliation       <kind> NUL <subject> -> ReconciliationFinding (kind, device,
+//                        source, since_ms, the evidence positions, and what the kind adds;
+//                        reconciliation_records.h); the subject is the device key but for
+//                        inventory_without_record (the inventory device id), and that of
 //                        dep_assigned_not_enrolled starts with the 8-byte big-endian time
-//                        the device became assigned, so the report reads only the old ones.
+//                        the device became assigned and NUL, so the report reads only the
+//                        old ones.
 // The views hold ids (user, policy, rule set), never names or e-mails.
 
 #include <cstdint>

@@ -1,7 +1,8 @@
 #pragma once
 // Reading the keys of a JSON view record into a typed record (kme_records.cc,
-// policy_records.cc): absent or null reads as the default; a value of another type throws
-// nlohmann::json::exception, which ReadRecord answers as kCorruption "view.corruption".
+// policy_records.cc, rules_records.cc, reconciliation_records.cc): absent or null reads as
+// the default; a value of another type throws nlohmann::json::exception, which ReadRecord
+// answers as kCorruption "view.corruption".
 
 #include <optional>
 #include <string>

@@ -1,117 +1,95 @@
 #include "projections/rules_projector.h"
 
-#include <google/protobuf/util/time_util.h>
-
-#include <cstdio>
-
-#include <nlohmann/json.hpp>
-
-#include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "projections/json_record.h"
+#include "projections/rules_records.h"
 
 namespace ae::proj {
 
 namespace {
-using nlohmann::json;
-
-using json_record::Load;
 using json_record::When;
 
-std::string JobState(const json& j) {
-  if (!j.value("completed", false)) return "running";
-  if (j.value("cancelled", false)) return "cancelled";
-  return j.value("done", uint64_t{0}) < j.value("total", uint64_t{0}) ? "failed" : "done";
+Status OnRuleDefined(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.enrollment_rule_defined();
+  RuleRecord rule;
+  rule.id = p.rule_id();
+  rule.name = p.name();
+  rule.priority = p.priority();
+  rule.disabled = p.disabled();
+  rule.rule = crypto::Base64(p.SerializeAsString());
+  rule.defined_at = When(r.envelope);
+  rule.last_position = r.position.ToString();
+  b.Put(RuleRecord::kTable, p.rule_id(), rule.Encode());
+  return Status::Ok();
+}
+
+Status OnRuleDeleted(const RecordedEvent& r, ViewBatch& b) {
+  b.Delete(RuleRecord::kTable, r.envelope.enrollment_rule_deleted().rule_id());
+  return Status::Ok();
+}
+
+Status OnJobStarted(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.assignment_job_started();
+  JobRecord job;
+  job.id = p.job_id();
+  job.total = p.total();
+  job.then = crypto::Base64(p.then().SerializeAsString());
+  job.selection = p.selection();
+  job.started_at = When(r.envelope);
+  job.last_position = r.position.ToString();
+  job.state = job.StateOf();
+  b.Put(JobRecord::kTable, p.job_id(), job.Encode());
+  return Status::Ok();
+}
+
+// Records the batch's outcomes after the ones before it; the counts follow them.
+Status OnJobProgressed(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.assignment_job_progressed();
+  AE_ASSIGN_OR_RETURN(auto job, ReadRulesRecord<JobRecord>(b, p.job_id()));
+  if (!job) return Status::Ok();
+  const uint64_t first = p.done() >= static_cast<uint64_t>(p.outcomes_size())
+                             ? p.done() - p.outcomes_size()
+                             : 0;
+  for (int i = 0; i < p.outcomes_size(); ++i) {
+    const auto& o = p.outcomes(i);
+    JobOutcomeRecord outcome{o.device_id(), o.outcome(), o.code()};
+    b.Put(JobOutcomeRecord::kTable, JobOutcomeKey(p.job_id(), first + i), outcome.Encode());
+    if (o.outcome() == "assigned") ++job->assigned;
+    else if (o.outcome() == "unchanged") ++job->unchanged;
+    else ++job->refused;
+  }
+  job->done = p.done();
+  job->last_position = r.position.ToString();
+  b.Put(JobRecord::kTable, p.job_id(), job->Encode());
+  return Status::Ok();
+}
+
+Status OnJobCompleted(const RecordedEvent& r, ViewBatch& b) {
+  const auto& p = r.envelope.assignment_job_completed();
+  AE_ASSIGN_OR_RETURN(auto job, ReadRulesRecord<JobRecord>(b, p.job_id()));
+  if (!job) return Status::Ok();
+  job->done = p.done();
+  job->assigned = p.assigned();
+  job->unchanged = p.unchanged();
+  job->refused = p.refused();
+  job->completed = true;
+  job->cancelled = p.cancelled();
+  job->completed_at = When(r.envelope);
+  job->state = job->StateOf();
+  job->last_position = r.position.ToString();
+  b.Put(JobRecord::kTable, p.job_id(), job->Encode());
+  return Status::Ok();
 }
 }  // namespace
 
-std::string JobOutcomeKey(const std::string& job_id, uint64_t index) {
-  char n[16];
-  std::snprintf(n, sizeof n, "%012llu", static_cast<unsigned long long>(index));
-  return job_id + "/" + n;
-}
-
 Status RulesProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
-  const events::Envelope& e = r.envelope;
-  switch (e.payload_case()) {
-    case events::Envelope::kEnrollmentRuleDefined: {
-      const auto& p = e.enrollment_rule_defined();
-      json j = {{"id", p.rule_id()},
-                {"name", p.name()},
-                {"priority", p.priority()},
-                {"disabled", p.disabled()},
-                {"rule", crypto::Base64(p.SerializeAsString())},
-                {"defined_at", When(e)},
-                {"last_position", r.position.ToString()}};
-      b.Put("rules", p.rule_id(), j.dump());
-      return Status::Ok();
-    }
-    case events::Envelope::kEnrollmentRuleDeleted:
-      b.Delete("rules", e.enrollment_rule_deleted().rule_id());
-      return Status::Ok();
-    case events::Envelope::kAssignmentJobStarted: {
-      const auto& p = e.assignment_job_started();
-      json j = {{"id", p.job_id()},
-                {"total", p.total()},
-                {"done", 0},
-                {"assigned", 0},
-                {"unchanged", 0},
-                {"refused", 0},
-                {"completed", false},
-                {"cancelled", false},
-                {"then", crypto::Base64(p.then().SerializeAsString())},
-                {"selection", p.selection()},
-                {"started_at", When(e)},
-                {"last_position", r.position.ToString()}};
-      j["state"] = JobState(j);
-      b.Put("jobs", p.job_id(), j.dump());
-      return Status::Ok();
-    }
-    case events::Envelope::kAssignmentJobProgressed: {
-      const auto& p = e.assignment_job_progressed();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "jobs", p.job_id()));
-      if (!j.is_object()) return Status::Ok();
-      const uint64_t first = p.done() >= static_cast<uint64_t>(p.outcomes_size())
-                                 ? p.done() - p.outcomes_size()
-                                 : 0;
-      uint64_t assigned = j.value("assigned", uint64_t{0});
-      uint64_t unchanged = j.value("unchanged", uint64_t{0});
-      uint64_t refused = j.value("refused", uint64_t{0});
-      for (int i = 0; i < p.outcomes_size(); ++i) {
-        const auto& o = p.outcomes(i);
-        json oj = {{"device", o.device_id()}, {"outcome", o.outcome()}};
-        if (!o.code().empty()) oj["code"] = o.code();
-        b.Put("job_outcomes", JobOutcomeKey(p.job_id(), first + i), oj.dump());
-        if (o.outcome() == "assigned") ++assigned;
-        else if (o.outcome() == "unchanged") ++unchanged;
-        else ++refused;
-      }
-      j["done"] = p.done();
-      j["assigned"] = assigned;
-      j["unchanged"] = unchanged;
-      j["refused"] = refused;
-      j["last_position"] = r.position.ToString();
-      b.Put("jobs", p.job_id(), j.dump());
-      return Status::Ok();
-    }
-    case events::Envelope::kAssignmentJobCompleted: {
-      const auto& p = e.assignment_job_completed();
-      AE_ASSIGN_OR_RETURN(json j, Load(b, "jobs", p.job_id()));
-      if (!j.is_object()) return Status::Ok();
-      j["done"] = p.done();
-      j["assigned"] = p.assigned();
-      j["unchanged"] = p.unchanged();
-      j["refused"] = p.refused();
-      j["completed"] = true;
-      j["cancelled"] = p.cancelled();
-      j["completed_at"] = When(e);
-      j["state"] = JobState(j);
-      j["last_position"] = r.position.ToString();
-      b.Put("jobs", p.job_id(), j.dump());
-      return Status::Ok();
-    }
-    default:
-      return Status::Ok();
+  switch (r.envelope.payload_case()) {
+    case events::Envelope::kEnrollmentRuleDefined: return OnRuleDefined(r, b);
+    case events::Envelope::kEnrollmentRuleDeleted: return OnRuleDeleted(r, b);
+    case events::Envelope::kAssignmentJobStarted: return OnJobStarted(r, b);
+    case events::Envelope::kAssignmentJobProgressed: return OnJobProgressed(r, b);
+    case events::Envelope::kAssignmentJobCompleted: return OnJobCompleted(r, b);
+    default: return Status::Ok();
   }
 }
 

@@ -308,11 +308,13 @@ Result<AndroidAgent> AndroidEnrollment::AuthenticateAgent(const dkme::Identifier
   AndroidAgent out;
   out.device_id = *found;
   AE_ASSIGN_OR_RETURN(out.state, LoadDevice(out.device_id));
-  AE_ASSIGN_OR_RETURN(auto inventory, hooks_.views("devices", out.device_id));
-  json d = inventory ? json::parse(*inventory, nullptr, false) : json();
-  if (!out.state.exists || !d.is_object() || d.value("status", "") != "enrolled") {
-    return NotAllowed();
+  auto inventory = hooks_.inventory_device(out.device_id);
+  // A record that is none reads as a device that is not enrolled.
+  if (!inventory.ok() && inventory.status().code() != StatusCode::kCorruption) {
+    return inventory.status();
   }
+  const bool enrolled = inventory.ok() && *inventory && (*inventory)->status == "enrolled";
+  if (!out.state.exists || !enrolled) return NotAllowed();
   out.ctx = std::move(ctx);
   out.ctx.actor.set_kind(v1::Actor::KIND_DEVICE);
   out.ctx.actor.set_id(StreamId(dkme::kDeviceStreamType, out.device_id).str());

@@ -53,11 +53,23 @@
 
 namespace ae::knox {
 
+// A device of the inventory of enrolled devices (the views' devices), as much of it as
+// the enrollment needs.
+struct InventoryDevice {
+  std::string status;  // enrolled | checked_out ("" neither)
+};
+
+// The inventory device `device_id`: nullopt when there is none; kCorruption
+// "view.corruption" when its record is not one.
+using InventoryDeviceLookup =
+    std::function<Result<std::optional<InventoryDevice>>(const std::string& device_id)>;
+
 // What the enrollment reads besides the log.
 struct AndroidEnrollmentHooks {
-  // The views: kme_ids, kme_devices and devices (the inventory: "status" of an enrolled
-  // device is "enrolled").
+  // The views: kme_ids.
   ViewGet views;
+  // The inventory (devices): only an enrolled device's agent is answered.
+  InventoryDeviceLookup inventory_device;
   // What an Android device with `policy_id` and `ruleset_id` is to be handed (their current
   // versions, channel android_agent); nullopt when it has neither.
   std::function<Result<std::optional<domain::policies::Delivered>>(

@@ -13,7 +13,6 @@ namespace ae::knox {
 namespace csv = ae::kme;
 namespace dkme = ae::domain::kme;
 namespace v1 = autoenroll::events::v1;
-using nlohmann::json;
 
 namespace {
 // Whether decided events replace a user the Knox Deployment App had bound (a conflict).
@@ -26,45 +25,29 @@ bool OverridesDeploymentUser(const std::vector<events::Envelope>& decided) {
 
 // ---- the KME view ------------------------------------------------------------------------
 
-Result<json> LoadKmeDevice(const ViewGet& views, const std::string& device_id) {
-  AE_ASSIGN_OR_RETURN(auto raw, views("kme_devices", device_id));
-  if (!raw) return json();
-  json j = json::parse(*raw, nullptr, false);
-  if (!j.is_object()) return Corruption("view.corruption", "kme device record does not parse");
-  return j;
-}
-
-dkme::DeviceState KmeDeviceStateFromView(const json& rec) {
+dkme::DeviceState KmeDeviceStateFromView(const std::optional<KmeViewDevice>& device) {
   dkme::DeviceState s;
-  if (!rec.is_object()) return s;
+  if (!device) return s;
+  const KmeViewDevice& d = *device;
   s.exists = true;
-  s.device_id = rec.value("id", "");
-  s.ids.imei = rec.value("imei", "");
-  s.ids.imei2 = rec.value("imei2", "");
-  s.ids.meid = rec.value("meid", "");
-  s.ids.serial = rec.value("serial_number", "");
-  s.model = rec.value("model", "");
-  s.profile_name = rec.value("profile_name", "");
-  s.knox_status = rec.value("knox_status", "");
-  if (auto tags = rec.find("tags"); tags != rec.end() && tags->is_array()) {
-    for (const auto& t : *tags) {
-      if (t.is_string()) s.tags.push_back(t.get<std::string>());
-    }
-  }
-  if (auto attrs = rec.find("attributes"); attrs != rec.end() && attrs->is_object()) {
-    for (auto it = attrs->begin(); it != attrs->end(); ++it) {
-      if (it->is_string()) s.attributes[it.key()] = it->get<std::string>();
-    }
-  }
-  std::string source = rec.value("source", "");
-  s.source = source == "csv"               ? v1::KME_SOURCE_CSV
-             : source == "knox_api"        ? v1::KME_SOURCE_KNOX_API
-             : source == "knox_deployment" ? v1::KME_SOURCE_KNOX_DEPLOYMENT
-                                           : v1::KME_SOURCE_UNSPECIFIED;
-  s.user_id = rec.value("user_id", "");
-  s.user_by_deployment = rec.value("user_by_deployment", false);
-  s.policy_id = rec.value("policy_id", "");
-  s.ruleset_id = rec.value("ruleset_id", "");
+  s.device_id = d.id;
+  s.ids.imei = d.imei;
+  s.ids.imei2 = d.imei2;
+  s.ids.meid = d.meid;
+  s.ids.serial = d.serial_number;
+  s.model = d.model;
+  s.profile_name = d.profile_name;
+  s.knox_status = d.knox_status;
+  s.tags = d.tags;
+  s.attributes = d.attributes;
+  s.source = d.source == "csv"               ? v1::KME_SOURCE_CSV
+             : d.source == "knox_api"        ? v1::KME_SOURCE_KNOX_API
+             : d.source == "knox_deployment" ? v1::KME_SOURCE_KNOX_DEPLOYMENT
+                                             : v1::KME_SOURCE_UNSPECIFIED;
+  s.user_id = d.user_id;
+  s.user_by_deployment = d.user_by_deployment;
+  s.policy_id = d.policy_id;
+  s.ruleset_id = d.ruleset_id;
   return s;
 }
 
@@ -224,8 +207,8 @@ Status KmeDeviceIngest::Add(KmeSourceDevice device) {
     return Status::Ok();
   }
   std::string device_id = found->empty() ? dkme::DeviceIdFor(cmd.observed.ids) : *found;
-  AE_ASSIGN_OR_RETURN(json rec, LoadKmeDevice(service_.hooks_.views, device_id));
-  dkme::DeviceState state = KmeDeviceStateFromView(rec);
+  AE_ASSIGN_OR_RETURN(auto viewed, service_.hooks_.kme_device(device_id));
+  dkme::DeviceState state = KmeDeviceStateFromView(viewed);
   StreamVersion version = 0;
   if (state.exists) {
     AE_ASSIGN_OR_RETURN(version, KmeDeviceVersion(service_.hooks_.views, device_id));

@@ -43,6 +43,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -113,17 +114,36 @@ struct KmeSourceDevice {
 
 // ---- the KME view, as the projections have applied it ----------------------------------
 
-// Reads one record of a view (column family, key): its value, nullopt when absent.
+// Reads one value of the views' plain-string tables (column family, key): kme_ids (an
+// identifier key -> the device id) and kme_versions (a device id -> its stream version in
+// decimal); nullopt when absent. Records are read through their own typed ports
+// (KmeDeviceLookup, ...), never through this one.
 using ViewGet = std::function<Result<std::optional<std::string>>(const std::string& cf,
                                                                  const std::string& key)>;
+
+// A KME device as the views have it (kme_devices), as much of it as the decider needs.
+struct KmeViewDevice {
+  std::string id;
+  std::string imei, imei2, meid, serial_number;
+  std::string model, profile_name, knox_status;
+  std::vector<std::string> tags;
+  std::map<std::string, std::string> attributes;
+  std::string source;  // csv | knox_api | knox_deployment ("" unknown)
+  std::string user_id;
+  bool user_by_deployment = false;
+  std::string policy_id, ruleset_id;
+};
+
+// The KME device `device_id` of the views: nullopt when there is none; kCorruption
+// "view.corruption" when its record is not one.
+using KmeDeviceLookup =
+    std::function<Result<std::optional<KmeViewDevice>>(const std::string& device_id)>;
 
 // The device id the identifiers index names (kme_ids), "" when none does.
 // kFailedPrecondition "kme.identifier_conflict" when they name two different devices.
 Result<std::string> FindKmeDevice(const ViewGet& views, const domain::kme::Identifiers& ids);
-// The kme_devices record of `device_id` (null json when absent).
-Result<nlohmann::json> LoadKmeDevice(const ViewGet& views, const std::string& device_id);
-// The decider's state as the view has it (not exists for a null record).
-domain::kme::DeviceState KmeDeviceStateFromView(const nlohmann::json& record);
+// The decider's state as the view has it (not exists for none).
+domain::kme::DeviceState KmeDeviceStateFromView(const std::optional<KmeViewDevice>& device);
 // The device's stream version as the view has applied it (0: none; kme_versions).
 Result<StreamVersion> KmeDeviceVersion(const ViewGet& views, const std::string& device_id);
 
@@ -135,8 +155,10 @@ std::string KmeStatusText(ae::kme::KmeDeviceStatus status, const std::string& ra
 
 // What the ingest reads besides the log.
 struct KmeIngestHooks {
-  // The views (kme_devices, kme_ids, kme_versions).
+  // The views: kme_ids and kme_versions.
   ViewGet views;
+  // The KME devices of the views (kme_devices).
+  KmeDeviceLookup kme_device;
   // The id of the user a source's User ID names, "" when no user (not deleted, role
   // device_user or above) has it. An error stops the ingest.
   std::function<Result<std::string>(const std::string& knox_user_id)> match_user;

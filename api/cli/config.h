@@ -7,6 +7,10 @@
 // upper case with '-' as '_' (AUTOENROLL_LISTEN, AUTOENROLL_DATA_DIR, ...). The
 // administrator's seed (admin-token, AUTOENROLL_ADMIN_TOKEN) is read from the file or the
 // environment only: other local users can read a process's command line.
+//
+// config.cc defines the options (AddLogOptions, AddLoggingOptions, AddServeOptions, -X);
+// config_file.cc their environment variables, the TOML file and `config show`
+// (AddEnvNames, ApplyConfigFile, EffectiveConfig, IsSecretKey).
 
 #include <CLI/CLI.hpp>
 

@@ -19,6 +19,7 @@
 #include "events/rocksdb_event_log.h"
 #include "events/secret_store.h"
 #include "projections/all_projectors.h"
+#include "projections/kme_records.h"
 #include "projections/projection_runner.h"
 #include "projections/view_store.h"
 #include "tests/support/test_support.h"
@@ -90,6 +91,27 @@ class KnoxIngestTest : public ::testing::Test {
     h.views = [this](const std::string& cf, const std::string& key) {
       return views_->Get(cf, key);
     };
+    h.kme_device = [this](const std::string& id) -> Result<std::optional<KmeViewDevice>> {
+      AE_ASSIGN_OR_RETURN(auto rec, proj::ReadKmeRecord<proj::KmeDeviceRecord>(*views_, id));
+      if (!rec) return std::optional<KmeViewDevice>();
+      KmeViewDevice d;
+      d.id = rec->id;
+      d.imei = rec->imei;
+      d.imei2 = rec->imei2;
+      d.meid = rec->meid;
+      d.serial_number = rec->serial_number;
+      d.model = rec->model;
+      d.profile_name = rec->profile_name;
+      d.knox_status = rec->knox_status;
+      d.tags = rec->tags;
+      d.attributes = rec->attributes;
+      d.source = rec->source;
+      d.user_id = rec->user_id;
+      d.user_by_deployment = rec->user_by_deployment;
+      d.policy_id = rec->policy_id;
+      d.ruleset_id = rec->ruleset_id;
+      return std::optional<KmeViewDevice>(std::move(d));
+    };
     h.match_user = [this](const std::string& name) -> Result<std::string> {
       if (!users::ValidateUsername(name).ok()) return std::string();
       const std::string id = users::UserIdFor(kUserIdKey, name);
@@ -126,12 +148,13 @@ class KnoxIngestTest : public ::testing::Test {
     return id.ok() ? *id : "";
   }
 
-  json Device(const dkme::Identifiers& ids) {
+  // The KME device the identifiers name, as the views keep it (nullopt when none).
+  std::optional<proj::KmeDeviceRecord> Device(const dkme::Identifiers& ids) {
     const std::string id = DeviceId(ids);
-    if (id.empty()) return json();
-    auto rec = LoadKmeDevice(Hooks().views, id);
+    if (id.empty()) return std::nullopt;
+    auto rec = proj::ReadKmeRecord<proj::KmeDeviceRecord>(*views_, id);
     EXPECT_THAT(rec, IsOk());
-    return rec.ok() ? *rec : json();
+    return rec.ok() ? *rec : std::nullopt;
   }
 
   // Records the connection to `simulator` with the credentials it issued.
@@ -205,15 +228,17 @@ TEST_F(KnoxIngestTest, ImportsAPortalExportIntoTheInventory) {
   EXPECT_TRUE(report->position.valid());
 
   EXPECT_EQ(KmeDeviceCount(), 5u);
-  json a = Device({kAliceImei, "", "", ""});
-  ASSERT_TRUE(a.is_object());
-  EXPECT_EQ(a.value("model", ""), "SM-G991B");
-  EXPECT_EQ(a.value("user_id", ""), alice);
-  EXPECT_EQ(a.value("source", ""), "csv");
-  EXPECT_EQ(Device({kBobImei, "", "", ""}).value("user_id", ""), bob);
-  json m = Device({"", "", kMeid, ""});
-  ASSERT_TRUE(m.is_object());
-  EXPECT_EQ(m.value("user_id", ""), "");  // no User ID: no user
+  auto a = Device({kAliceImei, "", "", ""});
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->model, "SM-G991B");
+  EXPECT_EQ(a->user_id, alice);
+  EXPECT_EQ(a->source, "csv");
+  auto b = Device({kBobImei, "", "", ""});
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->user_id, bob);
+  auto m = Device({"", "", kMeid, ""});
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->user_id, "");  // no User ID: no user
 
   // Every event the import wrote went through the bus: stamped with the caller's actor and
   // correlation, and the summary closes the import's own stream.
@@ -260,6 +285,9 @@ TEST_F(KnoxIngestTest, AStaleViewIsDecidedAgainAgainstTheStream) {
   KmeIngestHooks stale = Hooks();
   stale.views = [](const std::string&, const std::string&) -> Result<std::optional<std::string>> {
     return std::optional<std::string>();
+  };
+  stale.kme_device = [](const std::string&) -> Result<std::optional<KmeViewDevice>> {
+    return std::optional<KmeViewDevice>();
   };
   KmeIngest blind(*bus_, *person_keys_, std::move(stale));
   auto again = blind.ImportCsv(csv, {}, ctx_);
@@ -323,11 +351,11 @@ TEST_F(KnoxIngestTest, ASyncImportsTheTenantsDevicesFromTheSimulator) {
   ASSERT_TRUE(runner_->WaitUntilCovers(report->position, kViewWait));
 
   EXPECT_EQ(KmeDeviceCount(), 25u);
-  json d = Device({devices[0].imei, "", "", ""});
-  ASSERT_TRUE(d.is_object());
-  EXPECT_EQ(d.value("source", ""), "knox_api");
-  EXPECT_EQ(d.value("model", ""), devices[0].model);
-  EXPECT_FALSE(d["attributes"].value("knox_device_id", "").empty());
+  auto d = Device({devices[0].imei, "", "", ""});
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->source, "knox_api");
+  EXPECT_EQ(d->model, devices[0].model);
+  EXPECT_FALSE(d->attributes["knox_device_id"].empty());
 
   // The summary is recorded on the connection's stream, through the bus.
   auto knox = LoadKnoxState(*log_);

@@ -1,0 +1,84 @@
+#include "projections/reconciliation_records.h"
+
+#include "projections/record_fields.h"
+
+namespace ae::proj {
+
+namespace {
+using nlohmann::json;
+using namespace record_fields;
+
+bool Has(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && !it->is_null();
+}
+}  // namespace
+
+// ---- findings ----
+
+json ReconciliationFinding::ToJson() const {
+  json j = {{"kind", kind}, {"device", device}, {"since_ms", since_ms}, {"evidence", evidence}};
+  if (!source.empty()) j["source"] = source;
+  if (profile_status) j["profile_status"] = *profile_status;
+  if (disowned) j["disowned"] = *disowned;
+  if (reason) j["reason"] = *reason;
+  if (retry_after_ms) j["retry_after_ms"] = *retry_after_ms;
+  return j;
+}
+
+std::string ReconciliationFinding::Encode() const { return ToJson().dump(); }
+
+Result<ReconciliationFinding> ReconciliationFinding::FromJson(const json& j) {
+  return ReadRecord<ReconciliationFinding>(kTable, j, [&](ReconciliationFinding& f) {
+    f.kind = Str(j, "kind");
+    f.device = Str(j, "device");
+    f.source = Str(j, "source");
+    f.since_ms = Number<int64_t>(j, "since_ms");
+    if (const json* ev = Array(j, "evidence")) f.evidence = ev->get<std::vector<std::string>>();
+    f.profile_status = OptStr(j, "profile_status");
+    if (Has(j, "disowned")) f.disowned = Bool(j, "disowned");
+    f.reason = OptStr(j, "reason");
+    if (Has(j, "retry_after_ms")) f.retry_after_ms = Number<int64_t>(j, "retry_after_ms");
+  });
+}
+
+Result<ReconciliationFinding> ReconciliationFinding::Decode(std::string_view bytes) {
+  return DecodeRecord<ReconciliationFinding>(bytes);
+}
+
+// ---- DEP accounts ----
+
+json EnrollmentAccountRecord::ToJson() const {
+  json j = {{"id", id},
+            {"name", name},
+            {"created_position", created_position},
+            {"created_ms", created_ms}};
+  if (token) {
+    j["token_expiry_ms"] = token->expiry_ms;
+    j["token_position"] = token->position;
+    j["token_ms"] = token->at_ms;
+  }
+  return j;
+}
+
+std::string EnrollmentAccountRecord::Encode() const { return ToJson().dump(); }
+
+Result<EnrollmentAccountRecord> EnrollmentAccountRecord::FromJson(const json& j) {
+  return ReadRecord<EnrollmentAccountRecord>(kTable, j, [&](EnrollmentAccountRecord& a) {
+    a.id = Str(j, "id");
+    a.name = Str(j, "name");
+    a.created_position = Str(j, "created_position");
+    a.created_ms = Number<int64_t>(j, "created_ms");
+    if (Has(j, "token_expiry_ms") || Has(j, "token_position") || Has(j, "token_ms")) {
+      a.token = EnrollmentAccountToken{Number<int64_t>(j, "token_expiry_ms"),
+                                       Number<int64_t>(j, "token_ms"),
+                                       Str(j, "token_position")};
+    }
+  });
+}
+
+Result<EnrollmentAccountRecord> EnrollmentAccountRecord::Decode(std::string_view bytes) {
+  return DecodeRecord<EnrollmentAccountRecord>(bytes);
+}
+
+}  // namespace ae::proj
