@@ -413,8 +413,9 @@ Result<std::vector<Envelope>> Decide(const DeviceState& s, const ApplySync& c) {
   pb::DepProfileStatus status = d.profile_status == pb::DEP_PROFILE_STATUS_UNSPECIFIED
                                     ? pb::DEP_PROFILE_STATUS_EMPTY
                                     : d.profile_status;
-  // A page asked for before the last outcome was recorded may show Apple before it.
-  const bool older_than_outcome = c.asked_ms != 0 && c.asked_ms < s.profile_outcome_ms;
+  // A page asked for before the last outcome was recorded may show Apple before it; so may
+  // one asked for in the same millisecond (on a fast link the answer can precede it).
+  const bool older_than_outcome = c.asked_ms != 0 && c.asked_ms <= s.profile_outcome_ms;
   bool status_changed = !older_than_outcome && (!s.known || s.apple.profile_status != status ||
                         s.apple.profile_uuid != d.profile_uuid ||
                         s.apple.profile_assign_time_ms != d.profile_assign_time_ms ||

@@ -152,9 +152,9 @@ struct ApplySync {
   std::string account_id;
   std::string sync_id;
   AppleDevice device;
-  // When the page was asked for (ms; 0 unknown). A page asked for before the device's
-  // last assignment or removal outcome was recorded keeps that outcome: its profile status
-  // may be older.
+  // When the page was asked for (ms; 0 unknown). A page asked for before (or in the same
+  // millisecond as) the device's last assignment or removal outcome was recorded keeps that
+  // outcome: its profile status may be older.
   int64_t asked_ms = 0;
 };
 struct AssignDevice {

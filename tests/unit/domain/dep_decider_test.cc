@@ -91,6 +91,7 @@ TEST(DepDeviceDecider, APageAskedForBeforeTheLastOutcomeKeepsThatOutcome) {
   auto before = Phone("", 0, pb::DEP_PROFILE_STATUS_ASSIGNED);
   before.profile_uuid = "UUID-1";
   EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s2", before, 19'999})).empty());
+  EXPECT_TRUE(Must(Decide(s, ApplySync{"acc", "s2", before, 20'000})).empty());  // same ms
   // Apple's answer to a page asked for after the outcome is news, as is one of unknown age.
   auto after = Must(Decide(s, ApplySync{"acc", "s3", before, 20'001}));
   ASSERT_EQ(after.size(), 1u);
