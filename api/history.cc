@@ -187,9 +187,4 @@ Result<json> History(App& app, const std::vector<StreamId>& streams) {
   return json{{"items", std::move(items)}, {"count", n}};
 }
 
-Result<json> AsOf(App& app, proj::Projector& projector, const std::vector<StreamId>& streams,
-                  const std::string& cf, const std::string& key, const AsOfPoint& at) {
-  return app.as_of().Read(projector, streams, cf, key, at);
-}
-
 }  // namespace ae::api

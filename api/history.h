@@ -34,11 +34,15 @@ Result<std::vector<events::RecordedEvent>> StreamEvents(App& app,
 // {items:[{position, time, recorded_at, type, stream, actor:{kind,id}, summary, event}], count}
 Result<nlohmann::json> History(App& app, const std::vector<StreamId>& streams);
 
-// app.as_of().Read(...): the record `key` of table `cf` as `projector` builds it from the
-// events of `streams` included by `at`; null when it did not exist yet.
-Result<nlohmann::json> AsOf(App& app, proj::Projector& projector,
-                            const std::vector<StreamId>& streams, const std::string& cf,
-                            const std::string& key, const AsOfPoint& at);
+// app.as_of().ReadRecord<Record>(...): the record `key` of Record's table as `projector`
+// builds it from the events of `streams` included by `at`, decoded by the view's codec;
+// std::nullopt when it did not exist yet.
+template <typename Record>
+Result<std::optional<Record>> AsOf(App& app, proj::Projector& projector,
+                                   const std::vector<StreamId>& streams, const std::string& key,
+                                   const AsOfPoint& at) {
+  return app.as_of().template ReadRecord<Record>(projector, streams, key, at);
+}
 
 // One line for a human, e.g. "Apple accepted profile prof_1 (assigned)".
 std::string Summary(const events::Envelope& e);

@@ -140,14 +140,11 @@ Result<Reply> GetAccount(App& app, Call& call) {
   if (!as_of) return Reply::Json(200, RenderAccount(app, a));
   const std::string id = a.id;
   proj::DepProjector projector;
-  AE_ASSIGN_OR_RETURN(json then, AsOf(app, projector, {StreamId("dep-account", id)},
-                                      DepAccountRecord::kTable, id, *as_of));
-  if (!then.is_object()) {
-    return NotFound("dep.account_not_found", "no DEP account " + id + " at that point");
-  }
-  AE_ASSIGN_OR_RETURN(DepAccountRecord account_then, DepAccountRecord::FromJson(then));
+  AE_ASSIGN_OR_RETURN(auto then, AsOf<DepAccountRecord>(app, projector,
+                                                        {StreamId("dep-account", id)}, id, *as_of));
+  if (!then) return NotFound("dep.account_not_found", "no DEP account " + id + " at that point");
   AE_ASSIGN_OR_RETURN(DepCounts counts, CountsAsOf(app, id, *as_of));
-  json out = RenderAccount(app, account_then, counts);
+  json out = RenderAccount(app, *then, counts);
   out["as_of"] = call.Param("as_of");
   return Reply::Json(200, out);
 }

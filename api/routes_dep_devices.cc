@@ -100,14 +100,12 @@ Result<Reply> GetDevice(App& app, Call& call) {
   }
   AE_ASSIGN_OR_RETURN(std::string serial, ParseSerial(call.req.matches[1]));
   proj::DepProjector projector;
-  AE_ASSIGN_OR_RETURN(json then, AsOf(app, projector,
-                                      {StreamId("dep-device", serial), StreamId("device", serial)},
-                                      DepDeviceRecord::kTable, serial, *as_of));
-  if (!then.is_object()) {
-    return NotFound("dep.device_not_found", "no DEP device " + serial + " at that point");
-  }
-  AE_ASSIGN_OR_RETURN(DepDeviceRecord d, DepDeviceRecord::FromJson(then));
-  json out = RenderDevice(app, d);
+  AE_ASSIGN_OR_RETURN(
+      auto then, AsOf<DepDeviceRecord>(app, projector,
+                                       {StreamId("dep-device", serial), StreamId("device", serial)},
+                                       serial, *as_of));
+  if (!then) return NotFound("dep.device_not_found", "no DEP device " + serial + " at that point");
+  json out = RenderDevice(app, *then);
   out["as_of"] = call.Param("as_of");
   return Reply::Json(200, out);
 }

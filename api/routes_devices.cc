@@ -95,13 +95,12 @@ void AddDeviceRoutes(Server& server) {
       const std::string id = call.req.matches[1];
       if (!ValidDeviceId(id)) return NotFound("device.not_found", "no device " + id);
       proj::DevicesProjector projector;
-      AE_ASSIGN_OR_RETURN(json j, app.as_of().Read(projector, {StreamId("device", id)},
-                                                   proj::DeviceRecord::kTable, id, *as_of));
-      if (!j.is_object()) {
+      AE_ASSIGN_OR_RETURN(auto then, AsOf<proj::DeviceRecord>(app, projector,
+                                                              {StreamId("device", id)}, id, *as_of));
+      if (!then) {
         return NotFound("device.not_found", "no device " + id + " in the inventory at that point");
       }
-      AE_ASSIGN_OR_RETURN(proj::DeviceRecord d, proj::DeviceRecord::FromJson(j));
-      json out = RenderInventoryDevice(app, d);
+      json out = RenderInventoryDevice(app, *then);
       out["as_of"] = call.Param("as_of");
       return Reply::Json(200, out);
     }

@@ -320,15 +320,13 @@ void AddKmeRoutes(Server& server) {
     AE_ASSIGN_OR_RETURN(std::string id, ResolveKmeDeviceRef(app, call.req.matches[1]));
     if (as_of) {
       proj::KmeProjector projector;
-      AE_ASSIGN_OR_RETURN(json then, AsOf(app, projector,
-                                          {StreamId(dkme::kDeviceStreamType, id),
-                                           StreamId(dkme::kInventoryStreamType, id)},
-                                          proj::KmeDeviceRecord::kTable, id, *as_of));
-      if (!then.is_object()) {
-        return NotFound("kme.device_not_found", "no KME device " + id + " at that point");
-      }
-      AE_ASSIGN_OR_RETURN(proj::KmeDeviceRecord rec, proj::KmeDeviceRecord::FromJson(then));
-      json out = RenderDevice(app, rec);
+      AE_ASSIGN_OR_RETURN(auto then, AsOf<proj::KmeDeviceRecord>(
+                                         app, projector,
+                                         {StreamId(dkme::kDeviceStreamType, id),
+                                          StreamId(dkme::kInventoryStreamType, id)},
+                                         id, *as_of));
+      if (!then) return NotFound("kme.device_not_found", "no KME device " + id + " at that point");
+      json out = RenderDevice(app, *then);
       out["as_of"] = call.Param("as_of");
       return Reply::Json(200, out);
     }

@@ -10,7 +10,6 @@
 
 namespace ae::proj {
 
-using nlohmann::json;
 using google::protobuf::util::TimeUtil;
 
 namespace {
@@ -112,9 +111,11 @@ Result<std::vector<events::RecordedEvent>> AsOfReader::CachedStreamEvents(
   return all;
 }
 
-Result<json> AsOfReader::Read(Projector& projector, const std::vector<StreamId>& streams,
-                              const std::string& cf, const std::string& key,
-                              const AsOfPoint& point) {
+Result<std::optional<std::string>> AsOfReader::Read(Projector& projector,
+                                                    const std::vector<StreamId>& streams,
+                                                    const std::string& cf,
+                                                    const std::string& key,
+                                                    const AsOfPoint& point) {
   AsOfPoint at = point;
   AE_RETURN_IF_ERROR(Resolve(&at));
   AE_ASSIGN_OR_RETURN(auto records, CachedStreamEvents(streams));
@@ -137,15 +138,10 @@ Result<json> AsOfReader::Read(Projector& projector, const std::vector<StreamId>&
     AE_RETURN_IF_ERROR(projector.Apply(r, batch));
   }
   AE_ASSIGN_OR_RETURN(auto raw, batch.Get(cf, key));
-  json j;
-  if (raw) {
-    j = json::parse(*raw, nullptr, false);
-    if (!j.is_object()) return Corruption("view.corruption", "record does not parse");
-  }
   std::lock_guard lock(mu_);
   if (records_.size() >= kMaxRecords) records_.clear();  // bounded; cheap to refill
-  records_.emplace(cache_key, j);
-  return j;
+  records_.emplace(cache_key, raw);
+  return raw;
 }
 
 }  // namespace ae::proj

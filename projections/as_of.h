@@ -5,7 +5,8 @@
 //   AsOfPoint     a point in the log: a position, or a wall-clock time.
 //   StreamEvents  the events of some streams, merged in log order.
 //   AsOfReader    the record `key` of table `cf` as a projector builds it, in a scratch
-//                 batch that sees nothing else, from the events up to that point.
+//                 batch that sees nothing else, from the events up to that point: its
+//                 stored bytes (Read), or decoded by the view's own codec (ReadRecord).
 //
 // AsOfReader keeps two bounded caches of its own (one per reader, so one per process
 // that wires one): the decoded events of small streams by stream version, and the
@@ -23,8 +24,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "events/base/status.h"
 #include "events/event_log.h"
@@ -61,11 +60,25 @@ class AsOfReader {
   // the log recorded that position (the end of time past the head). A no-op otherwise.
   Status Resolve(AsOfPoint* at) const;
 
-  // The record `key` of table `cf` as `projector` builds it from the events of
-  // `streams` included by `at`; null when it did not exist yet.
-  Result<nlohmann::json> Read(Projector& projector, const std::vector<StreamId>& streams,
-                              const std::string& cf, const std::string& key,
-                              const AsOfPoint& at);
+  // The bytes of record `key` of table `cf` as `projector` builds them from the events
+  // of `streams` included by `at` (the bytes the live view holds once it reached that
+  // point); std::nullopt when the record did not exist yet.
+  Result<std::optional<std::string>> Read(Projector& projector,
+                                          const std::vector<StreamId>& streams,
+                                          const std::string& cf, const std::string& key,
+                                          const AsOfPoint& at);
+
+  // Read, decoded by the view's codec: Record::kTable and Record::Decode (kCorruption
+  // "view.corruption" when the bytes are not a Record).
+  template <typename Record>
+  Result<std::optional<Record>> ReadRecord(Projector& projector,
+                                           const std::vector<StreamId>& streams,
+                                           const std::string& key, const AsOfPoint& at) {
+    AE_ASSIGN_OR_RETURN(auto raw, Read(projector, streams, Record::kTable, key, at));
+    if (!raw) return std::optional<Record>();
+    AE_ASSIGN_OR_RETURN(Record r, Record::Decode(*raw));
+    return std::optional<Record>(std::move(r));
+  }
 
  private:
   using Records = std::shared_ptr<const std::vector<events::RecordedEvent>>;
@@ -82,7 +95,7 @@ class AsOfReader {
   // Point-in-time records are immutable: the record a projector builds from the first n
   // events of each stream is the same every time. Keyed by projector, table, key and the
   // number of events included per stream; cleared when full (cheap to refill).
-  std::unordered_map<std::string, nlohmann::json> records_;  // guarded by mu_
+  std::unordered_map<std::string, std::optional<std::string>> records_;  // guarded by mu_
   // A stream at version v always holds the same v events: read and decoded once per
   // version. Cleared when full.
   std::unordered_map<std::string, std::pair<StreamVersion, Records>> streams_;  // guarded by mu_

@@ -13,6 +13,9 @@
 #include "events/base/clock.h"
 #include "projections/all_projectors.h"
 #include "projections/as_of.h"
+#include "projections/dep_records.h"
+#include "projections/device_records.h"
+#include "projections/kme_records.h"
 
 namespace ae::cli {
 
@@ -20,21 +23,51 @@ using nlohmann::json;
 
 namespace {
 
-// A device kind: its stream type, its view record and the fields a diff compares
-// (status, profile, user), as the view names them.
+// The fields a diff compares: status, profile and user ("" = none), of a record that
+// exists.
+struct Compared {
+  std::string status, profile, user;
+};
+
+template <typename Record>
+Compared Facts(const Record& r);
+template <>
+Compared Facts(const proj::DepDeviceRecord& r) {
+  return {r.profile_status, r.profile_id, r.user_id};
+}
+template <>
+Compared Facts(const proj::KmeDeviceRecord& r) {
+  return {r.enrollment, r.profile_name, r.user_id};
+}
+template <>
+Compared Facts(const proj::DeviceRecord& r) {
+  return {r.status, "", r.user_id};
+}
+
+// The compared fields of the record `id` of Record's table at `at` (std::nullopt when
+// it did not exist then), decoded by the view's codec.
+template <typename Record>
+Result<std::optional<Compared>> FactsAt(proj::AsOfReader& reader, proj::Projector& p,
+                                        const std::vector<StreamId>& streams,
+                                        const std::string& id, const proj::AsOfPoint& at) {
+  AE_ASSIGN_OR_RETURN(auto rec, reader.ReadRecord<Record>(p, streams, id, at));
+  if (!rec) return std::optional<Compared>();
+  return std::optional<Compared>(Facts(*rec));
+}
+
+// A device kind: its stream type, its projector and how its view record is read.
 struct DeviceKind {
   const char* kind;
   const char* stream_type;
   const char* projector;
-  const char* cf;
-  const char* status;
-  const char* profile;
-  const char* user;
+  Result<std::optional<Compared>> (*facts_at)(proj::AsOfReader&, proj::Projector&,
+                                              const std::vector<StreamId>&, const std::string&,
+                                              const proj::AsOfPoint&);
 };
 constexpr DeviceKind kKinds[] = {
-    {"dep", "dep-device", "dep", "dep_devices", "profile_status", "profile_id", "user_id"},
-    {"kme", "kme-device", "kme", "kme_devices", "enrollment", "profile_name", "user_id"},
-    {"device", "device", "devices", "devices", "status", "", "user_id"},
+    {"dep", "dep-device", "dep", &FactsAt<proj::DepDeviceRecord>},
+    {"kme", "kme-device", "kme", &FactsAt<proj::KmeDeviceRecord>},
+    {"device", "device", "devices", &FactsAt<proj::DeviceRecord>},
 };
 
 // A point for AsOf: a position, or a time.
@@ -52,11 +85,9 @@ bool Before(const proj::AsOfPoint& point, const events::RecordedEvent& r) {
   return point.Includes(r);
 }
 
-json Field(const json& rec, const char* name) {
-  if (!*name || !rec.is_object()) return nullptr;
-  auto it = rec.find(name);
-  if (it == rec.end() || (it->is_string() && it->get<std::string>().empty())) return nullptr;
-  return *it;
+json Field(const std::optional<Compared>& rec, std::string Compared::*field) {
+  if (!rec || ((*rec).*field).empty()) return nullptr;
+  return (*rec).*field;
 }
 
 }  // namespace
@@ -112,19 +143,20 @@ int Diff(const DiffOptions& o, std::ostream& out, std::ostream& err) {
     proj::Projector* p = projector(kind.projector);
     if (!p) continue;
     std::vector<StreamId> streams = {StreamId(kind.stream_type, id)};
-    auto before = a.as_of().Read(*p, streams, kind.cf, id, *from);
-    auto after = a.as_of().Read(*p, streams, kind.cf, id, *to);
+    auto before = kind.facts_at(a.as_of(), *p, streams, id, *from);
+    auto after = kind.facts_at(a.as_of(), *p, streams, id, *to);
     if (!before.ok() || !after.ok()) {
       err << "diff: " << (!before.ok() ? before.status() : after.status()).ToString() << "\n";
       return 1;
     }
     json changes = json::object();
-    for (auto [label, field] : {std::pair{"status", kind.status}, std::pair{"profile", kind.profile},
-                                std::pair{"user", kind.user}}) {
+    for (auto [label, field] : {std::pair{"status", &Compared::status},
+                                std::pair{"profile", &Compared::profile},
+                                std::pair{"user", &Compared::user}}) {
       json x = Field(*before, field), y = Field(*after, field);
       if (x != y) changes[label] = {{"from", x}, {"to", y}};
     }
-    bool created = before->is_null() && !after->is_null();
+    bool created = !before->has_value() && after->has_value();
     if (changes.empty() && !created) continue;
     ++changed;
     json line = {{"kind", kind.kind}, {"id", id}, {"changes", changes}};

@@ -9,6 +9,7 @@
 #include "events/rocksdb_event_log.h"
 #include "projections/all_projectors.h"
 #include "projections/as_of.h"
+#include "projections/dep_records.h"
 #include "projections/dep_projector.h"
 #include "projections/rebuild.h"
 #include "tests/support/test_support.h"
@@ -276,8 +277,10 @@ class AsOfReaderTest : public ::testing::Test {
     views_ = std::move(views).value();
     reader_ = std::make_unique<AsOfReader>(*log_, *views_);
   }
-  Result<json> DeviceAt(const std::string& serial, const AsOfPoint& at) {
-    return reader_->Read(dep_, {StreamId("dep-device", serial)}, "dep_devices", serial, at);
+  Result<std::optional<DepDeviceRecord>> DeviceAt(const std::string& serial,
+                                                   const AsOfPoint& at) {
+    return reader_->ReadRecord<DepDeviceRecord>(dep_, {StreamId("dep-device", serial)}, serial,
+                                                at);
   }
   static AsOfPoint At(LogPosition p) {
     AsOfPoint at;
@@ -303,24 +306,31 @@ TEST_F(AsOfReaderTest, AReadAtAPositionReturnsTheRecordAsItWasThen) {
 
   auto then = DeviceAt("C02AAA", At(synced));
   ASSERT_THAT(then, IsOk());
-  EXPECT_EQ(then->value("model", ""), "iPhone 15");
-  EXPECT_EQ(then->value("user_id", "?"), "");
-  EXPECT_EQ(then->value("last_position", ""), synced.ToString());
+  ASSERT_TRUE(then->has_value());
+  EXPECT_EQ((*then)->model, "iPhone 15");
+  EXPECT_EQ((*then)->user_id, "");
+  EXPECT_EQ((*then)->last_position, synced.ToString());
   auto with_ann = DeviceAt("C02AAA", At(ann));
   ASSERT_THAT(with_ann, IsOk());
-  EXPECT_EQ(with_ann->value("user_id", ""), "ann");
+  ASSERT_TRUE(with_ann->has_value());
+  EXPECT_EQ((*with_ann)->user_id, "ann");
   // A position between two of the stream's events holds the earlier one.
   auto between = DeviceAt("C02AAA", At(LogPosition{0, bob.offset - 1}));
   ASSERT_THAT(between, IsOk());
-  EXPECT_EQ(between->value("user_id", ""), "ann");
-  auto now = DeviceAt("C02AAA", At(bob));
+  ASSERT_TRUE(between->has_value());
+  EXPECT_EQ((*between)->user_id, "ann");
+  auto now = reader_->Read(dep_, {StreamId("dep-device", "C02AAA")}, "dep_devices", "C02AAA",
+                           At(bob));
   ASSERT_THAT(now, IsOk());
-  EXPECT_EQ(now->value("user_id", ""), "bob");
+  ASSERT_TRUE(now->has_value());
+  auto now_record = DepDeviceRecord::Decode(**now);
+  ASSERT_THAT(now_record, IsOk());
+  EXPECT_EQ(now_record->user_id, "bob");
   // Before its first event the record did not exist.
   Append(*log_, StreamId("dep-device", "C02CCC"), {Synced("C02CCC", "iPad")});
   auto not_yet = DeviceAt("C02CCC", At(bob));
   ASSERT_THAT(not_yet, IsOk());
-  EXPECT_TRUE(not_yet->is_null());
+  EXPECT_FALSE(not_yet->has_value());
 
   // At the head, the point-in-time record is the live one, byte for byte.
   std::vector<Projector*> ps;
@@ -331,11 +341,12 @@ TEST_F(AsOfReaderTest, AReadAtAPositionReturnsTheRecordAsItWasThen) {
   auto live = views_->Get("dep_devices", "C02AAA");
   ASSERT_THAT(live, IsOk());
   ASSERT_TRUE(live->has_value());
-  EXPECT_EQ(now->dump(), json::parse(**live).dump());
+  EXPECT_EQ(**now, **live);
   // The scratch batch never reached the live views: the past read after them is unchanged.
   auto again = DeviceAt("C02AAA", At(synced));
   ASSERT_THAT(again, IsOk());
-  EXPECT_EQ(again->dump(), then->dump());
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->Encode(), (*then)->Encode());
 }
 
 TEST_F(AsOfReaderTest, AReadAtATimeIncludesWhatTheLogHadRecordedByThen) {
@@ -350,12 +361,14 @@ TEST_F(AsOfReaderTest, AReadAtATimeIncludesWhatTheLogHadRecordedByThen) {
   ASSERT_TRUE(point->has_value());
   auto then = DeviceAt("C02TTT", **point);
   ASSERT_THAT(then, IsOk());
-  EXPECT_EQ(then->value("profile_status", ""), "empty");
+  ASSERT_TRUE(then->has_value());
+  EXPECT_EQ((*then)->profile_status, "empty");
   auto later = ParseAsOf(FormatRfc3339(clock_.NowMs()));
   ASSERT_THAT(later, IsOk());
   auto now = DeviceAt("C02TTT", **later);
   ASSERT_THAT(now, IsOk());
-  EXPECT_EQ(now->value("profile_status", ""), "assigned");
+  ASSERT_TRUE(now->has_value());
+  EXPECT_EQ((*now)->profile_status, "assigned");
 }
 
 TEST_F(AsOfReaderTest, ReadersOfTwoLogsKeepTheirRecordsApart) {
@@ -375,11 +388,13 @@ TEST_F(AsOfReaderTest, ReadersOfTwoLogsKeepTheirRecordsApart) {
 
   auto mine = DeviceAt("C02SAME", At(here));
   ASSERT_THAT(mine, IsOk());
-  EXPECT_EQ(mine->value("model", ""), "iPhone");
-  auto theirs = other.Read(dep_, {StreamId("dep-device", "C02SAME")}, "dep_devices", "C02SAME",
-                           At(there));
+  ASSERT_TRUE(mine->has_value());
+  EXPECT_EQ((*mine)->model, "iPhone");
+  auto theirs = other.ReadRecord<DepDeviceRecord>(dep_, {StreamId("dep-device", "C02SAME")},
+                                                  "C02SAME", At(there));
   ASSERT_THAT(theirs, IsOk());
-  EXPECT_EQ(theirs->value("model", ""), "iPad");
+  ASSERT_TRUE(theirs->has_value());
+  EXPECT_EQ((*theirs)->model, "iPad");
 }
 
 TEST(AsOfPoint, ABadPointNamesTheField) {
