@@ -51,7 +51,7 @@ Result<int> ReadDataDirFormat(const std::string& data_dir) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (!in.good() && !in.eof()) {
-    return Unavailable("data_dir.bad_format_file",
+    return Internal("data_dir.bad_format_file",
                        "cannot read " + file.string() + ": " + std::strerror(errno));
   }
   if (text.empty() || text.size() > 9 ||

@@ -72,12 +72,6 @@ class CountingEventLog : public events::EventLog {
                                                   .count());
   }
   void Count(Result<events::AppendResult>& r, size_t n) {
-    // A log that refuses writes here (a replica, a fenced writer) is, for a
-    // client, a service that cannot write now: 503, not a conflict.
-    if (!r.ok() && r.status().code() == StatusCode::kFailedPrecondition &&
-        (r.status().reason() == "log.read_only" || r.status().reason() == "log.fenced")) {
-      r = Unavailable(r.status().reason(), r.status().message());
-    }
     if (r.ok()) {
       m_.appends++;
       m_.appended_events += n;

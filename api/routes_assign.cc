@@ -40,11 +40,6 @@ bool EqualNoCase(const std::string& a, const std::string& b) {
          });
 }
 
-Status AsBadRequest(const Status& s) {
-  if (s.code() != StatusCode::kUnprocessable) return s;
-  return InvalidArgument(s.reason(), s.message(), s.field());
-}
-
 Result<Filter> ParseFilter(App& app, const json& f) {
   if (!f.is_object()) return InvalidArgument("request.bad_field", "filter must be an object", "filter");
   for (const auto& [k, v] : f.items()) {
@@ -74,17 +69,17 @@ Result<Filter> ParseFilter(App& app, const json& f) {
   out.tag = f.value("tag", "");
   if (std::string u = f.value("user", ""); !u.empty()) {
     auto id = ResolveUserId(app, u, users::Role::ROLE_DEVICE_USER, "filter.user");
-    if (!id.ok()) return AsBadRequest(id.status());
+    if (!id.ok()) return id.status();
     out.user_id = *id;
   }
   if (std::string p = f.value("policy", ""); !p.empty()) {
     auto id = ResolvePolicyId(app, p, "filter.policy");
-    if (!id.ok()) return AsBadRequest(id.status());
+    if (!id.ok()) return id.status();
     out.policy_id = *id;
   }
   if (std::string r = f.value("ruleset", ""); !r.empty()) {
     auto id = ResolveRuleSetId(app, r, "filter.ruleset");
-    if (!id.ok()) return AsBadRequest(id.status());
+    if (!id.ok()) return id.status();
     out.ruleset_id = *id;
   }
   return out;

@@ -129,7 +129,7 @@ Result<std::string> AssignableProfileUuid(App& app, const DepDeviceRecord& devic
     AE_ASSIGN_OR_RETURN(p, DepView<proj::DepProfileRecord>(app, profile_id));
   }
   if (!p) {
-    return Unprocessable("dep.profile_not_found", "no DEP profile " + profile_id, "profile_id");
+    return Unprocessable("dep.unknown_profile", "no DEP profile " + profile_id, "profile_id");
   }
   if (p->state != "defined") {
     return FailedPrecondition("dep.profile_not_defined",

@@ -43,7 +43,7 @@ Result<Reply> DefineProfile(Server& server, App& app, Call& call) {
                       ParseProfile(body, server.options().public_url + "/enroll/apple"));
   auto account = LoadDepAccount(app, profile.account_id());
   if (!account.ok()) {
-    return Unprocessable("dep.account_not_found", "no DEP account " + profile.account_id(),
+    return Unprocessable("dep.unknown_account", "no DEP account " + profile.account_id(),
                          "account_id");
   }
   std::string id = "prof_" + crypto::Hex(crypto::RandomBytes(8));

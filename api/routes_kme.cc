@@ -283,25 +283,20 @@ void AddKmeRoutes(Server& server) {
     o.dry_run = dry == "true";
     o.cancel = &cli::StopRequested();
     // The import's parameters, given to every device it creates; checked before anything
-    // is read (an unknown one: 400 naming it, nothing written).
-    auto param = [](const Status& s) -> Status {
-      return s.code() == StatusCode::kUnprocessable
-                 ? InvalidArgument(s.reason(), s.message(), s.field())
-                 : s;
-    };
+    // is read (an unknown one: 422 naming it, nothing written).
     if (std::string policy = call.Param("policy_id"); !policy.empty()) {
       auto id = ResolvePolicyId(app, policy, "policy_id");
-      if (!id.ok()) return param(id.status());
+      if (!id.ok()) return id.status();
       o.defaults.policy_id = *id;
     }
     if (std::string ruleset = call.Param("ruleset_id"); !ruleset.empty()) {
       auto id = ResolveRuleSetId(app, ruleset, "ruleset_id");
-      if (!id.ok()) return param(id.status());
+      if (!id.ok()) return id.status();
       o.defaults.ruleset_id = *id;
     }
     if (std::string user = call.Param("user"); !user.empty()) {
       auto id = ResolveUserId(app, user, users::Role::ROLE_DEVICE_USER, "user");
-      if (!id.ok()) return param(id.status());
+      if (!id.ok()) return id.status();
       o.defaults.user_id = *id;
     }
     AE_ASSIGN_OR_RETURN(knox::KmeImportReport report,

@@ -114,12 +114,6 @@ json RenderCondition(const pb::RuleCondition& c) {
   return out;
 }
 
-// A refusal of a lookup (422 there) as this route's 400, with its code and field.
-Status AsBadRequest(const Status& s) {
-  if (s.code() != StatusCode::kUnprocessable) return s;
-  return InvalidArgument(s.reason(), s.message(), s.field());
-}
-
 }  // namespace
 
 Result<pb::AssignmentAction> ParseAssignmentAction(App& app, const json& then,
@@ -154,24 +148,24 @@ Result<pb::AssignmentAction> ParseAssignmentAction(App& app, const json& then,
     AE_RETURN_IF_ERROR(CheckText(profile, field("profile_id").c_str()));
     AE_ASSIGN_OR_RETURN(auto ref, app.rules().DepProfile(profile));
     if (!ref) {
-      return InvalidArgument("dep.profile_not_found", "no DEP profile " + profile,
-                             field("profile_id"));
+      return Unprocessable("dep.unknown_profile", "no DEP profile " + profile,
+                           field("profile_id"));
     }
     a.set_profile_id(profile);
   }
   if (!user.empty()) {
     auto id = ResolveUserId(app, user, users::Role::ROLE_DEVICE_USER, field("user"));
-    if (!id.ok()) return AsBadRequest(id.status());
+    if (!id.ok()) return id.status();
     a.set_user_id(*id);
   }
   if (!policy.empty()) {
     auto id = ResolvePolicyId(app, policy, field("policy"));
-    if (!id.ok()) return AsBadRequest(id.status());
+    if (!id.ok()) return id.status();
     a.set_policy_id(*id);
   }
   if (!ruleset.empty()) {
     auto id = ResolveRuleSetId(app, ruleset, field("ruleset"));
-    if (!id.ok()) return AsBadRequest(id.status());
+    if (!id.ok()) return id.status();
     a.set_ruleset_id(*id);
   }
   return a;
@@ -270,7 +264,7 @@ Result<Reply> DryRun(App& app, Call& call) {
   }
   AE_ASSIGN_OR_RETURN(rule.then, ParseAssignmentAction(app, (*rule_body)["then"], "rule.then"));
   if (Status s = rules::Validate(rule); !s.ok()) {
-    return InvalidArgument(s.reason(), s.message(), s.field().empty() ? "" : "rule." + s.field());
+    return Status(s.code(), s.reason(), s.message(), s.field().empty() ? "" : "rule." + s.field());
   }
   assign::DryRunOptions o;
   AE_ASSIGN_OR_RETURN(std::string since, StrField(body, "since", 64));

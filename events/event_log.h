@@ -45,8 +45,9 @@ class EventLog {
   //   kConflict            the stream is not at `expected` (reason log.wrong_expected_version)
   //   kInvalidArgument     empty `events` or an invalid stream id
   //   kUnavailable         the log cannot be written now (reason log.unavailable); after a
-  //                        failed durable write the error is sticky (see Health()).
-  //   kFailedPrecondition  this process may not write (read-only replica, fenced writer)
+  //                        failed durable write the error is sticky (see Health()). Or
+  //                        this process may not write: log.read_only (a replica, a tool's
+  //                        read-only open), log.fenced (a newer writer took over).
   virtual Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
                                       std::vector<Envelope> events) = 0;
 

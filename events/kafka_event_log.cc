@@ -563,7 +563,7 @@ Result<AppendResult> KafkaEventLog::Append(const StreamId& stream, ExpectedVersi
   }
   if (events.empty()) return InvalidArgument("log.no_events", "append of no events");
   if (!options_.writer) {
-    return FailedPrecondition("log.read_only", "this Kafka log is a read-only replica");
+    return Unavailable("log.read_only", "this Kafka log is a read-only replica");
   }
   AE_RETURN_IF_ERROR(Health());
   internal::AppendRequest req(stream, expected, &events);
@@ -581,7 +581,7 @@ std::vector<Result<AppendResult>> KafkaEventLog::AppendBatch(std::vector<AppendI
         }
         if (item.events.empty()) return InvalidArgument("log.no_events", "append of no events");
         if (!options_.writer) {
-          return FailedPrecondition("log.read_only", "this Kafka log is a read-only replica");
+          return Unavailable("log.read_only", "this Kafka log is a read-only replica");
         }
         return Health();
       },
@@ -608,10 +608,10 @@ Status KafkaEventLog::FromTxnError(rd_kafka_error_t* error, const std::string& w
 Status KafkaEventLog::ProducerFailed(const std::string& text, bool fenced, bool outcome_unknown) {
   w_.need_sync = true;
   if (fenced) {
-    Status s = FailedPrecondition("log.fenced",
-                                  "this writer was fenced by a newer writer with transactional.id " +
-                                      options_.transactional_id + " (" + text +
-                                      "); it keeps serving reads");
+    Status s = Unavailable("log.fenced",
+                           "this writer was fenced by a newer writer with transactional.id " +
+                               options_.transactional_id + " (" + text +
+                               "); it keeps serving reads");
     SetSticky(s);
     return s;
   }
@@ -715,10 +715,10 @@ Status KafkaEventLog::Sync(Deadline deadline) {
       auto it = w_.last_offset.find(p);
       const int64_t mine = it == w_.last_offset.end() ? -1 : it->second;
       if (head.last_offset > mine) {
-        Status s = FailedPrecondition("log.fenced",
-                                      "another writer appended to partition " + std::to_string(p) +
-                                          " (offset " + std::to_string(head.last_offset) +
-                                          "); this writer stops and keeps serving reads");
+        Status s = Unavailable("log.fenced",
+                               "another writer appended to partition " + std::to_string(p) +
+                                   " (offset " + std::to_string(head.last_offset) +
+                                   "); this writer stops and keeps serving reads");
         SetSticky(s);
         return s;
       }

@@ -35,12 +35,13 @@
 //                       message says "outcome unknown" and the events may
 //                       still become visible. A retry with the same expected
 //                       version then fails with kConflict, which is safe.
-//   kFailedPrecondition log.fenced: a newer writer took over (or a record this
+//   kUnavailable        log.fenced: a newer writer took over (or a record this
 //                       writer did not write appeared in the topic); permanent
-//                       for this instance, which keeps serving reads. Any other
-//                       fatal error of the producer is kUnavailable: the writer
-//                       restarts its producer (same transactional.id, which
-//                       settles the open transaction) before the next append.
+//                       for this instance, which keeps serving reads: writes go
+//                       to the new writer. Any other fatal error of the producer
+//                       is kUnavailable log.unavailable: the writer restarts its
+//                       producer (same transactional.id, which settles the open
+//                       transaction) before the next append.
 //                       log.read_only: this instance is a replica.
 //
 // Threads. Every public method may be called from any thread. The object owns

@@ -125,7 +125,7 @@ LogStore::~LogStore() {
 Status LogStore::Write(const std::vector<StagedRecord>& records,
                        const std::map<int32_t, int64_t>& next_offsets,
                        const std::map<std::string, std::string>& meta) {
-  if (options_.read_only) return FailedPrecondition("log.read_only", "the log is open read-only");
+  if (options_.read_only) return Unavailable("log.read_only", "the log is open read-only");
   std::map<int32_t, PartitionHead> changed;
   {
     std::lock_guard lock(mu_);

@@ -44,7 +44,7 @@ Result<AppendResult> RocksDbEventLog::Append(const StreamId& stream, ExpectedVer
     return InvalidArgument("log.invalid_stream", "invalid stream id '" + stream.str() + "'");
   }
   if (events.empty()) return InvalidArgument("log.no_events", "append of no events");
-  if (options_.read_only) return FailedPrecondition("log.read_only", "the log is open read-only");
+  if (options_.read_only) return Unavailable("log.read_only", "the log is open read-only");
   internal::AppendRequest req(stream, expected, &events);
   queue_.Submit(req, [this](const std::vector<internal::AppendRequest*>& g) { CommitGroup(g); });
   return std::move(req.result);
@@ -59,7 +59,7 @@ std::vector<Result<AppendResult>> RocksDbEventLog::AppendBatch(std::vector<Appen
                                  "invalid stream id '" + item.stream.str() + "'");
         }
         if (item.events.empty()) return InvalidArgument("log.no_events", "append of no events");
-        if (options_.read_only) return FailedPrecondition("log.read_only", "the log is open read-only");
+        if (options_.read_only) return Unavailable("log.read_only", "the log is open read-only");
         return Status::Ok();
       },
       [this](const std::vector<internal::AppendRequest*>& g) { CommitGroup(g); });

@@ -250,7 +250,7 @@ Result<std::shared_ptr<DepClientImpl>> DepAdapter::ClientFor(const std::string& 
   auto token = ParseTokenJson(*json, clock_);
   if (!token.ok()) {
     if (token.status().reason() == kTokenExpired) {
-      return FailedPrecondition("dep.token_expired", "the account's server token has expired");
+      return Unprocessable(kTokenExpired, "the account's server token has expired");
     }
     return token.status();
   }
@@ -278,7 +278,7 @@ Status DepAdapter::MarkAccount(const std::string& account_id, const Status& erro
     state = pb::DEP_ACCOUNT_STATE_TERMS_NOT_SIGNED;
   } else if (r == kTokenRejected) {
     state = pb::DEP_ACCOUNT_STATE_TOKEN_REJECTED;
-  } else if (r == "dep.token_expired") {
+  } else if (r == kTokenExpired) {
     state = pb::DEP_ACCOUNT_STATE_TOKEN_EXPIRED;
   } else {
     return Status::Ok();

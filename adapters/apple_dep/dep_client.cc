@@ -117,7 +117,7 @@ Result<std::string> DepClientImpl::Authenticate(http::HttpResponse* retry) {
   {
     std::lock_guard lock(mu_);
     if (token_.access_token_expiry_ms < clock_.NowMs()) {
-      return FailedPrecondition(
+      return Unprocessable(
           kTokenExpired,
           "the server token expired at " + token_.access_token_expiry + "; upload a renewed token");
     }

@@ -9,7 +9,7 @@
 //                                                token_rejected / signature_invalid), or a
 //                                                call still got 401 after one re-auth: the
 //                                                token was revoked or replaced; upload a new one
-//   dep.token_expired       kFailedPrecondition  access_token_expiry has passed (checked before
+//   dep.token_expired       kUnprocessable       access_token_expiry has passed (checked before
 //                                                /session is ever called)
 //   dep.access_denied       kPermissionDenied    403 ACCESS_DENIED or another 403
 //   dep.unavailable         kUnavailable         transport errors, 429, 5xx until the deadline

@@ -86,7 +86,7 @@ Result<MdmCa> MdmCa::FromPem(std::string_view certificate_pem, std::string_view 
   auto store = NewStore(cert.get());
   if (!store) {
     ossl::ClearErrors();
-    return Internal("mdm.bad_certificate", "X509_STORE");
+    return Internal("enroll.trust_failed", "X509_STORE");
   }
   return MdmCa(std::unique_ptr<EVP_PKEY, KeyFree>(key.release()),
                std::unique_ptr<X509, CertFree>(cert.release()),

@@ -40,9 +40,9 @@ domain::Decider<ddep::DeviceState> DepDecider(const pb::AssignmentAction& then,
   return {ddep::EvolveDevice,
           [cmd, account, job_id](const ddep::DeviceState& s) -> Result<std::vector<Envelope>> {
             if (s.known && cmd.profile_id && s.account_id != account) {
-              return FailedPrecondition("dep.profile_other_account",
-                                        "the profile belongs to another DEP account than the "
-                                        "device");
+              return Unprocessable("dep.profile_other_account",
+                                   "the profile belongs to another DEP account than the device",
+                                   "profile_id");
             }
             AE_ASSIGN_OR_RETURN(auto out, ddep::Decide(s, cmd));
             rules::StampOrigin(out, "", job_id);
@@ -286,7 +286,7 @@ Status AssignmentJobs::Cancel(const std::string& job_id) {
   {
     std::lock_guard lock(mu_);
     if (running_.empty() || running_ != job_id) {
-      return NotFound("job.not_running", "job " + job_id + " is not running");
+      return FailedPrecondition("job.not_running", "job " + job_id + " is not running");
     }
     cancel_ = true;
   }

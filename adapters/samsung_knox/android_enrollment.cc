@@ -113,7 +113,7 @@ Result<AndroidEnrollment::Rotated> AndroidEnrollment::RotateToken(
 Result<std::string> AndroidEnrollment::ServerCertificatePem(const std::string& tls_cert_path) {
   if (!tls_cert_path.empty()) {
     std::ifstream in(tls_cert_path, std::ios::binary);
-    if (!in) return Unavailable("kme.certificate", "cannot read the TLS certificate file");
+    if (!in) return Internal("kme.certificate", "cannot read the TLS certificate file");
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();

@@ -141,7 +141,7 @@ class AndroidEnrollment {
   Result<Rotated> RotateToken(const domain::CommandContext& ctx);
   // The server's certificate (PEM): the file `tls_cert_path` (--tls-cert) when given, else a
   // self-signed one made once and kept in the secret store ("kme/server-certificate",
-  // "kme/server-key"). kUnavailable "kme.certificate" when the file cannot be read.
+  // "kme/server-key"). kInternal "kme.certificate" when the file cannot be read.
   Result<std::string> ServerCertificatePem(const std::string& tls_cert_path);
   // The SHA-256 fingerprint of that certificate as Knox shows it (AB:CD:...).
   // kInternal "kme.certificate" when it is not a PEM certificate.

@@ -203,7 +203,7 @@ Result<mdm::TestDeviceAuthority> LoadOrCreateDeviceCa(const std::string& dir) {
     return ca;
   }
   if (has_cert || has_key) {
-    return FailedPrecondition("sim.bad_device_ca",
+    return InvalidArgument("sim.bad_device_ca",
                               root.string() + " holds only one of " + kCaFile + " and " +
                                   kCaKeyFile + "; remove it or restore the other");
   }

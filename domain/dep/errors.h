@@ -68,7 +68,7 @@ inline constexpr ReasonInfo kReasons[] = {
     {"dep.throttled", 503,
      "Apple asked to wait longer than the call may: do not call again before the time given"},
     {"dep.token_encrypt_failed", 500, "the server token cannot be encrypted for the account"},
-    {"dep.token_expired", 409, "the account's server token has expired: upload a new one"},
+    {"dep.token_expired", 422, "the server token has expired: download a new one from Apple and upload it"},
     {"dep.token_malformed", 422, "the uploaded server token (.p7m) is empty or does not decode"},
     {"dep.token_not_for_this_account", 422,
      "the server token was issued for another server identity or account"},
@@ -76,6 +76,8 @@ inline constexpr ReasonInfo kReasons[] = {
      "Apple refused the server token (revoked or replaced): upload a new one"},
     {"dep.too_many_devices", 400, "too many serial numbers in one call to Apple"},
     {"dep.unavailable", 503, "Apple cannot be reached or keeps answering 429 or 5xx: retry later"},
+    {"dep.unknown_account", 422, "no DEP account has the id a field of the body names"},
+    {"dep.unknown_profile", 422, "no DEP profile has the id a field of the body names"},
     {"dep.url_invalid", 400, "url must be an http(s) URL"},
 };
 

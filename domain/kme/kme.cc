@@ -321,7 +321,7 @@ EnrollmentState EvolveEnrollment(EnrollmentState s, const Envelope& e) {
 
 Result<std::vector<Envelope>> Decide(const EnrollmentState& s, const EnrollAndroid& c) {
   if (c.user_id.empty()) {
-    return FailedPrecondition("kme.no_user", "device " + c.device_id + " has no user assigned");
+    return PermissionDenied("kme.no_user", "device " + c.device_id + " has no user assigned");
   }
   Envelope e;
   auto* p = e.mutable_device_enrolled();

@@ -324,6 +324,8 @@ TEST_F(DepTest, ProfilesAreValidatedDefinedAtAppleAndNeverDeleted) {
                                   json{{"account_id", "acc_nope"}, {"profile_name", "x"}}.dump(),
                                   admin_);
   EXPECT_EQ(no_account.status, 422);
+  EXPECT_EQ(no_account.json["error"]["code"], "dep.unknown_account");
+  EXPECT_EQ(no_account.json["error"]["field"], "account_id");
 
   auto del = engine_->Delete("/v1/dep/profiles/" + p["id"].get<std::string>(), admin_);
   EXPECT_EQ(del.status, 405);
@@ -435,6 +437,11 @@ TEST_F(DepTest, AssignmentPushRemovalAndReassignmentFollowTheProductStatuses) {
   auto unknown_profile = engine_->Send("PATCH", "/v1/dep/devices/" + serial,
                                        R"({"profile_id":"prof_nope"})", admin_, "application/json");
   EXPECT_EQ(unknown_profile.status, 422);
+  EXPECT_EQ(unknown_profile.json["error"]["code"], "dep.unknown_profile");
+  EXPECT_EQ(unknown_profile.json["error"]["field"], "profile_id");
+  // The path naming a profile that does not exist is the 404 of its own code.
+  EXPECT_EQ(engine_->Get("/v1/dep/profiles/prof_nope", admin_).json["error"]["code"],
+            "dep.profile_not_found");
   auto bad_field = engine_->Send("PATCH", "/v1/dep/devices/" + serial, R"({"color":"red"})", admin_,
                                  "application/json");
   EXPECT_EQ(bad_field.status, 400);

@@ -143,6 +143,13 @@ TEST_F(RulesTest, ARuleGivesTenThousandNewDepDevicesItsProfileAndPolicyButNeverO
   const std::string rule_id = rule.json["id"];
   EXPECT_EQ(rule.json["then"]["policy"], "Standard");
   EXPECT_EQ(Get("/v1/rules")["items"].size(), 1u);
+  auto unknown_profile = Post("/v1/rules", {{"name", "No such profile"},
+                                            {"when", {{"source", "dep"}}},
+                                            {"then", {{"profile_id", "prof_nope"}}}});
+  EXPECT_EQ(unknown_profile.status, 422) << unknown_profile.body;
+  EXPECT_EQ(unknown_profile.json["error"]["code"], "dep.unknown_profile");
+  EXPECT_EQ(unknown_profile.json["error"]["field"], "then.profile_id");
+  EXPECT_EQ(Get("/v1/rules")["items"].size(), 1u);  // nothing written
 
   constexpr size_t kDevices = 10000;
   ASSERT_THAT(sim_.AddDevices(kServer, sim::AppleDepSimulator::MakeDevices("C02", kDevices)),
@@ -209,7 +216,7 @@ TEST_F(RulesTest, AKnoxRuleByTagAndModelAndTheImportsParametersGoOnlyToCreatedDe
   ASSERT_EQ(by_rule.size(), 1u);
   EXPECT_EQ(by_rule[0]["rule_id"], rule_id);
 
-  // Unknown parameters: 400 naming them, nothing written.
+  // Unknown parameters: 422 naming them, nothing written.
   const std::string csv = Csv({{1, "SM-G991B", "warehouse", ""},
                                {2, "SM-G991B", "warehouse", "row-user"},
                                {3, "SM-A536B", "warehouse", ""}});
@@ -218,7 +225,7 @@ TEST_F(RulesTest, AKnoxRuleByTagAndModelAndTheImportsParametersGoOnlyToCreatedDe
            {"?ruleset_id=nope", "ruleset_id"},
            {"?policy_id=import&user=ghost", "user"}}) {
     auto bad = Import(csv, params);
-    EXPECT_EQ(bad.status, 400) << params << " " << bad.body;
+    EXPECT_EQ(bad.status, 422) << params << " " << bad.body;
     EXPECT_EQ(bad.json["error"]["field"], field) << bad.body;
   }
   EXPECT_EQ(engine_->Get("/v1/kme/devices/" + KmeId(2), admin_).status, 404);
@@ -293,7 +300,8 @@ TEST_F(RulesTest, TheDryRunAnswersWhatARuleWouldChangeAndWritesNothing) {
   EXPECT_EQ(Get("/v1/rules")["items"].size(), 0u);
 
   auto bad = Post("/v1/rules/dry-run", {{"rule", {{"then", {{"policy", "nope"}}}}}});
-  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(bad.json["error"]["code"], "device.unknown_policy");
   EXPECT_EQ(bad.json["error"]["field"], "rule.then.policy");
 }
 
@@ -314,7 +322,8 @@ TEST_F(RulesTest, ABulkAssignmentOverAFilterReportsEveryDevicesOutcome) {
   EXPECT_EQ(Post("/v1/enrollments/assign", {{"filter", json::object()}, {"colour", "red"}}).status,
             400);
   auto unknown = Post("/v1/enrollments/assign", {{"filter", json::object()}, {"policy", "nope"}});
-  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.status, 422);
+  EXPECT_EQ(unknown.json["error"]["code"], "device.unknown_policy");
   EXPECT_EQ(unknown.json["error"]["field"], "policy");
   EXPECT_EQ(Post("/v1/enrollments/assign", {{"policy", "Standard"}}).status, 400);
 

@@ -465,7 +465,7 @@ TEST_F(AndroidEnrollmentTest, TheSelfSignedCertificateIsMadeOnceWithItsFingerpri
   EXPECT_EQ(fingerprint->size(), 32u * 3 - 1);  // AB:CD:... of 32 bytes
   EXPECT_EQ(*fingerprint, OpenSslFingerprint(*pem));
   EXPECT_THAT(service().ServerCertificatePem(dir_.Sub("missing.pem")).status(),
-              StatusIs(StatusCode::kUnavailable, "kme.certificate"));
+              StatusIs(StatusCode::kInternal, "kme.certificate"));
 }
 
 }  // namespace

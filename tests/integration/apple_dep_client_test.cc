@@ -222,7 +222,7 @@ TEST_F(DepClientTest, WrongSecretFailsTheOAuthSignature) {
 
 TEST_F(DepClientTest, ExpiredTokenFailsWithoutCallingApple) {
   clock_.Set(token_.access_token_expiry_ms + 1000);
-  EXPECT_THAT(client_->GetAccount(), StatusIs(StatusCode::kFailedPrecondition, kTokenExpired));
+  EXPECT_THAT(client_->GetAccount(), StatusIs(StatusCode::kUnprocessable, kTokenExpired));
   EXPECT_TRUE(sim_->Requests().empty());
 }
 

@@ -152,7 +152,7 @@ TEST(AssignmentJobs, ACancelledJobStopsBetweenBatchesAndRecordsWhatItDid) {
   EXPECT_EQ(last.outcomes(1).device_id(), "nope");
   EXPECT_EQ(last.outcomes(1).outcome(), "refused");
   EXPECT_EQ(last.outcomes(1).code(), "device.not_found");
-  EXPECT_THAT(jobs.Cancel(again->job_id), StatusIs(StatusCode::kNotFound, "job.not_running"));
+  EXPECT_THAT(jobs.Cancel(again->job_id), StatusIs(StatusCode::kFailedPrecondition, "job.not_running"));
 }
 
 TEST(AssignmentJobs, ASelectionLargerThanTheBoundIsRefusedBeforeAnythingIsWritten) {

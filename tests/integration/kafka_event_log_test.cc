@@ -142,9 +142,9 @@ TEST(KafkaEventLog, ASecondWriterFencesTheFirstAndNothingUnacknowledgedIsVisible
   stop = true;
   zombie.join();
   ASSERT_TRUE(fenced) << "the first writer was never refused with log.fenced";
-  EXPECT_THAT(first.Health(), StatusIs(StatusCode::kFailedPrecondition, "log.fenced"));
+  EXPECT_THAT(first.Health(), StatusIs(StatusCode::kUnavailable, "log.fenced"));
   EXPECT_THAT(AppendOne(first, "policy/zombie", ExpectedVersion::Any(), "zombie"),
-              StatusIs(StatusCode::kFailedPrecondition, "log.fenced"));
+              StatusIs(StatusCode::kUnavailable, "log.fenced"));
   EXPECT_NE(refusals.back().message().find("fenced"), std::string::npos)
       << refusals.back().ToString();
 
@@ -173,8 +173,8 @@ TEST(KafkaEventLog, WriterStopsOnceAnotherWriterAppended) {
   ASSERT_TRUE(WaitFor([&] { return *first.GetStreamVersion(StreamId("policy/b")) == 1; }));
 
   EXPECT_THAT(AppendOne(first, "policy/c", ExpectedVersion::NoStream(), "zombie"),
-              StatusIs(StatusCode::kFailedPrecondition, "log.fenced"));
-  EXPECT_THAT(first.Health(), StatusIs(StatusCode::kFailedPrecondition, "log.fenced"));
+              StatusIs(StatusCode::kUnavailable, "log.fenced"));
+  EXPECT_THAT(first.Health(), StatusIs(StatusCode::kUnavailable, "log.fenced"));
   ASSERT_THAT(AppendOne(**second, "policy/c", ExpectedVersion::NoStream(), "c1"), IsOk());
   auto names = TopicNames(ReadTopic(h.cluster().bootstrap(), h.topic()));
   EXPECT_EQ(std::multiset<std::string>(names.begin(), names.end()),
@@ -272,7 +272,7 @@ TEST(KafkaEventLog, ReadOnlyReplicaFollowsTheWriterAndRefusesAppends) {
   ASSERT_THAT(AppendOne(h.log(), "policy/r1", ExpectedVersion::Exactly(1), "later"), IsOk());
   EXPECT_TRUE(WaitFor([&] { return *(*replica)->GetStreamVersion(StreamId("policy/r1")) == 2; }));
   EXPECT_THAT(AppendOne(**replica, "policy/r9", ExpectedVersion::Any(), "from-replica"),
-              StatusIs(StatusCode::kFailedPrecondition, "log.read_only"));
+              StatusIs(StatusCode::kUnavailable, "log.read_only"));
   EXPECT_THAT((*replica)->Health(), IsOk());
   EXPECT_EQ(ReadTopic(h.cluster().bootstrap(), h.topic()).size(), 4u);
 }

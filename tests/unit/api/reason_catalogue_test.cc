@@ -520,6 +520,41 @@ TEST(ReasonCatalogue, StatusIsOneTheCodeIsRaisedWith) {
   }
 }
 
+TEST(ReasonCatalogue, ACodeIsRaisedWithOneStatus) {
+  // A client maps a code to one meaning and one status: a path naming something missing
+  // is 404 (dep.profile_not_found), a body field naming it 422 with a code of its own
+  // (dep.unknown_profile).
+  std::map<std::string, std::map<int, std::vector<std::string>>> raised;  // code -> http -> where
+  for (const RaiseSite& site : ScanSources().sites) {
+    if (site.http != 0) raised[site.code][site.http].push_back(site.where);
+  }
+  for (const auto& [code, by_status] : raised) {
+    if (by_status.size() < 2) continue;
+    std::string sites;
+    for (const auto& [http, wheres] : by_status) {
+      for (const std::string& w : wheres) sites += "\n  " + std::to_string(http) + " at " + w;
+    }
+    ADD_FAILURE() << code << " is raised with more than one status:" << sites;
+  }
+}
+
+TEST(ReasonCatalogue, NoSourceRaisesAnotherStatusesCodeUnderItsOwnStatus) {
+  // A code's status is fixed where it is raised: passing status.reason() to a factory of
+  // another status (a 422 answered as 400) would give the code a second status no raise
+  // site shows. Status(s.code(), s.reason(), ...) keeps it, and is allowed.
+  static const std::regex kReRaise(
+      "\\b(InvalidArgument|NotFound|AlreadyExists|Conflict|FailedPrecondition|Unprocessable|"
+      "Unavailable|DeadlineExceeded|Unauthenticated|PermissionDenied|ResourceExhausted|"
+      "Cancelled|Corruption|Internal)\\(\\s*[A-Za-z_][\\w.>()-]*\\breason\\(\\)");
+  for (const SourceFile& f : SourceFiles()) {
+    for (auto it = std::sregex_iterator(f.text.begin(), f.text.end(), kReRaise);
+         it != std::sregex_iterator(); ++it) {
+      ADD_FAILURE() << f.path << ":" << f.LineOf(it->position())
+                    << ": re-raises a code under a status of its own: " << it->str();
+    }
+  }
+}
+
 // Backticked `area.snake_case` words of the documentation that are not reason codes.
 bool NotAReason(const std::string& word) {
   static const std::set<std::string> kNames = {
