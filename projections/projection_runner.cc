@@ -51,7 +51,7 @@ Result<size_t> ProjectionRunner::Step(const LogCursor* limit) {
     batch.Put("checkpoints", kViewsFormatKey, options_.format);
   }
   batch.Put("checkpoints", options_.checkpoint_key, at.ToString());
-  AE_RETURN_IF_ERROR(store_.Write(batch.batch()));  // views and checkpoint together
+  AE_RETURN_IF_ERROR(store_.Write(batch));  // views and checkpoint together
   for (Projector* p : projectors_) p->Committed();
   std::lock_guard lock(mu_);
   checkpoint_ = at;

@@ -113,49 +113,55 @@ Status ViewStore::Scan(const std::string& cf_name, const std::string& prefix,
   return FromRocks(it->status(), "scan view");
 }
 
-Status ViewStore::Write(rocksdb::WriteBatchBase* batch, bool sync) {
+Status ViewStore::Write(const ViewBatch& batch, bool sync) {
+  AE_CHECK(!batch.isolated_);
   std::shared_lock lock(swap_mu_);
+  // Each key once, its last value, in key order per family: a memtable insert in key
+  // order reuses its search path (and a key rewritten in the batch is inserted once).
+  rocksdb::WriteBatch wb;
+  std::vector<const std::pair<const std::string, std::optional<std::string>>*> entries;
+  for (const auto& [cf, table] : batch.tables_) {
+    rocksdb::ColumnFamilyHandle* h = CfLocked(cf);
+    entries.clear();
+    entries.reserve(table.size());
+    for (const auto& e : table) entries.push_back(&e);
+    std::sort(entries.begin(), entries.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* e : entries) {
+      rocksdb::Status s = e->second ? wb.Put(h, e->first, *e->second) : wb.Delete(h, e->first);
+      AE_CHECK(s.ok());
+    }
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Write(wo, batch->GetWriteBatch()), "write views");
+  return FromRocks(db_->Write(wo, &wb), "write views");
 }
 
-Result<std::optional<std::string>> ViewStore::GetThrough(rocksdb::WriteBatchWithIndex& batch,
-                                                         const std::string& cf,
-                                                         const std::string& key) const {
-  std::shared_lock lock(swap_mu_);
-  std::string v;
-  auto s = batch.GetFromBatchAndDB(db_.get(), {}, CfLocked(cf), key, &v);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  AE_RETURN_IF_ERROR(FromRocks(s, "read view batch"));
-  return std::optional<std::string>(std::move(v));
+ViewBatch::Table& ViewBatch::TableOf(const std::string& cf) {
+  auto it = tables_.find(cf);
+  if (it != tables_.end()) return it->second;
+  store_.cf(cf);  // an unknown family is a programming error (aborts)
+  return tables_[cf];
 }
 
 Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
-  if (isolated_) {
-    auto it = scratch_.find({cf, key});
-    if (it == scratch_.end()) return std::optional<std::string>();
-    return it->second;
+  auto t = tables_.find(cf);
+  if (t != tables_.end()) {
+    auto it = t->second.find(key);
+    if (it != t->second.end()) return it->second;
   }
-  return store_.GetThrough(batch_, cf, key);
+  if (isolated_) return std::optional<std::string>();
+  return store_.Get(cf, key);
 }
 
 void ViewBatch::Put(const std::string& cf, const std::string& key, const std::string& value) {
-  if (isolated_) {
-    store_.cf(cf);  // an unknown family is a programming error here too
-    scratch_[{cf, key}] = value;
-    return;
-  }
-  AE_CHECK(batch_.Put(store_.cf(cf), key, value).ok());
+  auto [it, added] = TableOf(cf).insert_or_assign(key, value);
+  keys_ += added;
 }
 
 void ViewBatch::Delete(const std::string& cf, const std::string& key) {
-  if (isolated_) {
-    store_.cf(cf);
-    scratch_[{cf, key}] = std::nullopt;
-    return;
-  }
-  AE_CHECK(batch_.Delete(store_.cf(cf), key).ok());
+  auto [it, added] = TableOf(cf).insert_or_assign(key, std::nullopt);
+  keys_ += added;
 }
 
 }  // namespace ae::proj

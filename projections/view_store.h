@@ -3,9 +3,11 @@
 // per view table, plus "checkpoints". Views are derived data: the log is the
 // source of truth, so a view store can be dropped and rebuilt by replay.
 //
-// ViewBatch: the unit of one projection step. It wraps a WriteBatchWithIndex,
-// so a handler's reads see writes staged earlier in the same batch (two events
-// of one device in one batch see each other).
+// ViewBatch: the unit of one projection step. It stages writes in a hash table by
+// family and key, so a handler's reads see writes staged earlier in the same batch
+// (two events of one device in one batch see each other) in one lookup, and a key
+// written many times in a batch (a count, an index head) is written to RocksDB once,
+// with its last value: the stored bytes are those of applying every write in order.
 //
 // Thread-safety: ViewStore reads are safe from any thread; a ViewBatch belongs
 // to one thread. SwapWith() exchanges the RocksDB instance under the store's
@@ -13,7 +15,7 @@
 // must be stopped around it.
 
 #include <rocksdb/db.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 
 #include <functional>
 #include <map>
@@ -21,11 +23,14 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "events/base/status.h"
 
 namespace ae::proj {
+
+class ViewBatch;
 
 struct ViewStoreOptions {
   std::string path;
@@ -61,14 +66,12 @@ class ViewStore {
   // Calls fn(key, value) for keys >= start with `prefix`, in order, while fn returns true.
   Status Scan(const std::string& cf, const std::string& prefix, const std::string& start,
               const std::function<bool(std::string_view, std::string_view)>& fn) const;
-  Status Write(rocksdb::WriteBatchBase* batch, bool sync = false);
+  // Writes what `batch` staged, atomically (each key once, in key order per family).
+  Status Write(const ViewBatch& batch, bool sync = false);
 
  private:
   ViewStore() = default;
   rocksdb::ColumnFamilyHandle* CfLocked(const std::string& name) const;
-  Result<std::optional<std::string>> GetThrough(rocksdb::WriteBatchWithIndex& batch,
-                                                const std::string& cf,
-                                                const std::string& key) const;
   friend class ViewBatch;
 
   mutable std::shared_mutex swap_mu_;  // shared: every use of db_; exclusive: SwapWith
@@ -79,32 +82,29 @@ class ViewStore {
 
 class ViewBatch {
  public:
-  // overwrite_key: the index keeps only a key's last write, so a key written many times in
-  // one batch (a count, an index head) is read in one step instead of by walking every
-  // earlier write of it. The batch still applies its writes in order: same bytes stored.
-  explicit ViewBatch(ViewStore& store)
-      : store_(store), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+  explicit ViewBatch(ViewStore& store) : store_(store) {}
   // A scratch batch that sees only its own writes (never the store): for
   // applying a few events to an empty view, e.g. a record as it was at a point
-  // in the past. Never written to the store.
+  // in the past. Never written to the store. It holds no handle of the store, so a
+  // swap of the store cannot invalidate it.
   struct Isolated {};
-  ViewBatch(ViewStore& store, Isolated) : store_(store), batch_(), isolated_(true) {}
+  ViewBatch(ViewStore& store, Isolated) : store_(store), isolated_(true) {}
   // Reads through this batch's own writes, then the store.
   Result<std::optional<std::string>> Get(const std::string& cf, const std::string& key);
   void Put(const std::string& cf, const std::string& key, const std::string& value);
   void Delete(const std::string& cf, const std::string& key);
-  rocksdb::WriteBatchWithIndex* batch() { return &batch_; }
-  size_t count() {
-    return isolated_ ? scratch_.size() : static_cast<size_t>(batch_.GetWriteBatch()->Count());
-  }
+  // The keys staged (each counted once, however often it was written).
+  size_t count() const { return keys_; }
 
  private:
+  friend class ViewStore;
+  using Table = std::unordered_map<std::string, std::optional<std::string>>;  // nullopt: deleted
+  Table& TableOf(const std::string& cf);
+
   ViewStore& store_;
-  rocksdb::WriteBatchWithIndex batch_;
   bool isolated_ = false;
-  // An isolated batch keeps its writes here, by (family, key); nullopt = deleted. It
-  // holds no handle of the store, so a swap of the store cannot invalidate it.
-  std::map<std::pair<std::string, std::string>, std::optional<std::string>> scratch_;
+  std::unordered_map<std::string, Table> tables_;  // by family name
+  size_t keys_ = 0;
 };
 
 }  // namespace ae::proj

@@ -298,7 +298,7 @@ TEST_F(ViewsTest, ViewsOfAnOlderFormatAreRebuiltAtStart) {
     EXPECT_EQ(**format, proj::kViewsFormat);
     proj::ViewBatch batch(**store);
     batch.Delete("checkpoints", proj::kViewsFormatKey);  // as written before formats existed
-    ASSERT_THAT((*store)->Write(batch.batch(), true), IsOk());
+    ASSERT_THAT((*store)->Write(batch, true), IsOk());
   }
 
   ASSERT_THAT(engine_->Start(), IsOk());

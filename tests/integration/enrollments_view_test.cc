@@ -93,7 +93,7 @@ class EnrollmentsView : public ::testing::Test {
       for (size_t k = i; k < std::min(log_.size(), i + batch); ++k) {
         ASSERT_THAT(p.Apply(log_[k], b), IsOk());
       }
-      ASSERT_THAT(store.Write(b.batch()), IsOk());
+      ASSERT_THAT(store.Write(b), IsOk());
     }
   }
 

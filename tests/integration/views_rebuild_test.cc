@@ -214,9 +214,9 @@ TEST_F(ViewRebuilderTest, ADriftedLiveViewIsReportedAndRequireIdenticalKeepsTheL
   AppendFleet(*log_, 0, 12);
   ASSERT_THAT(runner_->CatchUp(), IsOk());
   // A record no event wrote: what a bug or a hand edit leaves behind.
-  rocksdb::WriteBatch drift;
-  drift.Put(views_->cf("dep_devices"), "C02DRIFT", R"({"serial_number":"C02DRIFT"})");
-  ASSERT_THAT(views_->Write(&drift, true), IsOk());
+  ViewBatch drift(*views_);
+  drift.Put("dep_devices", "C02DRIFT", R"({"serial_number":"C02DRIFT"})");
+  ASSERT_THAT(views_->Write(drift, true), IsOk());
   const std::string before = LiveViewsDir(data_);
 
   ViewRebuildOptions strict;
