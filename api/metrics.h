@@ -71,7 +71,7 @@ class CountingEventLog : public events::EventLog {
                                                   std::chrono::steady_clock::now() - started)
                                                   .count());
   }
-  void Count(Result<events::AppendResult>& r, size_t n) {
+  void Count(const Result<events::AppendResult>& r, size_t n) {
     if (r.ok()) {
       m_.appends++;
       m_.appended_events += n;
