@@ -1,5 +1,7 @@
 #include "projections/dep_records.h"
 
+#include "projections/json_record.h"
+
 namespace ae::proj {
 
 namespace {
@@ -75,6 +77,16 @@ Result<Record> Read(const char* table, const json& j, Fn read) {
 json CountsFields(const DepCounts& c) {
   return {{"total", c.total}, {"empty", c.empty}, {"assigned", c.assigned},
           {"pushed", c.pushed}, {"removed", c.removed}};
+}
+// True when `k` is one of the counts' keys, read into c.
+bool ReadCount(DepCounts& c, std::string_view k, const json_record::Value& v) {
+  if (k == "total") c.total = v.Int();
+  else if (k == "empty") c.empty = v.Int();
+  else if (k == "assigned") c.assigned = v.Int();
+  else if (k == "pushed") c.pushed = v.Int();
+  else if (k == "removed") c.removed = v.Int();
+  else return false;
+  return true;
 }
 DepCounts ReadCounts(const json& j) {
   DepCounts c;
@@ -318,7 +330,69 @@ json DepDeviceRecord::ToJson() const {
   return j;
 }
 
-std::string DepDeviceRecord::Encode() const { return ToJson().dump(); }
+// The bytes of ToJson().dump(), written directly: keys in nlohmann's (byte) order.
+std::string DepDeviceRecord::Encode() const {
+  std::string out;
+  out.reserve(640);
+  json_record::Writer w(out);
+  w.Str("account_id", account_id)
+      .Str("asset_tag", asset_tag)
+      .Bool("assigned_to_server", assigned_to_server)
+      .Str("color", color)
+      .Str("created_at", created_at)
+      .Str("description", description)
+      .Str("device_assigned_by", device_assigned_by)
+      .OptStr("device_assigned_date", device_assigned_date)
+      .Str("device_family", device_family);
+  if (disown) {
+    w.Object("disown", [&](json_record::Writer& o) {
+      o.Str("request_id", disown->request_id)
+          .Str("requested_at", disown->requested_at)
+          .Str("requested_by", disown->requested_by);
+      if (disown->result) o.Str("result", *disown->result);
+    });
+  } else if (disown_null) {
+    w.Null("disown");
+  }
+  w.Bool("disowned", disowned);
+  if (enrolled_at) w.Str("enrolled_at", *enrolled_at);
+  w.Str("enrollment", enrollment);
+  if (last_assignment_error) {
+    const DepAssignmentError& e = *last_assignment_error;
+    w.Object("last_assignment_error", [&](json_record::Writer& o) {
+      o.Str("at", e.at)
+          .Str("profile_id", e.profile_id)
+          .Str("reason", e.reason)
+          .Str("request_id", e.request_id)
+          .OptStr("retry_after", e.retry_after);
+    });
+  } else {
+    w.Null("last_assignment_error");
+  }
+  if (last_enrollment_refusal) {
+    w.Object("last_enrollment_refusal", [&](json_record::Writer& o) {
+      o.Str("at", last_enrollment_refusal->at).Str("reason", last_enrollment_refusal->reason);
+    });
+  }
+  w.Str("last_position", last_position)
+      .Str("model", model)
+      .Str("os", os)
+      .Str("pending_request_id", pending_request_id)
+      .Str("policy_id", policy_id)
+      .OptStr("profile_assign_time", profile_assign_time)
+      .Str("profile_id", profile_id)
+      .OptStr("profile_push_time", profile_push_time)
+      .Str("profile_status", profile_status)
+      .Str("profile_uuid", profile_uuid);
+  if (removal_request_id) w.Str("removal_request_id", *removal_request_id);
+  if (requested_profile_uuid) w.Str("requested_profile_uuid", *requested_profile_uuid);
+  w.Str("ruleset_id", ruleset_id)
+      .Str("serial_number", serial_number)
+      .Str("updated_at", updated_at)
+      .Str("user_id", user_id);
+  w.Close();
+  return out;
+}
 
 Result<DepDeviceRecord> DepDeviceRecord::FromJson(const json& j) {
   return Read<DepDeviceRecord>(kTable, j, [&](DepDeviceRecord& d) {
@@ -367,8 +441,81 @@ Result<DepDeviceRecord> DepDeviceRecord::FromJson(const json& j) {
   });
 }
 
+// The fields FromJson reads, read straight from the bytes (no json tree).
 Result<DepDeviceRecord> DepDeviceRecord::Decode(std::string_view bytes) {
-  return DecodeJson<DepDeviceRecord>(bytes);
+  using json_record::Value;
+  DepDeviceRecord d;
+  AE_RETURN_IF_ERROR(json_record::ReadObject(bytes, kTable, [&](std::string_view k, const Value& v) {
+    if (k == "serial_number") d.serial_number = v.Str();
+    else if (k == "account_id") d.account_id = v.Str();
+    else if (k == "model") d.model = v.Str();
+    else if (k == "description") d.description = v.Str();
+    else if (k == "color") d.color = v.Str();
+    else if (k == "asset_tag") d.asset_tag = v.Str();
+    else if (k == "os") d.os = v.Str();
+    else if (k == "device_family") d.device_family = v.Str();
+    else if (k == "device_assigned_date") d.device_assigned_date = v.OptStr();
+    else if (k == "device_assigned_by") d.device_assigned_by = v.Str();
+    else if (k == "profile_status") d.profile_status = v.Str("empty");
+    else if (k == "profile_uuid") d.profile_uuid = v.Str();
+    else if (k == "profile_id") d.profile_id = v.Str();
+    else if (k == "profile_assign_time") d.profile_assign_time = v.OptStr();
+    else if (k == "profile_push_time") d.profile_push_time = v.OptStr();
+    else if (k == "user_id") d.user_id = v.Str();
+    else if (k == "policy_id") d.policy_id = v.Str();
+    else if (k == "ruleset_id") d.ruleset_id = v.Str();
+    else if (k == "assigned_to_server") d.assigned_to_server = v.Bool();
+    else if (k == "pending_request_id") d.pending_request_id = v.Str();
+    else if (k == "last_assignment_error") {
+      DepAssignmentError e;
+      if (v.Fields([&](std::string_view ek, const Value& ev) {
+            if (ek == "reason") e.reason = ev.Str();
+            else if (ek == "request_id") e.request_id = ev.Str();
+            else if (ek == "profile_id") e.profile_id = ev.Str();
+            else if (ek == "retry_after") e.retry_after = ev.OptStr();
+            else if (ek == "at") e.at = ev.Str();
+          })) {
+        d.last_assignment_error = std::move(e);
+      } else {
+        d.last_assignment_error.reset();
+      }
+    }
+    else if (k == "enrollment") d.enrollment = v.Str("not_enrolled");
+    else if (k == "disowned") d.disowned = v.Bool();
+    else if (k == "created_at") d.created_at = v.Str();
+    else if (k == "updated_at") d.updated_at = v.Str();
+    else if (k == "last_position") d.last_position = v.Str();
+    else if (k == "requested_profile_uuid") d.requested_profile_uuid = v.OptStr();
+    else if (k == "removal_request_id") d.removal_request_id = v.OptStr();
+    else if (k == "enrolled_at") d.enrolled_at = v.OptStr();
+    else if (k == "last_enrollment_refusal") {
+      DepEnrollmentRefusal r;
+      if (v.Fields([&](std::string_view rk, const Value& rv) {
+            if (rk == "reason") r.reason = rv.Str();
+            else if (rk == "at") r.at = rv.Str();
+          })) {
+        d.last_enrollment_refusal = std::move(r);
+      } else {
+        d.last_enrollment_refusal.reset();
+      }
+    }
+    else if (k == "disown") {
+      DepDisownRecord o;
+      if (v.Fields([&](std::string_view ok, const Value& ov) {
+            if (ok == "request_id") o.request_id = ov.Str();
+            else if (ok == "requested_by") o.requested_by = ov.Str();
+            else if (ok == "requested_at") o.requested_at = ov.Str();
+            else if (ok == "result") o.result = ov.OptStr();
+          })) {
+        d.disown = std::move(o);
+        d.disown_null = false;
+      } else {
+        d.disown.reset();
+        d.disown_null = true;
+      }
+    }
+  }));
+  return d;
 }
 
 // ---- counts ----
@@ -388,7 +535,17 @@ json DepCountsRecord::ToJson() const {
   return j;
 }
 
-std::string DepCountsRecord::Encode() const { return ToJson().dump(); }
+// Keys in nlohmann's order.
+std::string DepCountsRecord::Encode() const {
+  std::string out;
+  json_record::Writer w(out);
+  w.Int("assigned", counts.assigned).Int("empty", counts.empty).Int("pushed", counts.pushed);
+  w.Int("removed", counts.removed);
+  if (seq) w.UInt("seq", *seq);
+  w.Int("total", counts.total);
+  w.Close();
+  return out;
+}
 
 Result<DepCountsRecord> DepCountsRecord::FromJson(const json& j) {
   return Read<DepCountsRecord>(kTable, j, [&](DepCountsRecord& c) {
@@ -398,7 +555,13 @@ Result<DepCountsRecord> DepCountsRecord::FromJson(const json& j) {
 }
 
 Result<DepCountsRecord> DepCountsRecord::Decode(std::string_view bytes) {
-  return DecodeJson<DepCountsRecord>(bytes);
+  DepCountsRecord c;
+  AE_RETURN_IF_ERROR(
+      json_record::ReadObject(bytes, kTable, [&](std::string_view k, const json_record::Value& v) {
+        if (ReadCount(c.counts, k, v)) return;
+        if (k == "seq") c.seq = v.OptUInt();
+      }));
+  return c;
 }
 
 json DepCountsChange::ToJson() const {
@@ -408,7 +571,16 @@ json DepCountsChange::ToJson() const {
   return j;
 }
 
-std::string DepCountsChange::Encode() const { return ToJson().dump(); }
+// Keys in nlohmann's order.
+std::string DepCountsChange::Encode() const {
+  std::string out;
+  json_record::Writer w(out);
+  w.Int("assigned", counts.assigned).Int("empty", counts.empty).Str("position", position);
+  w.Int("pushed", counts.pushed).Int("recorded_ms", recorded_ms).Int("removed", counts.removed);
+  w.Int("total", counts.total);
+  w.Close();
+  return out;
+}
 
 Result<DepCountsChange> DepCountsChange::FromJson(const json& j) {
   return Read<DepCountsChange>(kTable, j, [&](DepCountsChange& c) {
@@ -419,7 +591,14 @@ Result<DepCountsChange> DepCountsChange::FromJson(const json& j) {
 }
 
 Result<DepCountsChange> DepCountsChange::Decode(std::string_view bytes) {
-  return DecodeJson<DepCountsChange>(bytes);
+  DepCountsChange c;
+  AE_RETURN_IF_ERROR(
+      json_record::ReadObject(bytes, kTable, [&](std::string_view k, const json_record::Value& v) {
+        if (ReadCount(c.counts, k, v)) return;
+        if (k == "position") c.position = v.Str();
+        else if (k == "recorded_ms") c.recorded_ms = v.Int();
+      }));
+  return c;
 }
 
 // ---- retries ----

@@ -4,6 +4,8 @@
 
 #include "projections/dep_records.h"
 
+#include <random>
+
 #include "tests/support/test_support.h"
 
 namespace ae::proj {
@@ -139,6 +141,114 @@ TEST(DepRecords, BytesThatAreNotARecordAreCorruption) {
   EXPECT_THAT(DepDeviceRecord::Decode(R"({"serial_number":"C02","disown":"x"})"),
               StatusIs(StatusCode::kCorruption, "view.corruption"));
   EXPECT_THAT(DepRetryRecord::Decode(R"({"due":5})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+}
+
+// Strings that take every path of the writer: plain ASCII, what JSON escapes, control
+// characters, DEL, and UTF-8 of two, three and four bytes.
+std::string OddString(std::mt19937& rng) {
+  static const std::vector<std::string> kParts = {
+      "",  "C02XYZ", "\"quoted\"", "back\\slash", "tab\there", "line\nbreak", std::string("\x01\x1f", 2),
+      "\x7f", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x93\xb1", "/slash/", "{\"k\":[1]}"};
+  std::string s;
+  for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) {
+    s += kParts[std::uniform_int_distribution<size_t>(0, kParts.size() - 1)(rng)];
+  }
+  return s;
+}
+
+std::optional<std::string> MaybeOdd(std::mt19937& rng) {
+  if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) return std::nullopt;
+  return OddString(rng);
+}
+
+DepDeviceRecord RandomDevice(std::mt19937& rng) {
+  auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
+  DepDeviceRecord d;
+  for (std::string* f : {&d.serial_number, &d.account_id, &d.model, &d.description, &d.color,
+                         &d.asset_tag, &d.os, &d.device_family, &d.device_assigned_by,
+                         &d.profile_status, &d.profile_uuid, &d.profile_id, &d.user_id,
+                         &d.policy_id, &d.ruleset_id, &d.pending_request_id, &d.enrollment,
+                         &d.created_at, &d.updated_at, &d.last_position}) {
+    *f = OddString(rng);
+  }
+  for (std::optional<std::string>* f :
+       {&d.device_assigned_date, &d.profile_assign_time, &d.profile_push_time,
+        &d.requested_profile_uuid, &d.removal_request_id, &d.enrolled_at}) {
+    *f = MaybeOdd(rng);
+  }
+  d.assigned_to_server = coin();
+  d.disowned = coin();
+  if (coin()) {
+    d.last_assignment_error = DepAssignmentError{OddString(rng), OddString(rng), OddString(rng),
+                                                 MaybeOdd(rng), OddString(rng)};
+  }
+  if (coin()) d.last_enrollment_refusal = DepEnrollmentRefusal{OddString(rng), OddString(rng)};
+  if (coin()) {
+    d.disown = DepDisownRecord{OddString(rng), OddString(rng), OddString(rng), MaybeOdd(rng)};
+  } else {
+    d.disown_null = coin();
+  }
+  return d;
+}
+
+TEST(DepRecords, TheDirectCodecWritesTheBytesOfTheJsonTreeAndReadsThemBack) {
+  std::mt19937 rng(20261207);
+  for (int i = 0; i < 2000; ++i) {
+    SCOPED_TRACE(i);
+    const DepDeviceRecord d = RandomDevice(rng);
+    const std::string bytes = d.Encode();
+    ASSERT_EQ(bytes, d.ToJson().dump());
+    auto back = DepDeviceRecord::Decode(bytes);
+    ASSERT_THAT(back, IsOk());
+    ASSERT_EQ(back->ToJson(), d.ToJson());
+    ASSERT_EQ(back->Encode(), bytes);
+
+    auto n = [&] { return std::uniform_int_distribution<int64_t>(0, int64_t{1} << 40)(rng); };
+    DepCountsRecord c;
+    c.counts = DepCounts{n(), n(), n(), n(), n()};
+    if (i % 2) c.seq = static_cast<uint64_t>(n());
+    ASSERT_EQ(c.Encode(), c.ToJson().dump());
+    auto cb = DepCountsRecord::Decode(c.Encode());
+    ASSERT_THAT(cb, IsOk());
+    ASSERT_EQ(cb->ToJson(), c.ToJson());
+
+    DepCountsChange h;
+    h.counts = c.counts;
+    h.position = OddString(rng);
+    h.recorded_ms = n();
+    ASSERT_EQ(h.Encode(), h.ToJson().dump());
+    auto hb = DepCountsChange::Decode(h.Encode());
+    ASSERT_THAT(hb, IsOk());
+    ASSERT_EQ(hb->ToJson(), h.ToJson());
+  }
+}
+
+TEST(DepRecords, AbsentAndNullKeysReadAsTheirDefaults) {
+  auto d = DepDeviceRecord::Decode(
+      R"({"serial_number":"C02","profile_status":null,"last_assignment_error":null,"x":[1,{}]})");
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(d->serial_number, "C02");
+  EXPECT_EQ(d->profile_status, "empty");
+  EXPECT_EQ(d->enrollment, "not_enrolled");
+  EXPECT_FALSE(d->last_assignment_error.has_value());
+  EXPECT_FALSE(d->disown.has_value());
+  EXPECT_FALSE(d->disown_null);
+  // A key given twice: the last wins, as nlohmann::json reads it.
+  auto twice = DepDeviceRecord::Decode(R"({"model":"a","model":"b"})");
+  ASSERT_THAT(twice, IsOk());
+  EXPECT_EQ(twice->model, "b");
+}
+
+TEST(DepRecords, BytesThatAreNotUtf8OrNotOneObjectAreCorruption) {
+  EXPECT_THAT(DepDeviceRecord::Decode("{\"model\":\"\xff\xfe\"}"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(DepDeviceRecord::Decode(R"({"model":"a"} {"model":"b"})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(DepDeviceRecord::Decode(""), StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(DepCountsRecord::Decode(R"({"total":"1"})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(DepCountsChange::Decode(R"({"position":5})"),
               StatusIs(StatusCode::kCorruption, "view.corruption"));
 }
 
