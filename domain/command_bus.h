@@ -138,7 +138,7 @@ class CommandBus {
           continue;
         }
         Stamp(*events, ctx);
-        items.push_back({stream, ExpectedVersion::Exactly(records->size()), *events});
+        items.push_back({stream, ExpectedVersion::Exactly(records->size()), std::move(*events)});
         item_of.push_back(i);
       }
       auto kept = items;  // the events, for the answers

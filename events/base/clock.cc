@@ -1,6 +1,7 @@
 #include "events/base/clock.h"
 
 #include <cstdio>
+#include <optional>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -22,6 +23,11 @@ Clock& Clock::Real() {
 }
 
 std::string FormatRfc3339(int64_t ms) {
+  // The events of one batch share their time, and a projector formats it once per event:
+  // the last answer of this thread is kept.
+  thread_local std::optional<int64_t> last_ms;
+  thread_local std::string last;
+  if (last_ms == ms) return last;
   time_t secs = static_cast<time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
   int frac = static_cast<int>(ms - static_cast<int64_t>(secs) * 1000);
   struct tm tm;
@@ -29,7 +35,9 @@ std::string FormatRfc3339(int64_t ms) {
   char buf[64];
   snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return buf;
+  last_ms = ms;
+  last = buf;
+  return last;
 }
 
 bool ParseRfc3339(std::string_view t, int64_t* out) {

@@ -1,4 +1,6 @@
 #include "events/base/crypto.h"
+
+#include <set>
 #include "tests/support/test_support.h"
 
 namespace ae::crypto {
@@ -38,6 +40,22 @@ TEST(Crypto, UuidV7IsTimeOrderedAndVersioned) {
   EXPECT_EQ(a.size(), 36u);
   EXPECT_EQ(a[14], '7');
   EXPECT_LT(a, b);
+}
+
+TEST(Crypto, UuidV7sOfOneMillisecondAreDistinctAcrossRandomBlocks) {
+  // More ids than one block of random bytes holds (4096 / 10), all in the same millisecond.
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    std::string id = UuidV7(1700000000123);
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_EQ(id.substr(0, 13), "018bcfe5-687b");  // 48 bits of milliseconds
+    EXPECT_EQ(id[8], '-');
+    EXPECT_EQ(id[13], '-');
+    EXPECT_EQ(id[14], '7');                                   // version 7
+    EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // RFC 9562 variant
+    EXPECT_EQ(id[23], '-');
+    EXPECT_TRUE(seen.insert(id).second) << id;
+  }
 }
 
 }  // namespace
