@@ -82,6 +82,17 @@ Writer& Writer::Null(std::string_view key) {
   return *this;
 }
 
+Writer& Writer::Strings(std::string_view key, const std::vector<std::string>& v) {
+  Key(key);
+  out_ += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out_ += ',';
+    AppendString(out_, v[i]);
+  }
+  out_ += ']';
+  return *this;
+}
+
 Writer& Writer::Object(std::string_view key, const std::function<void(Writer&)>& fn) {
   Key(key);
   Writer nested(out_);
@@ -131,6 +142,17 @@ std::string Value::Str(const char* def) const {
 std::optional<std::string> Value::OptStr() const {
   if (IsNull()) return std::nullopt;
   return std::string(Get<std::string_view>(El(e_), "a string"));
+}
+
+std::string Value::String() const { return std::string(Get<std::string_view>(El(e_), "a string")); }
+
+std::vector<std::string> Value::Strings() const {
+  std::vector<std::string> out;
+  if (IsNull()) return out;
+  for (simdjson::dom::element v : Get<simdjson::dom::array>(El(e_), "an array")) {
+    out.emplace_back(Get<std::string_view>(v, "a string"));
+  }
+  return out;
 }
 
 bool Value::Bool() const { return !IsNull() && Get<bool>(El(e_), "a boolean"); }

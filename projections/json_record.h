@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/event_log.h"
 
@@ -32,6 +33,7 @@ class Writer {
   Writer& Int(std::string_view key, int64_t v);
   Writer& UInt(std::string_view key, uint64_t v);
   Writer& Null(std::string_view key);
+  Writer& Strings(std::string_view key, const std::vector<std::string>& v);  // an array
   // The object at `key`, written by fn.
   Writer& Object(std::string_view key, const std::function<void(Writer&)>& fn);
   // Closes the object; the writer is spent.
@@ -54,6 +56,8 @@ class Value {
   bool IsNull() const;
   std::string Str(const char* def = "") const;
   std::optional<std::string> OptStr() const;
+  std::string String() const;  // a string and nothing else (null too is the wrong type)
+  std::vector<std::string> Strings() const;  // an array of strings; empty when null
   bool Bool() const;
   int64_t Int() const;
   uint64_t UInt() const;

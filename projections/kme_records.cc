@@ -1,5 +1,6 @@
 #include "projections/kme_records.h"
 
+#include "projections/json_record.h"
 #include "projections/record_fields.h"
 
 namespace ae::proj {
@@ -61,7 +62,51 @@ json KmeDeviceRecord::ToJson() const {
   return j;
 }
 
-std::string KmeDeviceRecord::Encode() const { return ToJson().dump(); }
+// The bytes of ToJson().dump(), written directly: keys in nlohmann's (byte) order, empty
+// ones absent.
+std::string KmeDeviceRecord::Encode() const {
+  std::string out;
+  out.reserve(384);
+  json_record::Writer w(out);
+  auto put_if_set = [](json_record::Writer& o, std::string_view key, const std::string& v) {
+    if (!v.empty()) o.Str(key, v);
+  };
+  if (!attributes.empty()) {
+    w.Object("attributes", [&](json_record::Writer& o) {
+      for (const auto& [k, v] : attributes) o.Str(k, v);
+    });
+  }
+  w.Str("created_at", created_at);
+  put_if_set(w, "enrolled_at", enrolled_at);
+  put_if_set(w, "enrollment", enrollment);
+  w.Str("id", id);
+  put_if_set(w, "imei", imei);
+  put_if_set(w, "imei2", imei2);
+  put_if_set(w, "knox_status", knox_status);
+  w.Str("last_position", last_position);
+  put_if_set(w, "meid", meid);
+  put_if_set(w, "model", model);
+  put_if_set(w, "policy_id", policy_id);
+  put_if_set(w, "profile_name", profile_name);
+  put_if_set(w, "ruleset_id", ruleset_id);
+  put_if_set(w, "serial_number", serial_number);
+  w.Str("source", source);
+  if (!tags.empty()) w.Strings("tags", tags);
+  w.Str("updated_at", updated_at);
+  if (user_by_deployment) w.Bool("user_by_deployment", true);
+  if (user_conflict) {
+    const KmeUserConflict& c = *user_conflict;
+    w.Object("user_conflict", [&](json_record::Writer& o) {
+      o.Str("at", c.at).Str("by", c.by).Str("deployment_user_id", c.deployment_user_id);
+      put_if_set(o, "import_id", c.import_id);
+      if (c.line > 0) o.UInt("line", c.line);
+      o.Str("position", c.position).Str("user_id", c.user_id);
+    });
+  }
+  put_if_set(w, "user_id", user_id);
+  w.Close();
+  return out;
+}
 
 Result<KmeDeviceRecord> KmeDeviceRecord::FromJson(const json& j) {
   return ReadRecord<KmeDeviceRecord>(kTable, j, [&](KmeDeviceRecord& d) {
@@ -96,8 +141,52 @@ Result<KmeDeviceRecord> KmeDeviceRecord::FromJson(const json& j) {
   });
 }
 
+// The fields FromJson reads, read straight from the bytes (no json tree).
 Result<KmeDeviceRecord> KmeDeviceRecord::Decode(std::string_view bytes) {
-  return DecodeRecord<KmeDeviceRecord>(bytes);
+  using json_record::Value;
+  KmeDeviceRecord d;
+  AE_RETURN_IF_ERROR(json_record::ReadObject(bytes, kTable, [&](std::string_view k, const Value& v) {
+    if (k == "id") d.id = v.Str();
+    else if (k == "imei") d.imei = v.Str();
+    else if (k == "imei2") d.imei2 = v.Str();
+    else if (k == "meid") d.meid = v.Str();
+    else if (k == "serial_number") d.serial_number = v.Str();
+    else if (k == "model") d.model = v.Str();
+    else if (k == "profile_name") d.profile_name = v.Str();
+    else if (k == "knox_status") d.knox_status = v.Str();
+    else if (k == "tags") d.tags = v.Strings();
+    else if (k == "attributes") {
+      d.attributes.clear();
+      v.Fields([&](std::string_view ak, const Value& av) { d.attributes[std::string(ak)] = av.String(); });
+    }
+    else if (k == "source") d.source = v.Str();
+    else if (k == "user_id") d.user_id = v.Str();
+    else if (k == "user_by_deployment") d.user_by_deployment = v.Bool();
+    else if (k == "user_conflict") {
+      KmeUserConflict c;
+      if (v.Fields([&](std::string_view ck, const Value& cv) {
+            if (ck == "at") c.at = cv.Str();
+            else if (ck == "position") c.position = cv.Str();
+            else if (ck == "deployment_user_id") c.deployment_user_id = cv.Str();
+            else if (ck == "user_id") c.user_id = cv.Str();
+            else if (ck == "by") c.by = cv.Str();
+            else if (ck == "import_id") c.import_id = cv.Str();
+            else if (ck == "line") c.line = cv.UInt();
+          })) {
+        d.user_conflict = std::move(c);
+      } else {
+        d.user_conflict.reset();
+      }
+    }
+    else if (k == "policy_id") d.policy_id = v.Str();
+    else if (k == "ruleset_id") d.ruleset_id = v.Str();
+    else if (k == "enrollment") d.enrollment = v.Str();
+    else if (k == "enrolled_at") d.enrolled_at = v.Str();
+    else if (k == "created_at") d.created_at = v.Str();
+    else if (k == "updated_at") d.updated_at = v.Str();
+    else if (k == "last_position") d.last_position = v.Str();
+  }));
+  return d;
 }
 
 // ---- the enrollment token ----

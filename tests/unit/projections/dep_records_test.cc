@@ -6,6 +6,8 @@
 
 #include <random>
 
+#include "tests/unit/projections/odd_strings.h"
+
 #include "tests/support/test_support.h"
 
 namespace ae::proj {
@@ -144,23 +146,8 @@ TEST(DepRecords, BytesThatAreNotARecordAreCorruption) {
               StatusIs(StatusCode::kCorruption, "view.corruption"));
 }
 
-// Strings that take every path of the writer: plain ASCII, what JSON escapes, control
-// characters, DEL, and UTF-8 of two, three and four bytes.
-std::string OddString(std::mt19937& rng) {
-  static const std::vector<std::string> kParts = {
-      "",  "C02XYZ", "\"quoted\"", "back\\slash", "tab\there", "line\nbreak", std::string("\x01\x1f", 2),
-      "\x7f", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x93\xb1", "/slash/", "{\"k\":[1]}"};
-  std::string s;
-  for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) {
-    s += kParts[std::uniform_int_distribution<size_t>(0, kParts.size() - 1)(rng)];
-  }
-  return s;
-}
-
-std::optional<std::string> MaybeOdd(std::mt19937& rng) {
-  if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) return std::nullopt;
-  return OddString(rng);
-}
+using testing::MaybeOdd;
+using testing::OddString;
 
 DepDeviceRecord RandomDevice(std::mt19937& rng) {
   auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };

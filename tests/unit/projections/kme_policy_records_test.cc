@@ -5,6 +5,10 @@
 #include "projections/kme_records.h"
 #include "projections/policy_records.h"
 
+#include <random>
+
+#include "tests/unit/projections/odd_strings.h"
+
 #include "tests/support/test_support.h"
 
 namespace ae::proj {
@@ -143,6 +147,55 @@ TEST(KmePolicyRecords, BytesThatAreNotARecordAreCorruption) {
               StatusIs(StatusCode::kCorruption, "view.corruption"));
   EXPECT_THAT(DevicePolicyRecord::Decode(R"({"policy_id":"kiosk","delivered":[]})"),
               StatusIs(StatusCode::kCorruption, "view.corruption"));
+}
+
+TEST(KmePolicyRecords, TheDirectDeviceCodecWritesTheBytesOfTheJsonTreeAndReadsThemBack) {
+  using testing::OddString;
+  std::mt19937 rng(20261207);
+  auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
+  for (int i = 0; i < 2000; ++i) {
+    SCOPED_TRACE(i);
+    KmeDeviceRecord d;
+    for (std::string* f : {&d.id, &d.imei, &d.imei2, &d.meid, &d.serial_number, &d.model,
+                           &d.profile_name, &d.knox_status, &d.source, &d.user_id, &d.policy_id,
+                           &d.ruleset_id, &d.enrollment, &d.enrolled_at, &d.created_at,
+                           &d.updated_at, &d.last_position}) {
+      *f = coin() ? OddString(rng) : "";
+    }
+    for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) {
+      d.tags.push_back(OddString(rng));
+    }
+    for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) {
+      d.attributes[OddString(rng)] = OddString(rng);
+    }
+    d.user_by_deployment = coin();
+    if (coin()) {
+      d.user_conflict = KmeUserConflict{OddString(rng), OddString(rng), OddString(rng),
+                                        OddString(rng), OddString(rng), OddString(rng),
+                                        coin() ? uint64_t{0} : uint64_t{7} << (i % 40)};
+    }
+    const std::string bytes = d.Encode();
+    ASSERT_EQ(bytes, d.ToJson().dump());
+    auto back = KmeDeviceRecord::Decode(bytes);
+    ASSERT_THAT(back, IsOk());
+    ASSERT_EQ(back->ToJson(), d.ToJson());
+    ASSERT_EQ(back->Encode(), bytes);
+  }
+}
+
+TEST(KmePolicyRecords, ADeviceWithAttributesOrTagsOfAnotherTypeIsCorruption) {
+  EXPECT_THAT(KmeDeviceRecord::Decode(R"({"id":"sn:1","attributes":{"site":null}})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(KmeDeviceRecord::Decode(R"({"id":"sn:1","attributes":["site"]})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(KmeDeviceRecord::Decode(R"({"id":"sn:1","tags":["a",1]})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  EXPECT_THAT(KmeDeviceRecord::Decode(R"({"id":"sn:1","tags":"a"})"),
+              StatusIs(StatusCode::kCorruption, "view.corruption"));
+  auto nulls = KmeDeviceRecord::Decode(R"({"id":"sn:1","tags":null,"attributes":null})");
+  ASSERT_THAT(nulls, IsOk());
+  EXPECT_TRUE(nulls->tags.empty());
+  EXPECT_TRUE(nulls->attributes.empty());
 }
 
 }  // namespace
