@@ -9,6 +9,7 @@
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
 #include "projections/dep_projector.h"
+#include "projections/json_record.h"
 
 namespace ae::api {
 
@@ -19,36 +20,55 @@ using proj::DepDeviceRecord;
 
 namespace {
 
-json OrNull(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
-json NameOrNull(const std::string& name) { return name.empty() ? json(nullptr) : json(name); }
+// A device as the API shows it, written directly (keys in nlohmann's order, so the bytes are
+// those nlohmann would dump): GET answers these bytes as they are.
+std::string RenderDeviceBytes(App& app, const DepDeviceRecord& d) {
+  std::string out;
+  out.reserve(640);
+  proj::json_record::Writer w(out);
+  auto name = [&](std::string_view key, const std::string& n) {
+    if (n.empty()) w.Null(key);
+    else w.Str(key, n);
+  };
+  w.Str("account_id", d.account_id)
+      .Str("asset_tag", d.asset_tag)
+      .Bool("assigned_to_server", d.assigned_to_server)
+      .Bool("assignment_pending", !d.pending_request_id.empty())
+      .Str("color", d.color)
+      .Str("created_at", d.created_at)
+      .Str("description", d.description)
+      .Str("device_assigned_by", d.device_assigned_by)
+      .OptStr("device_assigned_date", d.device_assigned_date)
+      .Str("device_family", d.device_family)
+      .Bool("disowned", d.disowned)
+      .Str("enrollment", d.enrollment);
+  if (const auto& e = d.last_assignment_error) {
+    w.Object("last_assignment_error", [&](proj::json_record::Writer& o) {
+      o.Str("at", e->at)
+          .Str("profile_id", e->profile_id)
+          .Str("reason", e->reason)
+          .Str("request_id", e->request_id)
+          .OptStr("retry_after", e->retry_after);
+    });
+  } else {
+    w.Null("last_assignment_error");
+  }
+  w.Str("model", d.model).Str("os", d.os);
+  name("policy", PolicyName(app, d.policy_id));
+  w.OptStr("profile_assign_time", d.profile_assign_time)
+      .Str("profile_id", d.profile_id)
+      .OptStr("profile_push_time", d.profile_push_time)
+      .Str("profile_status", d.profile_status)
+      .Str("profile_uuid", d.profile_uuid);
+  name("ruleset", RuleSetName(app, d.ruleset_id));
+  w.Str("serial_number", d.serial_number).Str("updated_at", d.updated_at);
+  name("user", UsernameOf(app, d.user_id));
+  w.Close();
+  return out;
+}
 
 json RenderDevice(App& app, const DepDeviceRecord& d) {
-  return {{"serial_number", d.serial_number},
-          {"account_id", d.account_id},
-          {"model", d.model},
-          {"description", d.description},
-          {"color", d.color},
-          {"asset_tag", d.asset_tag},
-          {"os", d.os},
-          {"device_family", d.device_family},
-          {"profile_status", d.profile_status},
-          {"profile_uuid", d.profile_uuid},
-          {"profile_id", d.profile_id},
-          {"profile_assign_time", OrNull(d.profile_assign_time)},
-          {"profile_push_time", OrNull(d.profile_push_time)},
-          {"device_assigned_date", OrNull(d.device_assigned_date)},
-          {"device_assigned_by", d.device_assigned_by},
-          {"user", NameOrNull(UsernameOf(app, d.user_id))},
-          {"policy", NameOrNull(PolicyName(app, d.policy_id))},
-          {"ruleset", NameOrNull(RuleSetName(app, d.ruleset_id))},
-          {"assigned_to_server", d.assigned_to_server},
-          {"assignment_pending", !d.pending_request_id.empty()},
-          {"last_assignment_error",
-           d.last_assignment_error ? d.last_assignment_error->ToJson() : json(nullptr)},
-          {"enrollment", d.enrollment},
-          {"disowned", d.disowned},
-          {"created_at", d.created_at},
-          {"updated_at", d.updated_at}};
+  return json::parse(RenderDeviceBytes(app, d));
 }
 
 // GET /v1/dep/devices[?account_id=&profile_status=&q=]
@@ -96,7 +116,10 @@ Result<Reply> GetDevice(App& app, Call& call) {
   AE_ASSIGN_OR_RETURN(auto as_of, ParseAsOf(call.Param("as_of")));
   if (!as_of) {
     AE_ASSIGN_OR_RETURN(DepDeviceRecord d, LoadDepDevice(app, call.req.matches[1]));
-    return Reply::Json(200, RenderDevice(app, d));
+    Reply r{200};
+    r.raw = RenderDeviceBytes(app, d);
+    r.content_type = "application/json";
+    return r;
   }
   AE_ASSIGN_OR_RETURN(std::string serial, ParseSerial(call.req.matches[1]));
   proj::DepProjector projector;
