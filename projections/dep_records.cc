@@ -88,15 +88,6 @@ bool ReadCount(DepCounts& c, std::string_view k, const json_record::Value& v) {
   else return false;
   return true;
 }
-DepCounts ReadCounts(const json& j) {
-  DepCounts c;
-  c.total = Number<int64_t>(j, "total");
-  c.empty = Number<int64_t>(j, "empty");
-  c.assigned = Number<int64_t>(j, "assigned");
-  c.pushed = Number<int64_t>(j, "pushed");
-  c.removed = Number<int64_t>(j, "removed");
-  return c;
-}
 }  // namespace
 
 // ---- accounts ----
@@ -394,54 +385,7 @@ std::string DepDeviceRecord::Encode() const {
   return out;
 }
 
-Result<DepDeviceRecord> DepDeviceRecord::FromJson(const json& j) {
-  return Read<DepDeviceRecord>(kTable, j, [&](DepDeviceRecord& d) {
-    d.serial_number = Str(j, "serial_number");
-    d.account_id = Str(j, "account_id");
-    d.model = Str(j, "model");
-    d.description = Str(j, "description");
-    d.color = Str(j, "color");
-    d.asset_tag = Str(j, "asset_tag");
-    d.os = Str(j, "os");
-    d.device_family = Str(j, "device_family");
-    d.device_assigned_date = OptStr(j, "device_assigned_date");
-    d.device_assigned_by = Str(j, "device_assigned_by");
-    d.profile_status = Str(j, "profile_status", "empty");
-    d.profile_uuid = Str(j, "profile_uuid");
-    d.profile_id = Str(j, "profile_id");
-    d.profile_assign_time = OptStr(j, "profile_assign_time");
-    d.profile_push_time = OptStr(j, "profile_push_time");
-    d.user_id = Str(j, "user_id");
-    d.policy_id = Str(j, "policy_id");
-    d.ruleset_id = Str(j, "ruleset_id");
-    d.assigned_to_server = Bool(j, "assigned_to_server");
-    d.pending_request_id = Str(j, "pending_request_id");
-    if (const json* e = Object(j, "last_assignment_error")) {
-      d.last_assignment_error =
-          DepAssignmentError{Str(*e, "reason"), Str(*e, "request_id"), Str(*e, "profile_id"),
-                             OptStr(*e, "retry_after"), Str(*e, "at")};
-    }
-    d.enrollment = Str(j, "enrollment", "not_enrolled");
-    d.disowned = Bool(j, "disowned");
-    d.created_at = Str(j, "created_at");
-    d.updated_at = Str(j, "updated_at");
-    d.last_position = Str(j, "last_position");
-    d.requested_profile_uuid = OptStr(j, "requested_profile_uuid");
-    d.removal_request_id = OptStr(j, "removal_request_id");
-    d.enrolled_at = OptStr(j, "enrolled_at");
-    if (const json* r = Object(j, "last_enrollment_refusal")) {
-      d.last_enrollment_refusal = DepEnrollmentRefusal{Str(*r, "reason"), Str(*r, "at")};
-    }
-    if (const json* o = Object(j, "disown")) {
-      d.disown = DepDisownRecord{Str(*o, "request_id"), Str(*o, "requested_by"),
-                                 Str(*o, "requested_at"), OptStr(*o, "result")};
-    } else {
-      d.disown_null = j.contains("disown");
-    }
-  });
-}
-
-// The fields FromJson reads, read straight from the bytes (no json tree).
+// Read straight from the bytes (no json tree); absent and null keys keep the defaults.
 Result<DepDeviceRecord> DepDeviceRecord::Decode(std::string_view bytes) {
   using json_record::Value;
   DepDeviceRecord d;
@@ -547,13 +491,6 @@ std::string DepCountsRecord::Encode() const {
   return out;
 }
 
-Result<DepCountsRecord> DepCountsRecord::FromJson(const json& j) {
-  return Read<DepCountsRecord>(kTable, j, [&](DepCountsRecord& c) {
-    c.counts = ReadCounts(j);
-    c.seq = OptNumber<uint64_t>(j, "seq");
-  });
-}
-
 Result<DepCountsRecord> DepCountsRecord::Decode(std::string_view bytes) {
   DepCountsRecord c;
   AE_RETURN_IF_ERROR(
@@ -580,14 +517,6 @@ std::string DepCountsChange::Encode() const {
   w.Int("total", counts.total);
   w.Close();
   return out;
-}
-
-Result<DepCountsChange> DepCountsChange::FromJson(const json& j) {
-  return Read<DepCountsChange>(kTable, j, [&](DepCountsChange& c) {
-    c.counts = ReadCounts(j);
-    c.position = Str(j, "position");
-    c.recorded_ms = Number<int64_t>(j, "recorded_ms");
-  });
 }
 
 Result<DepCountsChange> DepCountsChange::Decode(std::string_view bytes) {

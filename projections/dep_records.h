@@ -143,7 +143,6 @@ struct DepDeviceRecord {
 
   nlohmann::json ToJson() const;
   std::string Encode() const;
-  static Result<DepDeviceRecord> FromJson(const nlohmann::json& j);
   static Result<DepDeviceRecord> Decode(std::string_view bytes);
 };
 
@@ -168,7 +167,6 @@ struct DepCountsRecord {
 
   nlohmann::json ToJson() const;
   std::string Encode() const;
-  static Result<DepCountsRecord> FromJson(const nlohmann::json& j);
   static Result<DepCountsRecord> Decode(std::string_view bytes);
 };
 
@@ -183,7 +181,6 @@ struct DepCountsChange {
 
   nlohmann::json ToJson() const;
   std::string Encode() const;
-  static Result<DepCountsChange> FromJson(const nlohmann::json& j);
   static Result<DepCountsChange> Decode(std::string_view bytes);
 };
 

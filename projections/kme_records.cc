@@ -108,40 +108,7 @@ std::string KmeDeviceRecord::Encode() const {
   return out;
 }
 
-Result<KmeDeviceRecord> KmeDeviceRecord::FromJson(const json& j) {
-  return ReadRecord<KmeDeviceRecord>(kTable, j, [&](KmeDeviceRecord& d) {
-    d.id = Str(j, "id");
-    d.imei = Str(j, "imei");
-    d.imei2 = Str(j, "imei2");
-    d.meid = Str(j, "meid");
-    d.serial_number = Str(j, "serial_number");
-    d.model = Str(j, "model");
-    d.profile_name = Str(j, "profile_name");
-    d.knox_status = Str(j, "knox_status");
-    if (const json* tags = Array(j, "tags")) d.tags = tags->get<std::vector<std::string>>();
-    if (const json* attrs = Object(j, "attributes")) {
-      d.attributes = attrs->get<std::map<std::string, std::string>>();
-    }
-    d.source = Str(j, "source");
-    d.user_id = Str(j, "user_id");
-    d.user_by_deployment = Bool(j, "user_by_deployment");
-    if (const json* c = Object(j, "user_conflict")) {
-      d.user_conflict = KmeUserConflict{Str(*c, "at"),          Str(*c, "position"),
-                                        Str(*c, "deployment_user_id"), Str(*c, "user_id"),
-                                        Str(*c, "by"),          Str(*c, "import_id"),
-                                        Number<uint64_t>(*c, "line")};
-    }
-    d.policy_id = Str(j, "policy_id");
-    d.ruleset_id = Str(j, "ruleset_id");
-    d.enrollment = Str(j, "enrollment");
-    d.enrolled_at = Str(j, "enrolled_at");
-    d.created_at = Str(j, "created_at");
-    d.updated_at = Str(j, "updated_at");
-    d.last_position = Str(j, "last_position");
-  });
-}
-
-// The fields FromJson reads, read straight from the bytes (no json tree).
+// Read straight from the bytes (no json tree); absent and null keys keep the defaults.
 Result<KmeDeviceRecord> KmeDeviceRecord::Decode(std::string_view bytes) {
   using json_record::Value;
   KmeDeviceRecord d;

@@ -51,7 +51,6 @@ struct KmeDeviceRecord {
 
   nlohmann::json ToJson() const;
   std::string Encode() const;
-  static Result<KmeDeviceRecord> FromJson(const nlohmann::json& j);
   static Result<KmeDeviceRecord> Decode(std::string_view bytes);
 };
 
