@@ -267,61 +267,7 @@ Result<DepProfileRecord> DepProfileRecord::Decode(std::string_view bytes) {
 
 // ---- devices ----
 
-json DepAssignmentError::ToJson() const {
-  return {{"reason", reason},
-          {"request_id", request_id},
-          {"profile_id", profile_id},
-          {"retry_after", OrNull(retry_after)},
-          {"at", at}};
-}
-
-json DepDeviceRecord::ToJson() const {
-  json j = {{"serial_number", serial_number},
-            {"account_id", account_id},
-            {"model", model},
-            {"description", description},
-            {"color", color},
-            {"asset_tag", asset_tag},
-            {"os", os},
-            {"device_family", device_family},
-            {"profile_status", profile_status},
-            {"profile_uuid", profile_uuid},
-            {"profile_id", profile_id},
-            {"profile_assign_time", OrNull(profile_assign_time)},
-            {"profile_push_time", OrNull(profile_push_time)},
-            {"device_assigned_date", OrNull(device_assigned_date)},
-            {"device_assigned_by", device_assigned_by},
-            {"user_id", user_id},
-            {"policy_id", policy_id},
-            {"ruleset_id", ruleset_id},
-            {"assigned_to_server", assigned_to_server},
-            {"pending_request_id", pending_request_id},
-            {"last_assignment_error", nullptr},
-            {"enrollment", enrollment},
-            {"disowned", disowned},
-            {"created_at", created_at},
-            {"updated_at", updated_at},
-            {"last_position", last_position}};
-  if (last_assignment_error) j["last_assignment_error"] = last_assignment_error->ToJson();
-  if (requested_profile_uuid) j["requested_profile_uuid"] = *requested_profile_uuid;
-  if (removal_request_id) j["removal_request_id"] = *removal_request_id;
-  if (enrolled_at) j["enrolled_at"] = *enrolled_at;
-  if (last_enrollment_refusal) {
-    j["last_enrollment_refusal"] = {{"reason", last_enrollment_refusal->reason},
-                                    {"at", last_enrollment_refusal->at}};
-  }
-  if (disown) {
-    j["disown"] = {{"request_id", disown->request_id},
-                   {"requested_by", disown->requested_by},
-                   {"requested_at", disown->requested_at}};
-    if (disown->result) j["disown"]["result"] = *disown->result;
-  } else if (disown_null) {
-    j["disown"] = nullptr;
-  }
-  return j;
-}
-
-// The bytes of ToJson().dump(), written directly: keys in nlohmann's (byte) order.
+// The JSON object with sorted keys, written directly: keys in nlohmann's (byte) order.
 std::string DepDeviceRecord::Encode() const {
   std::string out;
   out.reserve(640);
@@ -473,12 +419,6 @@ int64_t& DepCounts::Bucket(std::string_view status) {
 
 json DepCounts::ToJson() const { return CountsFields(*this); }
 
-json DepCountsRecord::ToJson() const {
-  json j = CountsFields(counts);
-  if (seq) j["seq"] = *seq;
-  return j;
-}
-
 // Keys in nlohmann's order.
 std::string DepCountsRecord::Encode() const {
   std::string out;
@@ -499,13 +439,6 @@ Result<DepCountsRecord> DepCountsRecord::Decode(std::string_view bytes) {
         if (k == "seq") c.seq = v.OptUInt();
       }));
   return c;
-}
-
-json DepCountsChange::ToJson() const {
-  json j = CountsFields(counts);
-  j["position"] = position;
-  j["recorded_ms"] = recorded_ms;
-  return j;
 }
 
 // Keys in nlohmann's order.

@@ -99,8 +99,6 @@ struct DepAssignmentError {
   std::string reason, request_id, profile_id;
   std::optional<std::string> retry_after;
   std::string at;
-
-  nlohmann::json ToJson() const;  // {reason, request_id, profile_id, retry_after, at}
 };
 
 struct DepDisownRecord {
@@ -141,7 +139,6 @@ struct DepDeviceRecord {
   // "disown": null, instead of absent: the device was disowned with no request on record.
   bool disown_null = false;
 
-  nlohmann::json ToJson() const;
   std::string Encode() const;
   static Result<DepDeviceRecord> Decode(std::string_view bytes);
 };
@@ -165,7 +162,6 @@ struct DepCountsRecord {
   // written before the history was kept.
   std::optional<uint64_t> seq;
 
-  nlohmann::json ToJson() const;
   std::string Encode() const;
   static Result<DepCountsRecord> Decode(std::string_view bytes);
 };
@@ -179,7 +175,6 @@ struct DepCountsChange {
   std::string position;     // of the event that made it
   int64_t recorded_ms = 0;  // when the log recorded that event
 
-  nlohmann::json ToJson() const;
   std::string Encode() const;
   static Result<DepCountsChange> Decode(std::string_view bytes);
 };

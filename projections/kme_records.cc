@@ -28,41 +28,7 @@ std::vector<std::string> KmeDeviceRecord::MatchKeys() const {
   return keys;
 }
 
-json KmeDeviceRecord::ToJson() const {
-  json j = {{"id", id},
-            {"source", source},
-            {"created_at", created_at},
-            {"updated_at", updated_at},
-            {"last_position", last_position}};
-  PutIfSet(j, "imei", imei);
-  PutIfSet(j, "imei2", imei2);
-  PutIfSet(j, "meid", meid);
-  PutIfSet(j, "serial_number", serial_number);
-  PutIfSet(j, "model", model);
-  PutIfSet(j, "profile_name", profile_name);
-  PutIfSet(j, "knox_status", knox_status);
-  if (!tags.empty()) j["tags"] = tags;
-  if (!attributes.empty()) j["attributes"] = attributes;
-  PutIfSet(j, "user_id", user_id);
-  if (user_by_deployment) j["user_by_deployment"] = true;
-  if (user_conflict) {
-    json c = {{"at", user_conflict->at},
-              {"position", user_conflict->position},
-              {"deployment_user_id", user_conflict->deployment_user_id},
-              {"user_id", user_conflict->user_id},
-              {"by", user_conflict->by}};
-    PutIfSet(c, "import_id", user_conflict->import_id);
-    if (user_conflict->line > 0) c["line"] = user_conflict->line;
-    j["user_conflict"] = std::move(c);
-  }
-  PutIfSet(j, "policy_id", policy_id);
-  PutIfSet(j, "ruleset_id", ruleset_id);
-  PutIfSet(j, "enrollment", enrollment);
-  PutIfSet(j, "enrolled_at", enrolled_at);
-  return j;
-}
-
-// The bytes of ToJson().dump(), written directly: keys in nlohmann's (byte) order, empty
+// The JSON object with sorted keys, written directly: keys in nlohmann's (byte) order, empty
 // ones absent.
 std::string KmeDeviceRecord::Encode() const {
   std::string out;

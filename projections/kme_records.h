@@ -49,7 +49,6 @@ struct KmeDeviceRecord {
   // The identifier index keys of the record (kme_ids; those of domain::kme::MatchKeys).
   std::vector<std::string> MatchKeys() const;
 
-  nlohmann::json ToJson() const;
   std::string Encode() const;
   static Result<KmeDeviceRecord> Decode(std::string_view bytes);
 };

@@ -146,6 +146,78 @@ TEST(DepRecords, BytesThatAreNotARecordAreCorruption) {
               StatusIs(StatusCode::kCorruption, "view.corruption"));
 }
 
+// The oracle: each record as a nlohmann tree, key by key, as the projector built it before
+// the records were written directly. Encode() must give the bytes of its dump().
+using nlohmann::json;
+json OrNull(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+json Counts(const DepCounts& c) {
+  return {{"total", c.total}, {"empty", c.empty}, {"assigned", c.assigned},
+          {"pushed", c.pushed}, {"removed", c.removed}};
+}
+
+json Tree(const DepDeviceRecord& d) {
+  json j = {{"serial_number", d.serial_number},
+            {"account_id", d.account_id},
+            {"model", d.model},
+            {"description", d.description},
+            {"color", d.color},
+            {"asset_tag", d.asset_tag},
+            {"os", d.os},
+            {"device_family", d.device_family},
+            {"profile_status", d.profile_status},
+            {"profile_uuid", d.profile_uuid},
+            {"profile_id", d.profile_id},
+            {"profile_assign_time", OrNull(d.profile_assign_time)},
+            {"profile_push_time", OrNull(d.profile_push_time)},
+            {"device_assigned_date", OrNull(d.device_assigned_date)},
+            {"device_assigned_by", d.device_assigned_by},
+            {"user_id", d.user_id},
+            {"policy_id", d.policy_id},
+            {"ruleset_id", d.ruleset_id},
+            {"assigned_to_server", d.assigned_to_server},
+            {"pending_request_id", d.pending_request_id},
+            {"last_assignment_error", nullptr},
+            {"enrollment", d.enrollment},
+            {"disowned", d.disowned},
+            {"created_at", d.created_at},
+            {"updated_at", d.updated_at},
+            {"last_position", d.last_position}};
+  if (const auto& e = d.last_assignment_error) {
+    j["last_assignment_error"] = {{"reason", e->reason},       {"request_id", e->request_id},
+                                  {"profile_id", e->profile_id}, {"retry_after", OrNull(e->retry_after)},
+                                  {"at", e->at}};
+  }
+  if (d.requested_profile_uuid) j["requested_profile_uuid"] = *d.requested_profile_uuid;
+  if (d.removal_request_id) j["removal_request_id"] = *d.removal_request_id;
+  if (d.enrolled_at) j["enrolled_at"] = *d.enrolled_at;
+  if (d.last_enrollment_refusal) {
+    j["last_enrollment_refusal"] = {{"reason", d.last_enrollment_refusal->reason},
+                                    {"at", d.last_enrollment_refusal->at}};
+  }
+  if (d.disown) {
+    j["disown"] = {{"request_id", d.disown->request_id},
+                   {"requested_by", d.disown->requested_by},
+                   {"requested_at", d.disown->requested_at}};
+    if (d.disown->result) j["disown"]["result"] = *d.disown->result;
+  } else if (d.disown_null) {
+    j["disown"] = nullptr;
+  }
+  return j;
+}
+
+json Tree(const DepCountsRecord& c) {
+  json j = Counts(c.counts);
+  if (c.seq) j["seq"] = *c.seq;
+  return j;
+}
+
+json Tree(const DepCountsChange& h) {
+  json j = Counts(h.counts);
+  j["position"] = h.position;
+  j["recorded_ms"] = h.recorded_ms;
+  return j;
+}
+
 using testing::MaybeOdd;
 using testing::OddString;
 
@@ -185,29 +257,29 @@ TEST(DepRecords, TheDirectCodecWritesTheBytesOfTheJsonTreeAndReadsThemBack) {
     SCOPED_TRACE(i);
     const DepDeviceRecord d = RandomDevice(rng);
     const std::string bytes = d.Encode();
-    ASSERT_EQ(bytes, d.ToJson().dump());
+    ASSERT_EQ(bytes, Tree(d).dump());
     auto back = DepDeviceRecord::Decode(bytes);
     ASSERT_THAT(back, IsOk());
-    ASSERT_EQ(back->ToJson(), d.ToJson());
+    ASSERT_EQ(Tree(*back), Tree(d));
     ASSERT_EQ(back->Encode(), bytes);
 
     auto n = [&] { return std::uniform_int_distribution<int64_t>(0, int64_t{1} << 40)(rng); };
     DepCountsRecord c;
     c.counts = DepCounts{n(), n(), n(), n(), n()};
     if (i % 2) c.seq = static_cast<uint64_t>(n());
-    ASSERT_EQ(c.Encode(), c.ToJson().dump());
+    ASSERT_EQ(c.Encode(), Tree(c).dump());
     auto cb = DepCountsRecord::Decode(c.Encode());
     ASSERT_THAT(cb, IsOk());
-    ASSERT_EQ(cb->ToJson(), c.ToJson());
+    ASSERT_EQ(Tree(*cb), Tree(c));
 
     DepCountsChange h;
     h.counts = c.counts;
     h.position = OddString(rng);
     h.recorded_ms = n();
-    ASSERT_EQ(h.Encode(), h.ToJson().dump());
+    ASSERT_EQ(h.Encode(), Tree(h).dump());
     auto hb = DepCountsChange::Decode(h.Encode());
     ASSERT_THAT(hb, IsOk());
-    ASSERT_EQ(hb->ToJson(), h.ToJson());
+    ASSERT_EQ(Tree(*hb), Tree(h));
   }
 }
 
