@@ -1,6 +1,7 @@
 #include "events/log_store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -41,6 +42,18 @@ std::string HeadKey(int32_t partition) {
   PutBe32(k, static_cast<uint32_t>(partition));
   return k;
 }
+
+// The stream of a "streams" key (stream '\0' version(8)): the key less its version. With it the
+// family keeps prefix blooms, in the memtable and in each table, so the version read of a stream
+// that no table holds (every new device of an import) skips them instead of searching each one.
+class StreamOfKey : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "ae.StreamOfKey"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
+};
 
 Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::Ok();
@@ -83,10 +96,15 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const LogStoreOptions& options)
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.write_buffer_size = std::max<size_t>(options.write_buffer_bytes / 2, 1 << 20);
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Every read of "streams" stays within one stream (ReadStream, VersionReader), so the family
+  // can take a prefix extractor: iterators in prefix mode, blooms of streams.
+  rocksdb::ColumnFamilyOptions stream_opts = cf_opts;
+  stream_opts.prefix_extractor = std::make_shared<StreamOfKey>();
+  stream_opts.memtable_prefix_bloom_size_ratio = 0.05;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
       {"events", cf_opts},
-      {"streams", cf_opts},
+      {"streams", stream_opts},
       {"meta", cf_opts},
   };
   rocksdb::DB* raw = nullptr;
