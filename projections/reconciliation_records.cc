@@ -1,5 +1,6 @@
 #include "projections/reconciliation_records.h"
 
+#include "projections/json_record.h"
 #include "projections/record_fields.h"
 
 namespace ae::proj {
@@ -26,7 +27,22 @@ json ReconciliationFinding::ToJson() const {
   return j;
 }
 
-std::string ReconciliationFinding::Encode() const { return ToJson().dump(); }
+// Written directly, in the keys' byte order: the bytes of ToJson().dump().
+std::string ReconciliationFinding::Encode() const {
+  std::string out;
+  out.reserve(160);
+  json_record::Writer w(out);
+  w.Str("device", device);
+  if (disowned) w.Bool("disowned", *disowned);
+  w.Strings("evidence", evidence).Str("kind", kind);
+  if (profile_status) w.Str("profile_status", *profile_status);
+  if (reason) w.Str("reason", *reason);
+  if (retry_after_ms) w.Int("retry_after_ms", *retry_after_ms);
+  w.Int("since_ms", since_ms);
+  if (!source.empty()) w.Str("source", source);
+  w.Close();
+  return out;
+}
 
 Result<ReconciliationFinding> ReconciliationFinding::FromJson(const json& j) {
   return ReadRecord<ReconciliationFinding>(kTable, j, [&](ReconciliationFinding& f) {
@@ -43,7 +59,22 @@ Result<ReconciliationFinding> ReconciliationFinding::FromJson(const json& j) {
 }
 
 Result<ReconciliationFinding> ReconciliationFinding::Decode(std::string_view bytes) {
-  return DecodeRecord<ReconciliationFinding>(bytes);
+  ReconciliationFinding f;
+  AE_RETURN_IF_ERROR(json_record::ReadObject(
+      bytes, kTable, [&f](std::string_view key, const json_record::Value& v) {
+        if (key == "kind") f.kind = v.Str();
+        else if (key == "device") f.device = v.Str();
+        else if (key == "source") f.source = v.Str();
+        else if (key == "since_ms") f.since_ms = v.Int();
+        else if (key == "evidence") f.evidence = v.Strings();
+        else if (key == "profile_status") f.profile_status = v.OptStr();
+        else if (key == "disowned") f.disowned = v.IsNull() ? std::nullopt : std::optional(v.Bool());
+        else if (key == "reason") f.reason = v.OptStr();
+        else if (key == "retry_after_ms") {
+          f.retry_after_ms = v.IsNull() ? std::nullopt : std::optional(v.Int());
+        }
+      }));
+  return f;
 }
 
 // ---- DEP accounts ----

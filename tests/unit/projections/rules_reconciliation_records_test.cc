@@ -5,7 +5,10 @@
 #include "projections/reconciliation_records.h"
 #include "projections/rules_records.h"
 
+#include <random>
+
 #include "tests/support/test_support.h"
+#include "tests/unit/projections/odd_strings.h"
 
 namespace ae::proj {
 namespace {
@@ -116,6 +119,42 @@ TEST(RulesReconciliationRecords, DecodedRecordsHoldTheirFields) {
   EXPECT_EQ(with_token->token->expiry_ms, 1700086400000);
   EXPECT_EQ(with_token->token->at_ms, 1700000003000);
   EXPECT_EQ(with_token->token->position, "3");
+}
+
+// Findings of every shape, with strings that take every escaping path: Encode (written
+// directly) gives the bytes of the nlohmann tree's dump, and Decode reads them back.
+TEST(RulesReconciliationRecords, RandomFindingsEncodeAsTheirTreeAndDecodeBack) {
+  std::mt19937 rng(20261207);
+  auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
+  auto ms = [&] { return std::uniform_int_distribution<int64_t>(-5, 1800000000000)(rng); };
+  for (int i = 0; i < 2000; ++i) {
+    ReconciliationFinding f;
+    f.kind = testing::OddString(rng);
+    f.device = testing::OddString(rng);
+    f.source = testing::OddString(rng);
+    f.since_ms = ms();
+    for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) {
+      f.evidence.push_back(testing::OddString(rng));
+    }
+    f.profile_status = testing::MaybeOdd(rng);
+    if (coin()) f.disowned = coin();
+    f.reason = testing::MaybeOdd(rng);
+    if (coin()) f.retry_after_ms = ms();
+    const std::string bytes = f.Encode();
+    ASSERT_EQ(bytes, f.ToJson().dump()) << i;
+    auto back = ReconciliationFinding::Decode(bytes);
+    ASSERT_THAT(back, IsOk()) << bytes;
+    EXPECT_EQ(back->kind, f.kind);
+    EXPECT_EQ(back->device, f.device);
+    EXPECT_EQ(back->source, f.source);
+    EXPECT_EQ(back->since_ms, f.since_ms);
+    EXPECT_EQ(back->evidence, f.evidence);
+    EXPECT_EQ(back->profile_status, f.profile_status);
+    EXPECT_EQ(back->disowned, f.disowned);
+    EXPECT_EQ(back->reason, f.reason);
+    // 0 is "none given": written only when set, read back as set.
+    EXPECT_EQ(back->retry_after_ms, f.retry_after_ms);
+  }
 }
 
 TEST(RulesReconciliationRecords, BytesThatAreNoRecordAreCorruption) {
