@@ -152,6 +152,7 @@ Result<std::unique_ptr<App>> App::Open(const AppOptions& options) {
   }
   vo.path = options.views_dir.empty() ? proj::LiveViewsDir(options.data_dir) : options.views_dir;
   vo.column_families = proj::AllColumnFamilies(app->projectors_);
+  vo.point_read_families = proj::AllPointReadFamilies(app->projectors_);
   vo.read_only = options.read_only_views;
   AE_ASSIGN_OR_RETURN(app->views_, proj::ViewStore::Open(vo));
   std::vector<proj::Projector*> ps;

@@ -35,4 +35,12 @@ std::vector<std::string> AllColumnFamilies(const std::vector<std::unique_ptr<Pro
   return out;
 }
 
+std::vector<std::string> AllPointReadFamilies(const std::vector<std::unique_ptr<Projector>>& ps) {
+  std::set<std::string> all;
+  for (const auto& p : ps) {
+    for (const auto& cf : p->point_read_families()) all.insert(cf);
+  }
+  return {all.begin(), all.end()};
+}
+
 }  // namespace ae::proj

@@ -27,5 +27,7 @@ inline constexpr const char* kViewsFormat = "4";
 std::vector<std::unique_ptr<Projector>> AllProjectors();
 // The union of their column families.
 std::vector<std::string> AllColumnFamilies(const std::vector<std::unique_ptr<Projector>>& ps);
+// The union of their point-read families (ViewStoreOptions::point_read_families).
+std::vector<std::string> AllPointReadFamilies(const std::vector<std::unique_ptr<Projector>>& ps);
 
 }  // namespace ae::proj

@@ -35,6 +35,7 @@ class DepProjector : public Projector {
     return {"dep_accounts", "dep_profiles", "dep_devices", "dep_retries", "dep_counts",
             "dep_counts_history"};
   }
+  std::vector<std::string> point_read_families() const override { return {"dep_devices"}; }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
 };
 

@@ -599,6 +599,10 @@ std::vector<std::string> EnrollmentsProjector::column_families() const {
           kSearch,  kCounts,   kInventory, kAccounts, kFindings};
 }
 
+std::vector<std::string> EnrollmentsProjector::point_read_families() const {
+  return {kRecords, kFindings};
+}
+
 Status EnrollmentsProjector::Apply(const RecordedEvent& rec, ViewBatch& b) {
   const events::Envelope& e = rec.envelope;
   if (std::string serial = StreamKey(e, "dep-device/"); !serial.empty()) {

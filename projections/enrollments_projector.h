@@ -79,6 +79,8 @@ class EnrollmentsProjector : public Projector {
  public:
   std::string name() const override { return "enrollments"; }
   std::vector<std::string> column_families() const override;
+  // A new device's record and its orphan finding ("inventory_without_record").
+  std::vector<std::string> point_read_families() const override;
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
 };
 

@@ -52,6 +52,9 @@ class KmeProjector : public Projector {
   std::vector<std::string> column_families() const override {
     return {"kme_devices", "kme_versions", "kme_ids", "kme_by_user", "kme_settings"};
   }
+  std::vector<std::string> point_read_families() const override {
+    return {"kme_devices", "kme_versions", "kme_ids"};
+  }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
 };
 

@@ -26,6 +26,10 @@ class Projector {
   virtual ~Projector() = default;
   virtual std::string name() const = 0;
   virtual std::vector<std::string> column_families() const = 0;
+  // Those of its families whose keys Apply (or the services that decide against the views)
+  // mostly read before they exist: a new device's record, its identifiers. Their memtables
+  // keep a bloom of whole keys, so such a read skips the skip list.
+  virtual std::vector<std::string> point_read_families() const { return {}; }
   virtual Status Apply(const RecordedEvent& record, ViewBatch& batch) = 0;
   // Called on the runner's thread after a batch this projector applied to was
   // written to the store (its updates are visible to readers from now on).

@@ -232,6 +232,7 @@ Status ViewRebuilder::Build(const ViewRebuildOptions& options) {
   ViewStoreOptions vo;
   vo.path = path.string();
   vo.column_families = AllColumnFamilies(projectors);
+  vo.point_read_families = AllPointReadFamilies(projectors);
   AE_ASSIGN_OR_RETURN(auto store, ViewStore::Open(vo));
   // Whatever happens before the swap, the new directory goes away with its store.
   struct Cleanup {

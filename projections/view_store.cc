@@ -5,6 +5,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <set>
 
 #include "events/base/check.h"
 #include "events/rocksdb_table.h"
@@ -35,8 +36,13 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const ViewStoreOptions& optio
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, "checkpoints"};
   for (const auto& n : options.column_families) names.push_back(n);
+  rocksdb::ColumnFamilyOptions point_read = cfo;
+  point_read.memtable_whole_key_filtering = true;
+  point_read.memtable_prefix_bloom_size_ratio = 0.02;
+  const std::set<std::string> bloomed(options.point_read_families.begin(),
+                                      options.point_read_families.end());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const auto& n : names) cfs.emplace_back(n, cfo);
+  for (const auto& n : names) cfs.emplace_back(n, bloomed.count(n) ? point_read : cfo);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;

@@ -35,6 +35,11 @@ class ViewBatch;
 struct ViewStoreOptions {
   std::string path;
   std::vector<std::string> column_families;  // besides "default" and "checkpoints"
+  // Those of them read mostly for keys they do not hold: each of their memtables keeps a
+  // bloom of whole keys (a few hundred KB each, charged to the memtable budget, which is why
+  // it is not every family: with about 30 of them the blooms alone would fill the budget and
+  // flush the views over and over).
+  std::vector<std::string> point_read_families;
   // Memory budget: the block cache, and the memtables of every column family together
   // (charged to that cache, so the views stay within block_cache_bytes plus a little).
   size_t block_cache_bytes = 128 << 20;

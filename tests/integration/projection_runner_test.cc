@@ -1,5 +1,9 @@
 // The projection runner against a real log and view store.
 
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
+
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -182,6 +186,49 @@ TEST(ProjectionRebuild, RebuiltViewsAreByteIdenticalToLiveOnes) {
   ASSERT_THAT(rebuild_runner.CatchUp(), IsOk());
   rebuilt->reset();
   EXPECT_EQ(testing::DiffViewStores(dir.Sub("live"), dir.Sub("rebuilt")), "");
+}
+
+// The families the projectors read mostly for keys they do not hold (a new device's record)
+// keep a bloom in each memtable: a read of a missing key skips the memtable's skip list
+// there, and only there.
+TEST(ViewStorePointReads, AMissingKeyOfAPointReadFamilyIsAnsweredByTheMemtableBloom) {
+  TempDir dir;
+  auto projectors = AllProjectors();
+  const auto families = AllColumnFamilies(projectors);
+  const auto point_read = AllPointReadFamilies(projectors);
+  for (const char* f : {"dep_devices", "kme_devices", "kme_ids", "kme_versions", "enrollments"}) {
+    EXPECT_NE(std::find(point_read.begin(), point_read.end(), f), point_read.end()) << f;
+  }
+  for (const auto& f : point_read) {
+    EXPECT_NE(std::find(families.begin(), families.end(), f), families.end()) << f;
+  }
+  ViewStoreOptions o;
+  o.path = dir.Sub("views");
+  o.column_families = families;
+  o.point_read_families = point_read;
+  auto views = ViewStore::Open(o);
+  ASSERT_THAT(views, IsOk());
+  ViewBatch b(**views);
+  b.Put("dep_devices", "C02HELD", "{}");
+  b.Put("dep_accounts", "acc_held", "{}");
+  ASSERT_THAT((*views)->Write(b), IsOk());
+
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::get_perf_context()->Reset();
+  auto missing = (*views)->Get("dep_devices", "C02MISSING");
+  ASSERT_THAT(missing, IsOk());
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_EQ(rocksdb::get_perf_context()->bloom_memtable_miss_count, 1u);
+  auto held = (*views)->Get("dep_devices", "C02HELD");
+  ASSERT_THAT(held, IsOk());
+  EXPECT_EQ(*held, std::optional<std::string>("{}"));
+  EXPECT_EQ(rocksdb::get_perf_context()->bloom_memtable_hit_count, 1u);
+  rocksdb::get_perf_context()->Reset();
+  auto elsewhere = (*views)->Get("dep_accounts", "acc_missing");
+  ASSERT_THAT(elsewhere, IsOk());
+  EXPECT_FALSE(elsewhere->has_value());
+  EXPECT_EQ(rocksdb::get_perf_context()->bloom_memtable_miss_count, 0u);  // no bloom there
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
 }
 
 }  // namespace
