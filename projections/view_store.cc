@@ -160,8 +160,8 @@ Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const s
   return store_.Get(cf, key);
 }
 
-void ViewBatch::Put(const std::string& cf, const std::string& key, const std::string& value) {
-  auto [it, added] = TableOf(cf).insert_or_assign(key, value);
+void ViewBatch::Put(const std::string& cf, std::string key, std::string value) {
+  auto [it, added] = TableOf(cf).insert_or_assign(std::move(key), std::move(value));
   keys_ += added;
 }
 

@@ -96,7 +96,8 @@ class ViewBatch {
   ViewBatch(ViewStore& store, Isolated) : store_(store), isolated_(true) {}
   // Reads through this batch's own writes, then the store.
   Result<std::optional<std::string>> Get(const std::string& cf, const std::string& key);
-  void Put(const std::string& cf, const std::string& key, const std::string& value);
+  // Key and value are taken (moved from when given as temporaries, e.g. an Encode()).
+  void Put(const std::string& cf, std::string key, std::string value);
   void Delete(const std::string& cf, const std::string& key);
   // The keys staged (each counted once, however often it was written).
   size_t count() const { return keys_; }
