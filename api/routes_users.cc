@@ -7,6 +7,7 @@
 #include "events/base/clock.h"
 #include "events/base/crypto.h"
 #include "events/base/logging.h"
+#include "projections/json_record.h"
 #include "projections/user_records.h"
 
 namespace ae::api {
@@ -18,31 +19,35 @@ namespace {
 
 constexpr const char* kRedacted = "[redacted]";
 
-// Renders a users-view record, opening the sealed personal data.
-Result<json> RenderUser(App& app, const proj::UserRecord& rec) {
-  json out = {{"user_id", rec.user_id},
-              {"role", rec.role},
-              {"created_at", rec.created_at},
-              {"updated_at", rec.updated_at},
-              {"created_by", rec.created_by},
-              {"tokens", rec.token_ids.size() +
-                             (rec.token_hashes ? rec.token_hashes->size() : 0)}};  // format 2
+// Renders a users-view record, opening the sealed personal data: written directly (keys in
+// nlohmann's order, so the bytes are those nlohmann would dump); GET answers these bytes.
+Result<std::string> RenderUserBytes(App& app, const proj::UserRecord& rec) {
   autoenroll::events::v1::SealedPersonal sealed;
   auto raw = crypto::FromBase64(rec.personal);
   if (!raw.ok() || !sealed.ParseFromString(*raw)) {
     return Corruption("view.corruption", "user record has unreadable personal data");
   }
   AE_ASSIGN_OR_RETURN(auto personal, app.person_keys().Open(sealed));
-  if (personal) {
-    out["username"] = personal->username();
-    out["display_name"] = personal->display_name();
-    out["email"] = personal->email();
-  } else {
-    out["username"] = kRedacted;
-    out["display_name"] = kRedacted;
-    out["email"] = kRedacted;
-  }
+  std::string out;
+  out.reserve(320);
+  proj::json_record::Writer w(out);
+  w.Str("created_at", rec.created_at)
+      .Str("created_by", rec.created_by)
+      .Str("display_name", personal ? personal->display_name() : kRedacted)
+      .Str("email", personal ? personal->email() : kRedacted)
+      .Str("role", rec.role)
+      .UInt("tokens", rec.token_ids.size() +
+                          (rec.token_hashes ? rec.token_hashes->size() : 0))  // format 2
+      .Str("updated_at", rec.updated_at)
+      .Str("user_id", rec.user_id)
+      .Str("username", personal ? personal->username() : kRedacted);
+  w.Close();
   return out;
+}
+
+Result<json> RenderUser(App& app, const proj::UserRecord& rec) {
+  AE_ASSIGN_OR_RETURN(std::string bytes, RenderUserBytes(app, rec));
+  return json::parse(bytes);
 }
 
 Result<proj::UserRecord> LoadUser(App& app, const std::string& username) {
@@ -134,8 +139,10 @@ void AddUserRoutes(Server& server) {
   server.Route("GET", R"(/v1/users/([^/]+))", "/v1/users/{username}", Access::kDeviceManager,
                [&app](Call& call) -> Result<Reply> {
     AE_ASSIGN_OR_RETURN(proj::UserRecord rec, LoadUser(app, call.req.matches[1]));
-    AE_ASSIGN_OR_RETURN(json out, RenderUser(app, rec));
-    return Reply::Json(200, out);
+    Reply r{200};
+    AE_ASSIGN_OR_RETURN(r.raw, RenderUserBytes(app, rec));
+    r.content_type = "application/json";
+    return r;
   });
 
   server.Route("POST", R"(/v1/users/([^/]+)/tokens)", "/v1/users/{username}/tokens",

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "projections/json_record.h"
+
 namespace ae::proj {
 
 using nlohmann::json;
@@ -29,49 +31,45 @@ bool Bool(const json& j, const char* key, bool* out) {
   return true;
 }
 
-bool Strings(const json& j, const char* key, std::vector<std::string>* out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return true;
-  if (!it->is_array()) return false;
-  for (const auto& v : *it) {
-    if (!v.is_string()) return false;
-    out->push_back(v.get<std::string>());
-  }
-  return true;
-}
-
 }  // namespace
 
+// Written directly in the keys' byte order (the bytes nlohmann's dump of the record gave).
 std::string EncodeUser(const UserRecord& r) {
-  json j = {{"user_id", r.user_id},
-            {"role", r.role},
-            {"personal", r.personal},
-            {"created_by", r.created_by},
-            {"created_at", r.created_at},
-            {"updated_at", r.updated_at},
-            {"deleted", r.deleted},
-            {"forgotten", r.forgotten},
-            {"token_ids", r.token_ids},
-            {"last_position", r.last_position}};
-  if (r.token_hashes) j["token_hashes"] = *r.token_hashes;
-  return j.dump();
+  std::string out;
+  out.reserve(256 + r.personal.size());
+  json_record::Writer w(out);
+  w.Str("created_at", r.created_at)
+      .Str("created_by", r.created_by)
+      .Bool("deleted", r.deleted)
+      .Bool("forgotten", r.forgotten)
+      .Str("last_position", r.last_position)
+      .Str("personal", r.personal)
+      .Str("role", r.role);
+  if (r.token_hashes) w.Strings("token_hashes", *r.token_hashes);
+  w.Strings("token_ids", r.token_ids).Str("updated_at", r.updated_at).Str("user_id", r.user_id);
+  w.Close();
+  return out;
 }
 
+// Absent and null keys read as their defaults; a present token_hashes (null too) makes the
+// record one of format 2.
 Result<UserRecord> DecodeUser(std::string_view bytes) {
-  json j = json::parse(bytes, nullptr, false);
-  if (!j.is_object()) return Corrupt("users");
   UserRecord r;
-  bool ok = String(j, "user_id", &r.user_id) && String(j, "role", &r.role) &&
-            String(j, "personal", &r.personal) && String(j, "created_by", &r.created_by) &&
-            String(j, "created_at", &r.created_at) && String(j, "updated_at", &r.updated_at) &&
-            Bool(j, "deleted", &r.deleted) && Bool(j, "forgotten", &r.forgotten) &&
-            Strings(j, "token_ids", &r.token_ids) &&
-            String(j, "last_position", &r.last_position);
-  if (ok && j.contains("token_hashes")) {
-    r.token_hashes.emplace();
-    ok = Strings(j, "token_hashes", &*r.token_hashes);
-  }
-  if (!ok) return Corrupt("users");
+  Status s = json_record::ReadObject(
+      bytes, "users", [&r](std::string_view key, const json_record::Value& v) {
+        if (key == "user_id") r.user_id = v.Str();
+        else if (key == "role") r.role = v.Str();
+        else if (key == "personal") r.personal = v.Str();
+        else if (key == "created_by") r.created_by = v.Str();
+        else if (key == "created_at") r.created_at = v.Str();
+        else if (key == "updated_at") r.updated_at = v.Str();
+        else if (key == "deleted") r.deleted = v.Bool();
+        else if (key == "forgotten") r.forgotten = v.Bool();
+        else if (key == "token_ids") r.token_ids = v.Strings();
+        else if (key == "token_hashes") r.token_hashes = v.Strings();
+        else if (key == "last_position") r.last_position = v.Str();
+      });
+  if (!s.ok()) return Corrupt("users");
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <array>
 #include <cstring>
 #include <memory>
 
@@ -132,19 +133,33 @@ std::string Base64Url(std::string_view bytes) {
   return s;
 }
 
+namespace {
+// The value of each base64 character (both alphabets), kSkip for padding and white space,
+// kBad for anything else.
+constexpr int8_t kSkip = -1, kBad = -2;
+constexpr std::array<int8_t, 256> Base64Values() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = kBad;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<int8_t>(c - 'A');
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 26);
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0' + 52);
+  t['+'] = t['-'] = 62;
+  t['/'] = t['_'] = 63;
+  for (unsigned char c : {'=', '\r', '\n', ' ', '\t'}) t[c] = kSkip;
+  return t;
+}
+constexpr std::array<int8_t, 256> kBase64Values = Base64Values();
+}  // namespace
+
 Result<std::string> FromBase64(std::string_view text) {
   std::string out;
+  out.reserve(text.size() / 4 * 3 + 3);
   uint32_t acc = 0;
   int bits = 0;
   for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t') continue;
-    else return InvalidArgument("base64.bad_char", "not a base64 character");
+    const int v = kBase64Values[static_cast<unsigned char>(c)];
+    if (v == kSkip) continue;
+    if (v == kBad) return InvalidArgument("base64.bad_char", "not a base64 character");
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {

@@ -33,6 +33,17 @@ TEST(Crypto, Base64RoundTripsBothAlphabets) {
   std::string data = "\xfb\xff\x00hello";
   EXPECT_EQ(*FromBase64(Base64(data)), data);
   EXPECT_EQ(*FromBase64(Base64Url(data)), data);
+  std::string every;
+  for (int c = 0; c < 256; ++c) every.push_back(static_cast<char>(c));
+  EXPECT_EQ(*FromBase64(Base64(every)), every);
+  EXPECT_EQ(*FromBase64(Base64Url(every)), every);
+  // Padding and white space (a PEM body's line breaks) are skipped; anything else is refused.
+  EXPECT_EQ(*FromBase64("aGVs\r\nbG8=\t "), "hello");
+  const std::string nul("aGVs\0bG8", 8);
+  for (std::string_view bad : {std::string_view("aGVs*G8="), std::string_view("aGVs.bG8"),
+                               std::string_view(nul), std::string_view("\xc3\xa9")}) {
+    EXPECT_THAT(FromBase64(bad), StatusIs(StatusCode::kInvalidArgument, "base64.bad_char"));
+  }
 }
 
 TEST(Crypto, UuidV7IsTimeOrderedAndVersioned) {

@@ -6,6 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "tests/unit/projections/odd_strings.h"
+
 namespace ae::proj {
 namespace {
 
@@ -90,6 +95,72 @@ TEST(UserRecords, WhatIsNotARecordIsACorruption) {
     ASSERT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().reason(), "view.corruption") << bad;
   }
+}
+
+// The record as a tree, key by key: the oracle of the bytes EncodeUser writes directly.
+nlohmann::json Tree(const UserRecord& r) {
+  nlohmann::json j = {{"user_id", r.user_id},       {"role", r.role},
+                      {"personal", r.personal},     {"created_by", r.created_by},
+                      {"created_at", r.created_at}, {"updated_at", r.updated_at},
+                      {"deleted", r.deleted},       {"forgotten", r.forgotten},
+                      {"token_ids", r.token_ids},   {"last_position", r.last_position}};
+  if (r.token_hashes) j["token_hashes"] = *r.token_hashes;
+  return j;
+}
+
+TEST(UserRecords, RandomUsersEncodeAsTheirTreeAndDecodeBack) {
+  std::mt19937 rng(7);
+  auto odd = [&] { return testing::OddString(rng); };
+  auto coin = [&] { return std::uniform_int_distribution<int>(0, 1)(rng) == 1; };
+  auto list = [&] {
+    std::vector<std::string> v;
+    for (int n = std::uniform_int_distribution<int>(0, 3)(rng); n > 0; --n) v.push_back(odd());
+    return v;
+  };
+  for (int i = 0; i < 2000; ++i) {
+    UserRecord u;
+    u.user_id = odd();
+    u.role = odd();
+    u.personal = odd();
+    u.created_by = odd();
+    u.created_at = odd();
+    u.updated_at = odd();
+    u.deleted = coin();
+    u.forgotten = coin();
+    u.token_ids = list();
+    if (coin()) u.token_hashes = list();
+    u.last_position = odd();
+    const std::string bytes = EncodeUser(u);
+    ASSERT_EQ(bytes, Tree(u).dump()) << i;
+    auto back = DecodeUser(bytes);
+    ASSERT_TRUE(back.ok()) << bytes;
+    EXPECT_EQ(back->user_id, u.user_id);
+    EXPECT_EQ(back->role, u.role);
+    EXPECT_EQ(back->personal, u.personal);
+    EXPECT_EQ(back->created_by, u.created_by);
+    EXPECT_EQ(back->created_at, u.created_at);
+    EXPECT_EQ(back->updated_at, u.updated_at);
+    EXPECT_EQ(back->deleted, u.deleted);
+    EXPECT_EQ(back->forgotten, u.forgotten);
+    EXPECT_EQ(back->token_ids, u.token_ids);
+    EXPECT_EQ(back->token_hashes, u.token_hashes);
+    EXPECT_EQ(back->last_position, u.last_position);
+  }
+}
+
+TEST(UserRecords, AbsentOrNullKeysReadAsDefaultsAndANullTokenHashesIsFormat2) {
+  auto u = DecodeUser(R"({"user_id":"u","role":null,"token_hashes":null})");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->user_id, "u");
+  EXPECT_EQ(u->role, "");
+  EXPECT_TRUE(u->token_ids.empty());
+  ASSERT_TRUE(u->token_hashes.has_value());
+  EXPECT_TRUE(u->token_hashes->empty());
+  // A key given twice: the last wins, as nlohmann reads it.
+  auto twice = DecodeUser(R"({"role":"a","role":"b","token_ids":["x"],"token_ids":["y"]})");
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->role, "b");
+  EXPECT_EQ(twice->token_ids, std::vector<std::string>{"y"});
 }
 
 }  // namespace
