@@ -5,9 +5,9 @@
 // A JSON view record's bytes are those of nlohmann::json's dump() of the record as a tree:
 // compact, keys in byte order, strings escaped as nlohmann escapes them. Writer appends those
 // bytes directly, without building the tree, and ReadObject reads them with simdjson; the
-// hot records (DEP devices and counts, KME devices, reconciliation findings) are encoded and
-// decoded this way, and a test holds every Encode() equal to the dump of a tree built key by
-// key.
+// hot records (DEP devices and counts, KME devices, reconciliation findings, users) are
+// encoded and decoded this way, and a test holds every Encode() equal to the dump of a tree
+// built key by key.
 
 #include <cstdint>
 #include <functional>
