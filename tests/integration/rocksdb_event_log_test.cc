@@ -1,4 +1,8 @@
-// Behaviour specific to the embedded log: sticky errors, tamper evidence, group commit.
+// Behaviour specific to the embedded log: sticky errors, tamper evidence, group commit, the
+// stream index's blooms.
+
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 
 #include <set>
 #include <thread>
@@ -101,6 +105,43 @@ TEST(RocksDbEventLog, ConcurrentWritersAreGroupCommittedWithoutLoss) {
     EXPECT_EQ(*log->GetStreamVersion(StreamId("policy", "w" + std::to_string(t))),
               StreamVersion{kPerThread});
   }
+}
+
+// Streams whose ids prefix one another keep their own versions and events, and the version
+// of a stream the log has never seen is answered by the stream index's memtable bloom.
+TEST(RocksDbEventLog, StreamsThatPrefixOneAnotherStayApartAndAnUnknownOneIsAnsweredByTheBloom) {
+  TempDir dir;
+  auto log = OpenLog(dir);
+  ASSERT_NE(log, nullptr);
+  for (const char* id : {"1", "10", "100"}) {
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_THAT(log->Append(StreamId("policy", id), ExpectedVersion::Any(),
+                              {MakePolicyEvent(std::string(id) + "-" + std::to_string(i))}),
+                  IsOk());
+    }
+  }
+  ASSERT_THAT(log->Append(StreamId("policy", "10"), ExpectedVersion::Exactly(3),
+                          {MakePolicyEvent("10-3")}),
+              IsOk());
+  auto version = [&](const char* id) {
+    auto v = log->GetStreamVersion(StreamId("policy", id));
+    EXPECT_THAT(v, IsOk());
+    return v.ok() ? *v : StreamVersion{999};
+  };
+  EXPECT_EQ(version("1"), 3u);
+  EXPECT_EQ(version("10"), 4u);
+  EXPECT_EQ(version("100"), 3u);
+  auto ten = log->ReadStream(StreamId("policy", "10"), 2, 10);
+  ASSERT_THAT(ten, IsOk());
+  ASSERT_EQ(ten->size(), 3u);
+  for (const auto& r : *ten) EXPECT_EQ(r.envelope.stream(), "policy/10");
+  EXPECT_EQ(ten->back().envelope.policy_created().name(), "10-3");
+
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::get_perf_context()->Reset();
+  EXPECT_EQ(version("1000"), 0u);
+  EXPECT_EQ(rocksdb::get_perf_context()->bloom_memtable_miss_count, 1u);
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
 }
 
 }  // namespace
