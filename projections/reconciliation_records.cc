@@ -17,17 +17,7 @@ bool Has(const json& j, const char* key) {
 
 // ---- findings ----
 
-json ReconciliationFinding::ToJson() const {
-  json j = {{"kind", kind}, {"device", device}, {"since_ms", since_ms}, {"evidence", evidence}};
-  if (!source.empty()) j["source"] = source;
-  if (profile_status) j["profile_status"] = *profile_status;
-  if (disowned) j["disowned"] = *disowned;
-  if (reason) j["reason"] = *reason;
-  if (retry_after_ms) j["retry_after_ms"] = *retry_after_ms;
-  return j;
-}
-
-// Written directly, in the keys' byte order: the bytes of ToJson().dump().
+// Written directly, in the keys' byte order (the bytes nlohmann's dump of the finding gave).
 std::string ReconciliationFinding::Encode() const {
   std::string out;
   out.reserve(160);
@@ -42,20 +32,6 @@ std::string ReconciliationFinding::Encode() const {
   if (!source.empty()) w.Str("source", source);
   w.Close();
   return out;
-}
-
-Result<ReconciliationFinding> ReconciliationFinding::FromJson(const json& j) {
-  return ReadRecord<ReconciliationFinding>(kTable, j, [&](ReconciliationFinding& f) {
-    f.kind = Str(j, "kind");
-    f.device = Str(j, "device");
-    f.source = Str(j, "source");
-    f.since_ms = Number<int64_t>(j, "since_ms");
-    if (const json* ev = Array(j, "evidence")) f.evidence = ev->get<std::vector<std::string>>();
-    f.profile_status = OptStr(j, "profile_status");
-    if (Has(j, "disowned")) f.disowned = Bool(j, "disowned");
-    f.reason = OptStr(j, "reason");
-    if (Has(j, "retry_after_ms")) f.retry_after_ms = Number<int64_t>(j, "retry_after_ms");
-  });
 }
 
 Result<ReconciliationFinding> ReconciliationFinding::Decode(std::string_view bytes) {

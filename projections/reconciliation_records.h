@@ -38,9 +38,7 @@ struct ReconciliationFinding {
   std::optional<std::string> reason;          // dep_assignment_failing
   std::optional<int64_t> retry_after_ms;      // dep_assignment_failing (0: none given)
 
-  nlohmann::json ToJson() const;
   std::string Encode() const;
-  static Result<ReconciliationFinding> FromJson(const nlohmann::json& j);
   static Result<ReconciliationFinding> Decode(std::string_view bytes);
 };
 
