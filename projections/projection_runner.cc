@@ -2,9 +2,18 @@
 
 #include <pthread.h>
 
+#include <future>
+
 #include "events/base/logging.h"
 
 namespace ae::proj {
+
+struct ProjectionRunner::InFlight {
+  std::unique_ptr<ViewBatch> batch;
+  LogCursor at;  // the checkpoint once it is written
+  size_t records = 0;
+  std::future<Status> written;
+};
 
 ProjectionRunner::ProjectionRunner(const events::EventLog& log, ViewStore& store,
                                    std::vector<Projector*> projectors,
@@ -28,39 +37,87 @@ Status ProjectionRunner::Init() {
   return Status::Ok();
 }
 
-Result<size_t> ProjectionRunner::Step(const LogCursor* limit) {
-  LogCursor at = checkpoint();
-  AE_ASSIGN_OR_RETURN(auto records, log_.Read(at, options_.batch_size));
+LogCursor ProjectionRunner::Applied() const {
+  return in_flight_ ? in_flight_->at : checkpoint();
+}
+
+void ProjectionRunner::Commit(const ViewBatch& batch, const LogCursor& at, size_t records) {
+  for (ViewBatch::Hook hook : batch.after_write()) hook();
+  std::lock_guard lock(mu_);
+  checkpoint_ = at;
+  stats_.checkpoint = at;
+  stats_.applied += records;
+  stats_.batches += 1;
+  stats_.error = Status::Ok();
+  WakeCoveredLocked();
+}
+
+Status ProjectionRunner::Finish() {
+  if (!in_flight_) return Status::Ok();
+  std::unique_ptr<InFlight> f = std::move(in_flight_);
+  AE_RETURN_IF_ERROR(f->written.get());  // not committed: the next step starts again there
+  Commit(*f->batch, f->at, f->records);
+  return Status::Ok();
+}
+
+Result<size_t> ProjectionRunner::Advance(const LogCursor* limit, bool pipeline) {
+  const LogCursor from = Applied();
+  auto read = log_.Read(from, options_.batch_size);
+  if (!read.ok()) {
+    Status finished = Finish();
+    return finished.ok() ? read.status() : finished;
+  }
+  std::vector<events::RecordedEvent>& records = *read;
   if (limit) {
     std::erase_if(records, [&](const events::RecordedEvent& r) {
       return r.position.offset >= limit->Next(r.position.partition);
     });
   }
-  if (records.empty()) return size_t{0};
-  ViewBatch batch(store_);
+  if (records.empty()) {
+    AE_RETURN_IF_ERROR(Finish());
+    return size_t{0};
+  }
+  auto batch = std::make_unique<ViewBatch>(store_, in_flight_ ? in_flight_->batch.get() : nullptr);
+  LogCursor at = from;
   for (const auto& r : records) {
     for (Projector* p : projectors_) {
-      Status s = p->Apply(r, batch);
+      Status s = p->Apply(r, *batch);
       if (!s.ok()) {
+        Status finished = Finish();  // the batch before is sound: it is kept
+        if (!finished.ok()) return finished;
         return s.WithContext("projector " + p->name() + " at record " + r.position.ToString());
       }
     }
     at.Advance(r.position);
   }
-  if (!options_.format.empty() && checkpoint().next_offsets().empty()) {
-    batch.Put("checkpoints", kViewsFormatKey, options_.format);
+  if (!options_.format.empty() && from.next_offsets().empty()) {
+    batch->Put("checkpoints", kViewsFormatKey, options_.format);
   }
-  batch.Put("checkpoints", options_.checkpoint_key, at.ToString());
-  AE_RETURN_IF_ERROR(store_.Write(batch));  // views and checkpoint together
-  for (Projector* p : projectors_) p->Committed();
-  std::lock_guard lock(mu_);
-  checkpoint_ = at;
-  stats_.checkpoint = at;
-  stats_.applied += records.size();
-  stats_.batches += 1;
-  stats_.error = Status::Ok();
-  WakeCoveredLocked();
-  return records.size();
+  batch->Put("checkpoints", options_.checkpoint_key, at.ToString());
+  batch->ForgetUnder();
+  AE_RETURN_IF_ERROR(Finish());  // the batch before is in the store: this one goes next
+  const size_t n = records.size();
+  if (pipeline && n >= options_.pipeline_min_records) {
+    auto f = std::make_unique<InFlight>();
+    f->batch = std::move(batch);
+    f->at = at;
+    f->records = n;
+    const ViewBatch* b = f->batch.get();
+    f->written = std::async(std::launch::async, [this, b] {
+      pthread_setname_np(pthread_self(), "ae-views-write");
+      return store_.Write(*b);  // views and checkpoint together
+    });
+    in_flight_ = std::move(f);
+    return n;
+  }
+  AE_RETURN_IF_ERROR(store_.Write(*batch));  // views and checkpoint together
+  Commit(*batch, at, n);
+  return n;
+}
+
+Result<size_t> ProjectionRunner::Step(const LogCursor* limit) {
+  AE_RETURN_IF_ERROR(Finish());
+  return Advance(limit, /*pipeline=*/false);
 }
 
 void ProjectionRunner::Start() {
@@ -68,7 +125,7 @@ void ProjectionRunner::Start() {
     pthread_setname_np(pthread_self(), "ae-views");
     auto logger = log::Get("projections");
     while (!stop.stop_requested()) {
-      auto n = Step();
+      auto n = Advance(nullptr, /*pipeline=*/true);
       if (!n.ok()) {
         bool first = false;
         {
@@ -82,6 +139,8 @@ void ProjectionRunner::Start() {
       }
       if (*n == 0) log_.WaitForNew(checkpoint(), std::chrono::milliseconds(100));
     }
+    Status finished = Finish();
+    if (!finished.ok()) logger->error("views stopped: {}", finished.ToString());
   });
 }
 
@@ -97,26 +156,29 @@ Status ProjectionRunner::CatchUp(const std::function<void(uint64_t)>& progress,
   AE_ASSIGN_OR_RETURN(LogCursor head, log_.Head());
   uint64_t applied = 0;
   while (true) {
-    if (cancel && cancel->load()) return Cancelled("view.cancelled", "replay cancelled");
-    AE_ASSIGN_OR_RETURN(size_t n, Step());
+    if (cancel && cancel->load()) {
+      AE_RETURN_IF_ERROR(Finish());
+      return Cancelled("view.cancelled", "replay cancelled");
+    }
+    AE_ASSIGN_OR_RETURN(size_t n, Advance(nullptr, /*pipeline=*/true));
     applied += n;
     if (progress && n > 0) progress(applied);
     if (n == 0) break;
     bool done = true;
-    LogCursor at = checkpoint();
+    LogCursor at = Applied();
     for (const auto& [p, next] : head.next_offsets()) {
       if (at.Next(p) < next) done = false;
     }
     if (done) break;
   }
-  return Status::Ok();
+  return Finish();
 }
 
 Status ProjectionRunner::CatchUpTo(const LogCursor& target,
                                    const std::function<void(uint64_t)>& progress,
                                    const std::atomic<bool>* cancel) {
   auto reached = [&](bool* beyond) {
-    LogCursor at = checkpoint();
+    LogCursor at = Applied();
     bool done = true;
     for (const auto& [p, next] : target.next_offsets()) {
       if (at.Next(p) < next) done = false;
@@ -131,13 +193,17 @@ Status ProjectionRunner::CatchUpTo(const LogCursor& target,
     bool beyond = false;
     bool done = reached(&beyond);
     if (beyond) {
+      AE_RETURN_IF_ERROR(Finish());
       return FailedPrecondition("view.beyond_target", "the views are at " +
                                                           checkpoint().ToString() +
                                                           ", past " + target.ToString());
     }
-    if (done) return Status::Ok();
-    if (cancel && cancel->load()) return Cancelled("view.cancelled", "replay cancelled");
-    AE_ASSIGN_OR_RETURN(size_t n, Step(&target));
+    if (done) return Finish();
+    if (cancel && cancel->load()) {
+      AE_RETURN_IF_ERROR(Finish());
+      return Cancelled("view.cancelled", "replay cancelled");
+    }
+    AE_ASSIGN_OR_RETURN(size_t n, Advance(&target, /*pipeline=*/true));
     applied += n;
     if (progress && n > 0) progress(applied);
     if (n == 0) {

@@ -7,6 +7,12 @@
 // One runner, one checkpoint ("views") for all projectors it owns, so every
 // view is at the same position and read-your-writes needs one wait.
 //
+// Bulk batches are pipelined: while batch N is written to RocksDB on a second thread,
+// batch N+1 is read from the log and applied (reading through N's staged writes). The
+// checkpoint, WaitUntilCovers and the batch's after-write hooks move only once a batch
+// is in the store. A batch of fewer than pipeline_min_records (the live trickle of
+// commands) is written at once, on the runner's thread, with no hand-off in its latency.
+//
 // Thread-safety: Start/Stop from the owner; CatchUp only while not started;
 // the accessors and WaitFor* from any thread.
 
@@ -30,6 +36,8 @@ inline constexpr const char* kViewsFormatKey = "views_format";
 
 struct ProjectionRunnerOptions {
   size_t batch_size = 1000;          // records per view batch (one write each)
+  // Batches of at least this many records are written while the next one is applied.
+  size_t pipeline_min_records = 256;
   std::string checkpoint_key = "views";
   // Stamped under checkpoints/views_format by the first batch into empty views, so
   // views built by older projectors can be told apart (App rebuilds them). "" = none.
@@ -68,9 +76,9 @@ class ProjectionRunner {
                    const std::function<void(uint64_t)>& progress = nullptr,
                    const std::atomic<bool>* cancel = nullptr);
 
-  // One step: read a batch after the checkpoint, apply, commit. Returns the
-  // number of records applied (0 when nothing was there). With `limit`, records at
-  // or past limit->Next(partition) are not applied.
+  // One step: read a batch after the checkpoint, apply, commit (written before it
+  // returns). Returns the number of records applied (0 when nothing was there). With
+  // `limit`, records at or past limit->Next(partition) are not applied.
   Result<size_t> Step(const LogCursor* limit = nullptr);
 
   LogCursor checkpoint() const;
@@ -80,6 +88,19 @@ class ProjectionRunner {
   bool WaitUntilCovers(const LogCursor& cursor, std::chrono::milliseconds timeout) const;
 
  private:
+  // A batch applied and being written on another thread.
+  struct InFlight;
+  // Reads and applies the batch after the last one applied; a large one is left in flight
+  // when `pipeline`, else written before it returns. 0 when nothing was there (and then
+  // nothing is in flight).
+  Result<size_t> Advance(const LogCursor* limit, bool pipeline);
+  // Waits for the batch in flight, if any, and commits it.
+  Status Finish();
+  // After a batch is in the store: hooks, checkpoint, stats, waiters.
+  void Commit(const ViewBatch& batch, const LogCursor& at, size_t records);
+  // Where the next batch starts: after the one in flight, else the checkpoint.
+  LogCursor Applied() const;
+
   const events::EventLog& log_;
   ViewStore& store_;
   std::vector<Projector*> projectors_;
@@ -94,6 +115,8 @@ class ProjectionRunner {
   };
   bool CoversLocked(const LogCursor& target) const;
   void WakeCoveredLocked() const;
+
+  std::unique_ptr<InFlight> in_flight_;  // the applying thread's only
 
   mutable std::mutex mu_;
   mutable std::vector<Waiter*> waiters_;  // guarded by mu_

@@ -30,10 +30,10 @@ class Projector {
   // mostly read before they exist: a new device's record, its identifiers. Their memtables
   // keep a bloom of whole keys, so such a read skips the skip list.
   virtual std::vector<std::string> point_read_families() const { return {}; }
+  // Anything to do once the batch is in the store (its updates visible to readers) is
+  // asked of the batch: batch.AfterWrite(hook). A projector keeps no state between
+  // batches: the runner may apply the next batch while the one before is being written.
   virtual Status Apply(const RecordedEvent& record, ViewBatch& batch) = 0;
-  // Called on the runner's thread after a batch this projector applied to was
-  // written to the store (its updates are visible to readers from now on).
-  virtual void Committed() {}
 };
 
 }  // namespace ae::proj

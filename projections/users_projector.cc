@@ -57,11 +57,9 @@ std::atomic<uint64_t>& UsersViewGeneration() {
   return generation;
 }
 
-void UsersProjector::Committed() {
-  if (!touched_) return;
-  touched_ = false;
-  UsersViewGeneration().fetch_add(1, std::memory_order_acq_rel);
-}
+namespace {
+void UsersViewMoved() { UsersViewGeneration().fetch_add(1, std::memory_order_acq_rel); }
+}  // namespace
 
 Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
   const events::Envelope& e = r.envelope;
@@ -72,7 +70,7 @@ Status UsersProjector::Apply(const RecordedEvent& r, ViewBatch& b) {
     case events::Envelope::kUserRoleChanged:
     case events::Envelope::kUserDeleted:
     case events::Envelope::kPersonForgotten:
-      touched_ = true;
+      b.AfterWrite(&UsersViewMoved);  // once the batch is in the store, not before
       break;
     default:
       break;

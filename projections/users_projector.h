@@ -26,10 +26,6 @@ class UsersProjector : public Projector {
     return {"users", "tokens"};
   }
   Status Apply(const RecordedEvent& record, ViewBatch& batch) override;
-  void Committed() override;
-
- private:
-  bool touched_ = false;  // users or tokens changed in the batch being applied
 };
 
 // Advanced after every committed change to the users or tokens tables, in any

@@ -150,14 +150,27 @@ ViewBatch::Table& ViewBatch::TableOf(const std::string& cf) {
   return tables_[cf];
 }
 
-Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
+const std::optional<std::string>* ViewBatch::Staged(const std::string& cf,
+                                                    const std::string& key) const {
   auto t = tables_.find(cf);
-  if (t != tables_.end()) {
-    auto it = t->second.find(key);
-    if (it != t->second.end()) return it->second;
+  if (t == tables_.end()) return nullptr;
+  auto it = t->second.find(key);
+  return it == t->second.end() ? nullptr : &it->second;
+}
+
+Result<std::optional<std::string>> ViewBatch::Get(const std::string& cf, const std::string& key) {
+  if (const auto* v = Staged(cf, key)) return *v;
+  if (under_) {
+    if (const auto* v = under_->Staged(cf, key)) return *v;
   }
   if (isolated_) return std::optional<std::string>();
   return store_.Get(cf, key);
+}
+
+void ViewBatch::AfterWrite(Hook hook) {
+  if (std::find(after_write_.begin(), after_write_.end(), hook) == after_write_.end()) {
+    after_write_.push_back(hook);
+  }
 }
 
 void ViewBatch::Put(const std::string& cf, std::string key, std::string value) {

@@ -9,8 +9,12 @@
 // written many times in a batch (a count, an index head) is written to RocksDB once,
 // with its last value: the stored bytes are those of applying every write in order.
 //
+// A batch may read through the batch before it (`under`) while that one is being written
+// on another thread: the projection runner applies batch N+1 while batch N goes into
+// RocksDB, and N+1 sees N's writes whether or not they have reached the store yet.
+//
 // Thread-safety: ViewStore reads are safe from any thread; a ViewBatch belongs
-// to one thread. SwapWith() exchanges the RocksDB instance under the store's
+// to one thread (a batch that others read through is not changed any more). SwapWith() exchanges the RocksDB instance under the store's
 // exclusive lock while readers wait (never fail); the one writer (the runner)
 // must be stopped around it.
 
@@ -88,27 +92,41 @@ class ViewStore {
 class ViewBatch {
  public:
   explicit ViewBatch(ViewStore& store) : store_(store) {}
+  // Reads through `under` (staged, not yet written, no longer changed) before the store.
+  ViewBatch(ViewStore& store, const ViewBatch* under) : store_(store), under_(under) {}
   // A scratch batch that sees only its own writes (never the store): for
   // applying a few events to an empty view, e.g. a record as it was at a point
   // in the past. Never written to the store. It holds no handle of the store, so a
   // swap of the store cannot invalidate it.
   struct Isolated {};
   ViewBatch(ViewStore& store, Isolated) : store_(store), isolated_(true) {}
-  // Reads through this batch's own writes, then the store.
+  // Reads through this batch's own writes, then the batch under it, then the store.
   Result<std::optional<std::string>> Get(const std::string& cf, const std::string& key);
   // Key and value are taken (moved from when given as temporaries, e.g. an Encode()).
   void Put(const std::string& cf, std::string key, std::string value);
   void Delete(const std::string& cf, const std::string& key);
   // The keys staged (each counted once, however often it was written).
   size_t count() const { return keys_; }
+  // The batch under this one was written: reads go to the store from now on.
+  void ForgetUnder() { under_ = nullptr; }
+
+  // Run once by the writer after this batch is in the store, in the order first asked
+  // (each hook once per batch): e.g. telling caches that a view moved.
+  using Hook = void (*)();
+  void AfterWrite(Hook hook);
+  const std::vector<Hook>& after_write() const { return after_write_; }
 
  private:
   friend class ViewStore;
   using Table = std::unordered_map<std::string, std::optional<std::string>>;  // nullopt: deleted
   Table& TableOf(const std::string& cf);
+  // The staged value of cf/key: nullptr when not staged; a nullopt inside when deleted.
+  const std::optional<std::string>* Staged(const std::string& cf, const std::string& key) const;
 
   ViewStore& store_;
+  const ViewBatch* under_ = nullptr;
   bool isolated_ = false;
+  std::vector<Hook> after_write_;
   std::unordered_map<std::string, Table> tables_;  // by family name
   size_t keys_ = 0;
 };
