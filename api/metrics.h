@@ -84,6 +84,10 @@ class CountingEventLog : public events::EventLog {
   Result<std::vector<events::RecordedEvent>> Read(const LogCursor& f, size_t max) const override {
     return inner_.Read(f, max);
   }
+  Result<MatchingRecords> ReadMatching(const LogCursor& f, size_t max,
+                                       const std::vector<int>& cases) const override {
+    return inner_.ReadMatching(f, max, cases);
+  }
   Result<std::vector<events::RecordedEvent>> ReadStream(const StreamId& s, StreamVersion v,
                                                         size_t max) const override {
     return inner_.ReadStream(s, v, max);

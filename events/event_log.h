@@ -9,7 +9,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "autoenroll/events/v1/events.pb.h"
@@ -66,6 +68,17 @@ class EventLog {
   // An empty result means nothing more is there now.
   virtual Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const = 0;
 
+  // Read() for a reader that acts on a few kinds of event: of the (at most `max`) records
+  // at or after `from`, those whose payload is one of `cases`, and `reached`, the cursor past
+  // every record looked at, kept or not. The logs pass over the other records without
+  // decoding them (a subscriber of assignment requests does not parse an import's devices).
+  struct MatchingRecords {
+    std::vector<RecordedEvent> records;
+    LogCursor reached;
+  };
+  virtual Result<MatchingRecords> ReadMatching(const LogCursor& from, size_t max,
+                                               const std::vector<int>& cases) const;
+
   // The events of `stream` with stream_version >= `from_version`, in order (at most `max`).
   virtual Result<std::vector<RecordedEvent>> ReadStream(const StreamId& stream,
                                                         StreamVersion from_version = 1,
@@ -109,14 +122,22 @@ class EventLog {
 // (event_id, occurred_at, schema_version.) Exposed for tools that build events.
 void FillEnvelopeDefaults(Envelope& env, int64_t now_ms);
 
+// The payload case of an envelope's bytes, read from its fields' tags without decoding it
+// (Envelope::PAYLOAD_NOT_SET when it has none); nullopt when the bytes are not an envelope.
+std::optional<int> PayloadCaseOf(std::string_view bytes);
+
 // Subscription: calls `handler` for each batch of records after `from`, on its
 // own thread, until stopped. The handler returns the status of its work; on a
 // non-OK status the subscription retries the same batch after a pause.
 // Stop() (or destruction) returns after the current handler call finishes.
+// With `cases` (Envelope payload cases), the handler sees only those records
+// (EventLog::ReadMatching); `reached` tells how far the log was looked at.
 class Subscription {
  public:
-  using Handler = std::function<Status(const std::vector<RecordedEvent>&)>;
-  Subscription(const EventLog& log, LogCursor from, Handler handler, size_t batch = 1000);
+  using Handler =
+      std::function<Status(const std::vector<RecordedEvent>& records, const LogCursor& reached)>;
+  Subscription(const EventLog& log, LogCursor from, Handler handler, size_t batch = 1000,
+               std::vector<int> cases = {});
   ~Subscription();
   void Stop();
   LogCursor cursor() const;

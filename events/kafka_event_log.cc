@@ -450,6 +450,11 @@ Result<std::vector<RecordedEvent>> KafkaEventLog::Read(const LogCursor& from, si
   return store_->Read(from, max);
 }
 
+Result<EventLog::MatchingRecords> KafkaEventLog::ReadMatching(const LogCursor& from, size_t max,
+                                                       const std::vector<int>& cases) const {
+  return store_->ReadMatching(from, max, &cases);
+}
+
 Result<std::vector<RecordedEvent>> KafkaEventLog::ReadStream(const StreamId& stream,
                                                              StreamVersion from_version,
                                                              size_t max) const {

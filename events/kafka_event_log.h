@@ -130,6 +130,8 @@ class KafkaEventLog : public EventLog {
                               std::vector<Envelope> events) override;
   // Reads serve what the mirror holds now.
   Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const override;
+  Result<MatchingRecords> ReadMatching(const LogCursor& from, size_t max,
+                                       const std::vector<int>& cases) const override;
   Result<std::vector<RecordedEvent>> ReadStream(const StreamId& stream, StreamVersion from_version,
                                                 size_t max) const override;
   Result<StreamVersion> GetStreamVersion(const StreamId& stream) const override;

@@ -226,7 +226,14 @@ Result<RecordedEvent> LogStore::Decode(const LogPosition& pos, std::string raw) 
 }
 
 Result<std::vector<RecordedEvent>> LogStore::Read(const LogCursor& from, size_t max) const {
-  std::vector<RecordedEvent> out;
+  AE_ASSIGN_OR_RETURN(auto read, ReadMatching(from, max, nullptr));
+  return std::move(read.records);
+}
+
+Result<EventLog::MatchingRecords> LogStore::ReadMatching(const LogCursor& from, size_t max,
+                                                         const std::vector<int>* cases) const {
+  EventLog::MatchingRecords out;
+  out.reached = from;
   if (max == 0) return out;
   auto heads = Heads();
   if (heads.empty()) return out;
@@ -238,17 +245,25 @@ Result<std::vector<RecordedEvent>> LogStore::Read(const LogCursor& from, size_t 
   }
   if (pending.empty()) return out;
   size_t share = std::max<size_t>(1, max / pending.size());
+  size_t looked = 0;
   rocksdb::ReadOptions ro;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_));
   for (int32_t p : pending) {
     size_t taken = 0;
-    for (it->Seek(EncodeEventKey(LogPosition{p, from.Next(p)})); it->Valid() && taken < share && out.size() < max;
+    for (it->Seek(EncodeEventKey(LogPosition{p, from.Next(p)})); it->Valid() && taken < share && looked < max;
          it->Next()) {
       LogPosition pos = DecodeEventKey(std::string_view(it->key().data(), it->key().size()));
       if (pos.partition != p) break;
-      AE_ASSIGN_OR_RETURN(RecordedEvent e, Decode(pos, it->value().ToString()));
-      out.push_back(std::move(e));
       ++taken;
+      ++looked;
+      out.reached.Advance(pos);
+      if (cases) {
+        // Bytes that are not an envelope are decoded below, which reports them.
+        auto c = PayloadCaseOf(std::string_view(it->value().data(), it->value().size()));
+        if (c && std::find(cases->begin(), cases->end(), *c) == cases->end()) continue;
+      }
+      AE_ASSIGN_OR_RETURN(RecordedEvent e, Decode(pos, it->value().ToString()));
+      out.records.push_back(std::move(e));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read log");
   }

@@ -69,6 +69,9 @@ class LogStore {
   LogCursor HeadCursor() const;
 
   Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const;
+  // Read, decoding only the records whose payload is one of `cases` (all when null).
+  Result<EventLog::MatchingRecords> ReadMatching(const LogCursor& from, size_t max,
+                                                 const std::vector<int>* cases) const;
   Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream, StreamVersion from,
                                                 size_t max) const;
   Result<StreamVersion> GetStreamVersion(const std::string& stream) const;

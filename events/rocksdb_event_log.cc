@@ -141,6 +141,11 @@ Result<std::vector<RecordedEvent>> RocksDbEventLog::Read(const LogCursor& from, 
   return store_->Read(from, max);
 }
 
+Result<EventLog::MatchingRecords> RocksDbEventLog::ReadMatching(const LogCursor& from, size_t max,
+                                                       const std::vector<int>& cases) const {
+  return store_->ReadMatching(from, max, &cases);
+}
+
 Result<std::vector<RecordedEvent>> RocksDbEventLog::ReadStream(const StreamId& stream,
                                                                StreamVersion from_version,
                                                                size_t max) const {

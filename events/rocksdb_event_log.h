@@ -32,6 +32,8 @@ class RocksDbEventLog : public EventLog {
   Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
                               std::vector<Envelope> events) override;
   Result<std::vector<RecordedEvent>> Read(const LogCursor& from, size_t max) const override;
+  Result<MatchingRecords> ReadMatching(const LogCursor& from, size_t max,
+                                       const std::vector<int>& cases) const override;
   Result<std::vector<RecordedEvent>> ReadStream(const StreamId& stream, StreamVersion from_version,
                                                 size_t max) const override;
   Result<StreamVersion> GetStreamVersion(const StreamId& stream) const override;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <unordered_map>
 
@@ -117,6 +118,15 @@ DepAdapter::DepAdapter(events::EventLog& log, domain::CommandBus& bus, events::S
   saved_ = cursor_;
 }
 
+namespace {
+// Moves `cursor` up to `reached`, never back.
+void AdvanceTo(LogCursor& cursor, const LogCursor& reached) {
+  for (const auto& [partition, next] : reached.next_offsets()) {
+    if (next > 0) cursor.Advance(LogPosition{partition, next - 1});
+  }
+}
+}  // namespace
+
 DepAdapter::~DepAdapter() { Stop(); }
 
 domain::CommandContext DepAdapter::SystemContext(const std::string& causation) const {
@@ -133,12 +143,15 @@ Status DepAdapter::Start() {
   {
     std::lock_guard lock(drain_mu_);
     subscription_ = std::make_unique<events::Subscription>(
-        log_, cursor_, [this](const std::vector<events::RecordedEvent>& records) -> Status {
+        log_, cursor_,
+        [this](const std::vector<events::RecordedEvent>& records,
+               const LogCursor& reached) -> Status {
           std::lock_guard l(drain_mu_);
           AE_ASSIGN_OR_RETURN(bool acted, HandleRecords(records));
-          for (const auto& r : records) cursor_.Advance(r.position);
+          AdvanceTo(cursor_, reached);  // a drain may have gone further already
           return Checkpoint(acted);
-        }, 1000);
+        },
+        1000, HandledCases());
   }
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
@@ -307,7 +320,11 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
   SyncReport rep;
   rep.sync_id = crypto::UuidV7(clock_.NowMs());
   std::shared_ptr<DepClientImpl> client;
+  // The next page, asked for while this one is decided and appended: (when it was asked, the
+  // answer). One call to Apple at a time still: the loop takes it before calling again.
+  std::future<std::pair<int64_t, Result<DevicePage>>> next;
   auto fail = [&](const Status& s) -> Status {
+    if (next.valid()) next.wait();  // the client is the loop's again
     if (s.reason() == kThrottled && client) NoteThrottle(account_id, *client);
     // The failure first, then the account state it causes: whoever sees the state (e.g.
     // token_rejected) also sees last_sync_error.
@@ -376,8 +393,14 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
     if (stopping_) return fail(Cancelled("dep.sync_cancelled", "the engine is stopping"));
     const int limit = std::min(options_.page_limit,
                                detail->MaxLimit(fetching ? "/server/devices" : "/devices/sync"));
-    const int64_t asked_ms = clock_.NowMs();  // Apple's answer shows it at or after this
-    auto page = fetching ? client->FetchDevices(cursor, limit) : client->SyncDevices(cursor, limit);
+    auto ask = [this, client, limit, fetching](std::string at) {
+      const int64_t asked_ms = clock_.NowMs();  // Apple's answer shows it at or after this
+      return std::pair<int64_t, Result<DevicePage>>(
+          asked_ms, fetching ? client->FetchDevices(at, limit) : client->SyncDevices(at, limit));
+    };
+    auto answer = next.valid() ? next.get() : ask(cursor);
+    const int64_t asked_ms = answer.first;
+    Result<DevicePage>& page = answer.second;
     if (!page.ok()) {
       const std::string& r = page.status().reason();
       if (fetching && r == kExhaustedCursor) {
@@ -395,6 +418,12 @@ Result<SyncReport> DepAdapter::SyncNow(const std::string& account_id) {
         continue;
       }
       return fail(page.status());
+    }
+    // The page after this one is fetched while this one is decided and appended (the fetch
+    // and the engine's work overlap); a page that is not used (a failure below) is dropped.
+    if (page->more_to_follow && page->cursor != cursor && !stopping_ &&
+        rep.pages + 1 < options_.max_pages_per_run) {
+      next = std::async(std::launch::async, ask, page->cursor);
     }
     // One decision per serial: the latest op_date wins within a page.
     std::unordered_map<std::string, size_t> latest;
@@ -508,10 +537,10 @@ Status DepAdapter::SaveCheckpoint(const LogCursor& cursor) {
 Status DepAdapter::DrainAssignments() {
   std::lock_guard lock(drain_mu_);
   for (size_t rounds = 0; rounds < 1'000'000; ++rounds) {
-    AE_ASSIGN_OR_RETURN(auto records, log_.Read(cursor_, 1000));
-    if (records.empty()) return Status::Ok();
-    AE_ASSIGN_OR_RETURN(bool acted, HandleRecords(records));
-    for (const auto& r : records) cursor_.Advance(r.position);
+    AE_ASSIGN_OR_RETURN(auto read, log_.ReadMatching(cursor_, 1000, HandledCases()));
+    if (read.reached == cursor_) return Status::Ok();  // nothing more
+    AE_ASSIGN_OR_RETURN(bool acted, HandleRecords(read.records));
+    AdvanceTo(cursor_, read.reached);
     AE_RETURN_IF_ERROR(Checkpoint(acted));
   }
   return Status::Ok();
@@ -524,6 +553,14 @@ Status DepAdapter::Checkpoint(bool acted) {
   saved_ = cursor_;
   saved_at_ms_ = now;
   return Status::Ok();
+}
+
+// What HandleRecords acts on: the subscription decodes nothing else (a sync's or an
+// import's device events pass by).
+std::vector<int> DepAdapter::HandledCases() {
+  return {events::Envelope::kDepProfileDefined, events::Envelope::kDepProfileAssignmentRequested,
+          events::Envelope::kDepProfileRemovalRequested,
+          events::Envelope::kDepDeviceDisownRequested};
 }
 
 Result<bool> DepAdapter::HandleRecords(const std::vector<events::RecordedEvent>& records) {

@@ -125,6 +125,8 @@ class DepAdapter {
 
  private:
   // Acts on the records that concern Apple; true when there was any.
+  // The payload cases HandleRecords acts on.
+  static std::vector<int> HandledCases();
   Result<bool> HandleRecords(const std::vector<events::RecordedEvent>& records);
   // Saves cursor_ after records that were acted on; after records that were all
   // irrelevant (most of the log), at most every few seconds: re-reading those after

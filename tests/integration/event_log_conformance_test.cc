@@ -175,11 +175,12 @@ TYPED_TEST(EventLogConformance, ReadsFromAPositionAndByStream) {
 TYPED_TEST(EventLogConformance, SubscriberSeesEveryEventOnce) {
   std::mutex mu;
   std::vector<std::string> seen;
-  Subscription sub(this->log(), LogCursor(), [&](const std::vector<RecordedEvent>& batch) {
-    std::lock_guard lock(mu);
-    for (const auto& r : batch) seen.push_back(r.envelope.policy_created().name());
-    return Status::Ok();
-  });
+  Subscription sub(this->log(), LogCursor(),
+                   [&](const std::vector<RecordedEvent>& batch, const LogCursor&) {
+                     std::lock_guard lock(mu);
+                     for (const auto& r : batch) seen.push_back(r.envelope.policy_created().name());
+                     return Status::Ok();
+                   });
   for (int i = 0; i < 20; ++i) {
     ASSERT_THAT(this->log().Append(StreamId("policy", "sub"), ExpectedVersion::Any(),
                                    {MakePolicyEvent("n" + std::to_string(i))}),
@@ -193,6 +194,97 @@ TYPED_TEST(EventLogConformance, SubscriberSeesEveryEventOnce) {
   std::lock_guard lock(mu);
   ASSERT_EQ(seen.size(), 20u);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(seen[i], "n" + std::to_string(i));
+}
+
+// A reader of a few kinds of event gets only those, decoded, and a cursor past every record
+// it passed over; a subscription with those kinds hands its handler the same.
+TYPED_TEST(EventLogConformance, AReadOfSomeKindsGetsThoseAndReachesPastTheRest) {
+  auto user = [](const std::string& id) {
+    Envelope e;
+    e.mutable_user_created()->set_user_id(id);
+    return e;
+  };
+  for (int i = 0; i < 10; ++i) {
+    std::vector<Envelope> events = {MakePolicyEvent("p" + std::to_string(i))};
+    if (i % 3 == 0) events.push_back(user("u" + std::to_string(i)));
+    ASSERT_THAT(this->log().Append(StreamId("policy", "m" + std::to_string(i)),
+                                   ExpectedVersion::Any(), events),
+                IsOk());
+  }
+  auto all = this->log().Read(LogCursor(), 100);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), 14u);
+  LogCursor end;  // past the last record (a Kafka head may count a transaction marker too)
+  for (const auto& r : *all) end.Advance(r.position);
+  const auto* head = &end;
+  const std::vector<int> users = {Envelope::kUserCreated};
+  auto read = this->log().ReadMatching(LogCursor(), 100, users);
+  ASSERT_THAT(read, IsOk());
+  std::vector<std::string> ids;
+  for (const auto& r : read->records) ids.push_back(r.envelope.user_created().user_id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"u0", "u3", "u6", "u9"}));
+  EXPECT_EQ(read->reached, *head);
+  for (const auto& r : read->records) EXPECT_FALSE(r.raw.empty());
+
+  // Bounded like Read: `max` records looked at, kept or not.
+  auto first = this->log().ReadMatching(LogCursor(), 3, users);
+  ASSERT_THAT(first, IsOk());
+  auto plain = this->log().Read(LogCursor(), 3);
+  ASSERT_THAT(plain, IsOk());
+  LogCursor looked;
+  size_t kept = 0;
+  for (const auto& r : *plain) {
+    looked.Advance(r.position);
+    kept += r.envelope.has_user_created();
+  }
+  EXPECT_EQ(first->reached, looked);
+  EXPECT_EQ(first->records.size(), kept);
+  auto past_end = this->log().ReadMatching(*head, 100, users);
+  ASSERT_THAT(past_end, IsOk());
+  EXPECT_TRUE(past_end->records.empty());
+  EXPECT_EQ(past_end->reached, *head);
+
+  std::mutex mu;
+  std::vector<std::string> seen;
+  LogCursor reached;
+  Subscription sub(
+      this->log(), LogCursor(),
+      [&](const std::vector<RecordedEvent>& batch, const LogCursor& at) {
+        std::lock_guard lock(mu);
+        for (const auto& r : batch) seen.push_back(r.envelope.user_created().user_id());
+        reached = at;
+        return Status::Ok();
+      },
+      4, users);
+  ASSERT_TRUE(::ae::testing::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return reached == *head;
+  }));
+  sub.Stop();
+  EXPECT_EQ(sub.cursor(), *head);
+  EXPECT_EQ(seen, (std::vector<std::string>{"u0", "u3", "u6", "u9"}));
+}
+
+TEST(PayloadCaseOf, ReadsTheCaseFromTheTagsAndRefusesWhatIsNotAnEnvelope) {
+  Envelope policy = MakePolicyEvent("x");
+  policy.set_stream("policy/x");
+  policy.set_stream_version(7);
+  EXPECT_EQ(PayloadCaseOf(policy.SerializeAsString()), Envelope::kPolicyCreated);
+  Envelope user;
+  user.mutable_user_created()->set_user_id("u");
+  user.set_correlation_id("after the payload");
+  EXPECT_EQ(PayloadCaseOf(user.SerializeAsString()), Envelope::kUserCreated);
+  EXPECT_EQ(PayloadCaseOf(Envelope().SerializeAsString()), Envelope::PAYLOAD_NOT_SET);
+  EXPECT_EQ(PayloadCaseOf(""), Envelope::PAYLOAD_NOT_SET);
+  std::string cut = policy.SerializeAsString();
+  cut.resize(cut.size() - 1);
+  EXPECT_EQ(PayloadCaseOf(cut), std::nullopt);
+  EXPECT_EQ(PayloadCaseOf("\xff\xff\xff"), std::nullopt);
+  // Two payloads on the wire: the last one wins, as when it is parsed.
+  std::string both = policy.SerializeAsString() + user.SerializeAsString();
+  Envelope parsed;
+  ASSERT_TRUE(parsed.ParseFromString(both));
+  EXPECT_EQ(PayloadCaseOf(both), parsed.payload_case());
 }
 
 TYPED_TEST(EventLogConformance, HashChainLinksEveryRecord) {

@@ -52,6 +52,16 @@ class ProjectionRunnerTest : public ::testing::Test {
                                                  std::vector<Projector*>{&counting_});
     ASSERT_THAT(runner_->Init(), IsOk());
   }
+  // A runner of `projector` (the counting one when null) that pipelines every batch of
+  // `batch_size` records.
+  void Pipelined(size_t batch_size, Projector* projector = nullptr) {
+    ProjectionRunnerOptions o;
+    o.batch_size = batch_size;
+    o.pipeline_min_records = 1;
+    runner_ = std::make_unique<ProjectionRunner>(
+        log_.log(), *views_, std::vector<Projector*>{projector ? projector : &counting_}, o);
+    ASSERT_THAT(runner_->Init(), IsOk());
+  }
   void Append(const std::string& stream, const std::string& name) {
     ASSERT_THAT(log_.log().Append(StreamId("policy", stream), ExpectedVersion::Any(),
                                   {MakePolicyEvent(name)}),
@@ -149,12 +159,7 @@ TEST_F(ProjectionRunnerTest, EachWaiterWakesOnceItsOwnPositionIsCovered) {
 // flight before it, or a record applied twice, shows as a wrong count.
 TEST_F(ProjectionRunnerTest, PipelinedBatchesSeeTheBatchInFlightAndEndLikeOneByOne) {
   for (int i = 0; i < 200; ++i) Append("p" + std::to_string(i % 3), "x");
-  ProjectionRunnerOptions pipelined;
-  pipelined.batch_size = 7;
-  pipelined.pipeline_min_records = 1;
-  runner_ = std::make_unique<ProjectionRunner>(log_.log(), *views_,
-                                               std::vector<Projector*>{&counting_}, pipelined);
-  ASSERT_THAT(runner_->Init(), IsOk());
+  Pipelined(7);
   std::vector<uint64_t> progress;
   ASSERT_THAT(runner_->CatchUp([&](uint64_t n) { progress.push_back(n); }), IsOk());
   EXPECT_EQ(Count("p0"), "67");
@@ -200,12 +205,7 @@ TEST_F(ProjectionRunnerTest, PipelinedBatchesSeeTheBatchInFlightAndEndLikeOneByO
 // kept; the failed one leaves nothing, and the checkpoint stops before it.
 TEST_F(ProjectionRunnerTest, APoisonRecordAfterABatchInFlightKeepsThatBatch) {
   for (const char* name : {"a", "b", "c", "poison", "e"}) Append("d", name);
-  ProjectionRunnerOptions pipelined;
-  pipelined.batch_size = 2;
-  pipelined.pipeline_min_records = 1;
-  runner_ = std::make_unique<ProjectionRunner>(log_.log(), *views_,
-                                               std::vector<Projector*>{&counting_}, pipelined);
-  ASSERT_THAT(runner_->Init(), IsOk());
+  Pipelined(2);
   EXPECT_THAT(runner_->CatchUp(), StatusIs(StatusCode::kCorruption, "test.poison"));
   EXPECT_EQ(Count("d"), "2");
   EXPECT_EQ(runner_->checkpoint().Next(0), 2);
@@ -256,12 +256,7 @@ class HookingProjector : public CountingProjector {
 TEST_F(ProjectionRunnerTest, AfterWriteHooksRunOncePerBatchOnceItIsInTheStore) {
   for (int i = 0; i < 9; ++i) Append("h", "x");
   HookingProjector hooking;
-  ProjectionRunnerOptions pipelined;
-  pipelined.batch_size = 3;
-  pipelined.pipeline_min_records = 1;
-  runner_ = std::make_unique<ProjectionRunner>(log_.log(), *views_,
-                                               std::vector<Projector*>{&hooking}, pipelined);
-  ASSERT_THAT(runner_->Init(), IsOk());
+  Pipelined(3, &hooking);
   hooked_store = views_.get();
   hook_saw.clear();
   ASSERT_THAT(runner_->CatchUp(), IsOk());
